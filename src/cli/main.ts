@@ -1,0 +1,176 @@
+import { parseArgs } from 'node:util';
+import { loadConfig, type Config } from '../config/config.js';
+import { StreamdeskError } from '../errors.js';
+import { openDatabase } from '../projections/db.js';
+import { migrate } from '../projections/migrate.js';
+import { roles, startRole, type Role } from '../runtime/roles.js';
+import { createLogger } from '../runtime/logger.js';
+import { openServices, type Services } from '../runtime/services.js';
+import { listDeadLetters, redriveDeadLetters } from '../streams/dlq.js';
+import { tenantStatus } from '../streams/status.js';
+import { publicTenant, writebackSchema, type WritebackTarget } from '../tenants/registry.js';
+import { extraCommands } from './commands.js';
+
+const usage = `Usage: streamdesk <command> [options]
+
+Commands:
+  start [--role all|ingest|worker|projector]   run the pipeline (default role: all)
+  migrate                                      apply database migrations
+  tenant create <id> [--name N] [--writeback-json JSON] [--json]
+                                               register a tenant; prints its signing secret once
+  tenant list [--json]                         list tenants (no secrets)
+  status [--json]                              stream length, per-group lag and pending, DLQ size
+  dlq list --tenant T [--json]                 show dead letters
+  dlq redrive --tenant T [--id ID ...]         put dead letters back on the stream
+${Object.values(extraCommands).map((command) => `  ${command.usage}\n`).join('')}
+Configuration comes from environment variables; see README.md.`;
+
+export class UsageError extends Error {}
+
+function print(value: unknown, asJson: boolean, text: () => string): void {
+  process.stdout.write(`${asJson ? JSON.stringify(value, null, 2) : text()}\n`);
+}
+
+async function withServices<T>(config: Config, role: string, work: (services: Services) => Promise<T>): Promise<T> {
+  const services = await openServices(config, createLogger({ logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel }, role));
+  try {
+    return await work(services);
+  } finally {
+    await services.close();
+  }
+}
+
+async function start(config: Config, args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { role: { type: 'string', default: 'all' } }, strict: true });
+  if (!roles.includes(values.role as Role)) throw new UsageError(`--role must be one of ${roles.join(', ')} (got "${values.role}")`);
+  const role = values.role as Role;
+  const logger = createLogger(config, role);
+  const services = await openServices(config, logger);
+  const running = await startRole(role, services);
+  let signalled = false;
+  const shutdown = async (signal: string) => {
+    if (signalled) return;
+    signalled = true;
+    logger.info({ signal }, 'shutting down');
+    // Past the deadline, leave anyway: what is unfinished stays pending and is reclaimed.
+    setTimeout(() => process.exit(0), config.shutdownTimeoutMs + 2_000).unref();
+    await running.stop();
+    await services.close();
+    await (globalThis as { streamdeskTelemetryShutdown?: () => Promise<void> }).streamdeskTelemetryShutdown?.();
+    logger.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+function parseWriteback(json: string | undefined): WritebackTarget | undefined {
+  if (json === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    throw new UsageError('--writeback-json is not valid JSON');
+  }
+  const parsed = writebackSchema.safeParse(value);
+  if (!parsed.success) throw new UsageError(`--writeback-json: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || 'value'}: ${issue.message}`).join('; ')}`);
+  return parsed.data;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === 'help' || command === '--help' || command === '-h') {
+    process.stdout.write(`${usage}\n`);
+    return command ? 0 : 2;
+  }
+  const config = loadConfig();
+  switch (command) {
+    case 'start':
+      await start(config, rest);
+      return -1;
+    case 'migrate': {
+      const db = await openDatabase(config);
+      try {
+        const applied = await migrate(db);
+        process.stdout.write(applied.length > 0 ? `Applied ${applied.join(', ')}\n` : 'Database is up to date\n');
+      } finally {
+        await db.end();
+      }
+      return 0;
+    }
+    case 'tenant': {
+      const [sub, ...args] = rest;
+      const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { name: { type: 'string' }, 'writeback-json': { type: 'string' }, json: { type: 'boolean', default: false } } });
+      if (sub === 'create') {
+        const id = positionals[0];
+        if (!id) throw new UsageError('tenant create needs an id: streamdesk tenant create <id>');
+        const writeback = parseWriteback(values['writeback-json']);
+        return withServices(config, 'cli', async ({ registry }) => {
+          const tenant = await registry.create({ id, name: values.name, writeback });
+          print({ id: tenant.id, secret: tenant.secret }, values.json, () => `Created tenant ${tenant.id}\nSigning secret (shown only now, keep it safe): ${tenant.secret}`);
+          return 0;
+        });
+      }
+      if (sub === 'list') {
+        return withServices(config, 'cli', async ({ registry }) => {
+          const tenants = (await registry.list()).map(publicTenant);
+          print({ tenants }, values.json, () => (tenants.length === 0 ? 'No tenants' : tenants.map((t) => `${t.id}\t${t.name}\twriteback=${t.writeback.type}\tcreated ${t.createdAt}`).join('\n')));
+          return 0;
+        });
+      }
+      throw new UsageError('tenant needs a subcommand: create or list');
+    }
+    case 'status': {
+      const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean', default: false } } });
+      return withServices(config, 'cli', async ({ registry, redis, keys }) => {
+        const statuses = await Promise.all((await registry.list()).map((tenant) => tenantStatus(redis, keys, tenant.id)));
+        print({ tenants: statuses }, values.json, () =>
+          statuses
+            .map((s) => [`${s.tenant}: ${s.streamLength} events, ${s.dlqLength} dead letters`, ...s.groups.map((g) => `  ${g.name.padEnd(10)} lag=${g.lag ?? '?'} pending=${g.pending} oldest=${g.oldestPendingAgeMs === null ? '-' : `${Math.round(g.oldestPendingAgeMs / 1_000)}s`} consumers=${g.consumers}`)].join('\n'))
+            .join('\n') || 'No tenants',
+        );
+        return 0;
+      });
+    }
+    case 'dlq': {
+      const [sub, ...args] = rest;
+      const { values } = parseArgs({ args, options: { tenant: { type: 'string' }, id: { type: 'string', multiple: true }, json: { type: 'boolean', default: false } } });
+      if (!values.tenant) throw new UsageError('dlq needs --tenant T');
+      const tenant = values.tenant;
+      return withServices(config, 'cli', async ({ registry, redis, keys }) => {
+        if (!(await registry.get(tenant))) throw new StreamdeskError('UNKNOWN_TENANT', `Tenant "${tenant}" does not exist`);
+        if (sub === 'list') {
+          const letters = await listDeadLetters(redis, keys, tenant, 1_000);
+          print({ deadLetters: letters }, values.json, () =>
+            letters.length === 0 ? 'No dead letters' : letters.map((l) => `${l.id}\t${l.group}\t${l.code}\tattempts=${l.attempts}\tticket=${l.event.ticket ?? '?'}\t${l.message}`).join('\n'),
+          );
+          return 0;
+        }
+        if (sub === 'redrive') {
+          const result = await redriveDeadLetters(redis, keys, tenant, values.id);
+          print(result, values.json, () => `Redrove ${result.redriven} dead letter(s)${result.missing.length > 0 ? `; not found: ${result.missing.join(', ')}` : ''}`);
+          return result.missing.length > 0 ? 1 : 0;
+        }
+        throw new UsageError('dlq needs a subcommand: list or redrive');
+      });
+    }
+    default: {
+      const extra = extraCommands[command];
+      if (extra) return extra.run(config, rest);
+      throw new UsageError(`Unknown command "${command}"`);
+    }
+  }
+}
+
+/** Runs the CLI with the process's arguments and exits with its status; errors are one line, never a stack. */
+export function runCli(argv: string[] = process.argv.slice(2)): void {
+  main(argv).then(
+    (code) => {
+      if (code >= 0) process.exit(code);
+    },
+    (error: unknown) => {
+      process.stderr.write(`streamdesk: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exit(error instanceof UsageError ? 2 : 1);
+    },
+  );
+}

@@ -1,0 +1,119 @@
+import { z } from 'zod';
+
+const intInRange = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, `expected an integer between ${min} and ${max}`)
+    .transform(Number)
+    .pipe(z.number().int().min(min, `expected an integer between ${min} and ${max}`).max(max, `expected an integer between ${min} and ${max}`));
+
+const url = (protocols: string[]) =>
+  z
+    .string()
+    .trim()
+    .refine((value) => {
+      try {
+        return protocols.includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    }, `expected a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+
+const boolean = z
+  .enum(['true', 'false', '1', '0'], { message: 'expected true or false' })
+  .transform((value) => value === 'true' || value === '1');
+
+const envSchema = z.object({
+  REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .trim()
+    .regex(/^[^\s,:]+:\d+(,[^\s,:]+:\d+)*$/, 'expected a comma-separated list of host:port')
+    .optional(),
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'expected 1 to 64 letters, digits, "_", "." or "-"')
+    .default('sd'),
+  DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://postgres@127.0.0.1:5432/streamdesk'),
+  DATABASE_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lower-case SQL identifier')
+    .default('public'),
+  PORT: intInRange(0, 65535).default(3000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  ADMIN_TOKEN: z.string().min(16, 'expected at least 16 characters').optional(),
+  OPENAI_API_KEY: z.string().min(1).optional(),
+  OPENAI_BASE_URL: url(['http:', 'https:']).optional(),
+  OPENAI_MODEL: z.string().min(1).default('gpt-4o-mini'),
+  OPENAI_TIMEOUT_MS: intInRange(100, 600_000).default(30_000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  SHUTDOWN_TIMEOUT_MS: intInRange(0, 600_000).default(10_000),
+  CLAIM_IDLE_MS: intInRange(100, 3_600_000).default(30_000),
+  MAX_ATTEMPTS: intInRange(1, 100).default(3),
+  RETRY_BASE_MS: intInRange(1, 3_600_000).default(1_000),
+  RETRY_MAX_MS: intInRange(1, 3_600_000).default(60_000),
+  TENANT_BACKLOG_LIMIT: intInRange(1, 100_000_000).default(100_000),
+  WEBHOOK_TOLERANCE_SECONDS: intInRange(1, 86_400).default(300),
+  IDEMPOTENCY_TTL_SECONDS: intInRange(60, 31_536_000).default(7 * 86_400),
+  METRICS_TENANT_LABEL: boolean.default(true),
+});
+
+export type Config = Readonly<{
+  redisUrl: string;
+  redisClusterNodes: readonly { host: string; port: number }[] | undefined;
+  redisPrefix: string;
+  databaseUrl: string;
+  databaseSchema: string;
+  port: number;
+  host: string;
+  adminToken: string | undefined;
+  openai: Readonly<{ apiKey: string | undefined; baseUrl: string | undefined; model: string; timeoutMs: number }>;
+  logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+  shutdownTimeoutMs: number;
+  retry: Readonly<{ maxAttempts: number; baseMs: number; maxMs: number; claimIdleMs: number }>;
+  tenantBacklogLimit: number;
+  webhookToleranceSeconds: number;
+  idempotencyTtlSeconds: number;
+  metricsTenantLabel: boolean;
+}>;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Reads and validates the environment once; everything else receives the frozen result. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? 'environment');
+      const got = typeof present[name] === 'string' && !/KEY|TOKEN|SECRET|PASSWORD/.test(name) ? ` (got "${present[name]}")` : '';
+      return `${name}: ${issue.message}${got}`;
+    });
+    throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
+  }
+  const e = parsed.data;
+  return Object.freeze({
+    redisUrl: e.REDIS_URL,
+    redisClusterNodes: e.REDIS_CLUSTER_NODES?.split(',').map((node) => {
+      const [host = '', port = '6379'] = node.split(':');
+      return { host, port: Number(port) };
+    }),
+    redisPrefix: e.REDIS_PREFIX,
+    databaseUrl: e.DATABASE_URL,
+    databaseSchema: e.DATABASE_SCHEMA,
+    port: e.PORT,
+    host: e.HOST,
+    adminToken: e.ADMIN_TOKEN,
+    openai: Object.freeze({ apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL, model: e.OPENAI_MODEL, timeoutMs: e.OPENAI_TIMEOUT_MS }),
+    logLevel: e.LOG_LEVEL,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    retry: Object.freeze({ maxAttempts: e.MAX_ATTEMPTS, baseMs: e.RETRY_BASE_MS, maxMs: e.RETRY_MAX_MS, claimIdleMs: e.CLAIM_IDLE_MS }),
+    tenantBacklogLimit: e.TENANT_BACKLOG_LIMIT,
+    webhookToleranceSeconds: e.WEBHOOK_TOLERANCE_SECONDS,
+    idempotencyTtlSeconds: e.IDEMPOTENCY_TTL_SECONDS,
+    metricsTenantLabel: e.METRICS_TENANT_LABEL,
+  });
+}

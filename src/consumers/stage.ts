@@ -1,0 +1,56 @@
+import type { Logger } from 'pino';
+import { toStreamdeskError } from '../errors.js';
+import type { EventType, TicketEventOf } from '../events.js';
+import type { FollowOn, GroupProcessor, Outcome, RetryPolicy } from '../streams/processor.js';
+
+export type StageContext = Readonly<{
+  tenant: string;
+  /** 1 on the first run, then the retry number. */
+  attempt: number;
+  /** Aborted on shutdown: give up and let the entry be retried elsewhere. */
+  signal: AbortSignal;
+  log: Logger;
+}>;
+
+/**
+ * A stage is data plus one handler: the event types it consumes, its retry policy, and a function
+ * from an event to its follow-on events. The shared runner does everything else.
+ */
+export interface Stage<T extends EventType = EventType> {
+  /** Also the consumer group's name. */
+  readonly name: string;
+  readonly handles: readonly T[];
+  readonly retry?: Partial<RetryPolicy>;
+  /** Events handled at once by one process. */
+  readonly concurrency?: number;
+  handle(event: TicketEventOf<T>, ctx: StageContext): Promise<FollowOn[]>;
+}
+
+export type StageSpan = <R>(stage: Stage, event: TicketEventOf<EventType>, attempt: number, work: () => Promise<R>) => Promise<R>;
+
+/** Adapts a stage to the runner: each event of a batch is handled concurrently and settles on its own. */
+export function stageProcessor(stage: Stage, log: Logger, withSpan: StageSpan = (_stage, _event, _attempt, work) => work()): GroupProcessor {
+  return {
+    group: stage.name,
+    handles: stage.handles,
+    ordered: false,
+    emitsFailures: true,
+    concurrency: stage.concurrency ?? 64,
+    ...(stage.retry ? { retry: stage.retry } : {}),
+    process(entries, ctx): Promise<Outcome[]> {
+      return Promise.all(
+        entries.map(async ({ event }): Promise<Outcome> => {
+          const attempt = ctx.attempts.get(event.id) ?? 1;
+          try {
+            const emit = await withSpan(stage, event, attempt, () =>
+              stage.handle(event as TicketEventOf<never>, { tenant: ctx.tenant, attempt, signal: ctx.signal, log: log.child({ stage: stage.name, tenant: ctx.tenant, eventId: event.id, ticket: event.ticket }) }),
+            );
+            return { ok: true, emit };
+          } catch (error) {
+            return { ok: false, error: toStreamdeskError(error) };
+          }
+        }),
+      );
+    },
+  };
+}

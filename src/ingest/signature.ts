@@ -1,0 +1,32 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { StreamdeskError } from '../errors.js';
+
+/** `v1=<hex HMAC-SHA256(secret, timestamp + "." + raw body)>` */
+export function signWebhook(secret: string, timestamp: string | number, rawBody: string | Buffer): string {
+  return `v1=${createHmac('sha256', secret).update(`${timestamp}.`).update(rawBody).digest('hex')}`;
+}
+
+/** Throws a 401 error unless the signature matches and the timestamp is within the tolerance. */
+export function verifyWebhookSignature(options: {
+  secret: string;
+  timestamp: string | undefined;
+  signature: string | undefined;
+  rawBody: Buffer;
+  toleranceSeconds: number;
+  nowSeconds?: number;
+}): void {
+  const { secret, timestamp, signature, rawBody, toleranceSeconds } = options;
+  if (!timestamp || !signature) throw new StreamdeskError('MISSING_SIGNATURE', 'The X-Streamdesk-Timestamp and X-Streamdesk-Signature headers are required');
+  if (!/^\d{1,12}$/.test(timestamp)) throw new StreamdeskError('STALE_TIMESTAMP', 'X-Streamdesk-Timestamp must be unix seconds');
+  const now = options.nowSeconds ?? Math.floor(Date.now() / 1_000);
+  if (Math.abs(now - Number(timestamp)) > toleranceSeconds) {
+    throw new StreamdeskError('STALE_TIMESTAMP', `X-Streamdesk-Timestamp is more than ${toleranceSeconds} s away from the server's clock`);
+  }
+  const expected = Buffer.from(signWebhook(secret, timestamp, rawBody));
+  // Several comma-separated signatures are accepted, so a secret can be rotated without downtime.
+  const matches = signature.split(',').some((candidate) => {
+    const given = Buffer.from(candidate.trim());
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  });
+  if (!matches) throw new StreamdeskError('INVALID_SIGNATURE', 'X-Streamdesk-Signature does not match the body signed with the tenant secret');
+}

@@ -1,0 +1,51 @@
+import { toStreamdeskError } from '../errors.js';
+import type { GroupProcessor, Outcome, StreamEvent } from '../streams/processor.js';
+import { inTransaction, type Db, type DbClient } from './db.js';
+import { sql } from './sql.js';
+
+/**
+ * A projection folds a tenant's events, in stream order, into Postgres. `applyBatch` runs inside the
+ * transaction that also moves the checkpoint, so an event's effect and the checkpoint commit together.
+ */
+export interface Projection {
+  /** Checkpoint name. */
+  readonly name: string;
+  /** Consumer group that feeds it live. */
+  readonly group: string;
+  applyBatch(client: DbClient, tenant: string, entries: readonly StreamEvent[]): Promise<void>;
+}
+
+export async function applyWithCheckpoint(client: DbClient, projection: Projection, tenant: string, entries: readonly StreamEvent[]): Promise<void> {
+  if (entries.length === 0) return;
+  await projection.applyBatch(client, tenant, entries);
+  await client.query(sql.saveCheckpoint, [projection.name, tenant, entries.at(-1)!.streamId]);
+}
+
+/** Adapts a projection to the stream runner: one transaction per batch; a failing batch is split to find the entry at fault. */
+export function projectionProcessor(projection: Projection, db: Db, options: { concurrency?: number } = {}): GroupProcessor {
+  return {
+    group: projection.group,
+    handles: 'all',
+    ordered: true,
+    emitsFailures: false,
+    concurrency: options.concurrency ?? 1_000,
+    async process(entries, ctx): Promise<Outcome[]> {
+      try {
+        await inTransaction(db, (client) => applyWithCheckpoint(client, projection, ctx.tenant, entries));
+        return entries.map(() => ({ ok: true, emit: [] }));
+      } catch (error) {
+        if (entries.length === 1) return [{ ok: false, error: toStreamdeskError(error) }];
+      }
+      const outcomes: Outcome[] = [];
+      for (const entry of entries) {
+        try {
+          await inTransaction(db, (client) => applyWithCheckpoint(client, projection, ctx.tenant, [entry]));
+          outcomes.push({ ok: true, emit: [] });
+        } catch (error) {
+          outcomes.push({ ok: false, error: toStreamdeskError(error) });
+        }
+      }
+      return outcomes;
+    },
+  };
+}

@@ -1,0 +1,70 @@
+import type { FastifyInstance } from 'fastify';
+import { createStages } from '../consumers/index.js';
+import { stageProcessor } from '../consumers/stage.js';
+import { buildApp } from '../ingest/app.js';
+import { archiveProjection } from '../projections/archive.js';
+import { projectionProcessor } from '../projections/projection.js';
+import { ticketsProjection } from '../projections/tickets.js';
+import type { GroupProcessor } from '../streams/processor.js';
+import { StreamRunner } from '../streams/runner.js';
+import type { Services } from './services.js';
+
+export const roles = ['all', 'ingest', 'worker', 'projector'] as const;
+export type Role = (typeof roles)[number];
+
+export type RunningRole = { app: FastifyInstance; runners: StreamRunner[]; stop(): Promise<void> };
+
+/** The consumer groups a role runs. */
+export function processorsFor(role: Role, services: Services): GroupProcessor[] {
+  const processors: GroupProcessor[] = [];
+  if (role === 'all' || role === 'worker') {
+    processors.push(...createStages(services).map((stage) => stageProcessor(stage, services.logger)));
+  }
+  if (role === 'all' || role === 'projector') {
+    processors.push(projectionProcessor(ticketsProjection, services.db), projectionProcessor(archiveProjection, services.db));
+  }
+  return processors;
+}
+
+/** Starts a role: its consumer groups and its HTTP server (webhooks and admin for ingest; health and metrics for all). */
+export async function startRole(role: Role, services: Services, options: { listen?: boolean; runnerOverrides?: Partial<ConstructorParameters<typeof StreamRunner>[0]> } = {}): Promise<RunningRole> {
+  const { config, logger } = services;
+  const app = await buildApp(config, {
+    logger,
+    redis: role === 'all' || role === 'ingest' ? services.ingestRedis : services.redis,
+    keys: services.keys,
+    db: services.db,
+    metrics: services.metrics,
+    ...(role === 'all' || role === 'ingest' ? { registry: services.registry } : {}),
+  });
+  const runners = processorsFor(role, services).map(
+    (processor) =>
+      new StreamRunner({
+        redis: services.redis,
+        blockingRedis: services.blockingRedis(),
+        keys: services.keys,
+        processor,
+        retry: config.retry,
+        emittedTtlSeconds: config.idempotencyTtlSeconds,
+        logger,
+        observer: services.metrics,
+        ...options.runnerOverrides,
+      }),
+  );
+  await Promise.all(runners.map((runner) => runner.start()));
+  if (options.listen ?? true) await app.listen({ port: config.port, host: config.host });
+  logger.info({ role, groups: runners.map((runner) => runner.group), port: config.port }, 'streamdesk started');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    app,
+    runners,
+    stop() {
+      stopping ??= (async () => {
+        await app.close();
+        await Promise.all(runners.map((runner) => runner.stop(config.shutdownTimeoutMs)));
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,63 @@
+import type { RedisKeys } from './keys.js';
+import type { RedisClient } from './redis.js';
+
+export type DeadLetter = {
+  id: string;
+  entry: string;
+  group: string;
+  code: string;
+  message: string;
+  attempts: number;
+  firstFailedAt: string;
+  lastFailedAt: string;
+  event: Record<string, string>;
+};
+
+function toDeadLetter(id: string, fields: string[]): DeadLetter {
+  const record: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) record[fields[i]!] = fields[i + 1]!;
+  let event: Record<string, string> = {};
+  try {
+    event = JSON.parse(record.event ?? '{}') as Record<string, string>;
+  } catch {
+    // A dead letter is shown even when its copy of the entry is unreadable.
+  }
+  return {
+    id,
+    entry: record.entry ?? '',
+    group: record.group ?? '',
+    code: record.code ?? '',
+    message: record.message ?? '',
+    attempts: Number(record.attempts ?? 0),
+    firstFailedAt: record.firstFailedAt ?? '',
+    lastFailedAt: record.lastFailedAt ?? '',
+    event,
+  };
+}
+
+export async function listDeadLetters(redis: RedisClient, keys: RedisKeys, tenant: string, limit = 100): Promise<DeadLetter[]> {
+  const entries = (await redis.xrange(keys.dlq(tenant), '-', '+', 'COUNT', limit)) as [string, string[]][];
+  return entries.map(([id, fields]) => toDeadLetter(id, fields));
+}
+
+/**
+ * Puts dead letters back on the tenant's stream as new deliveries (original event ids kept, so
+ * consumers that already applied them skip them), and removes them from the DLQ in the same step.
+ */
+export async function redriveDeadLetters(redis: RedisClient, keys: RedisKeys, tenant: string, ids?: readonly string[]): Promise<{ redriven: number; missing: string[] }> {
+  const dlqKey = keys.dlq(tenant);
+  const letters = ids && ids.length > 0
+    ? (await Promise.all(ids.map(async (id) => ((await redis.xrange(dlqKey, id, id)) as [string, string[]][])[0]))).filter((entry) => entry !== undefined)
+    : ((await redis.xrange(dlqKey, '-', '+')) as [string, string[]][]);
+  const found = new Set(letters.map(([id]) => id));
+  let redriven = 0;
+  for (const [id, fields] of letters) {
+    const letter = toDeadLetter(id, fields);
+    const eventFields = Object.entries(letter.event).flat();
+    if (eventFields.length === 0) continue;
+    const transaction = redis.multi().xadd(keys.events(tenant), '*', ...eventFields).xdel(dlqKey, id);
+    const replies = await transaction.exec();
+    if (replies?.every(([error]) => !error)) redriven += 1;
+  }
+  return { redriven, missing: (ids ?? []).filter((id) => !found.has(id)) };
+}

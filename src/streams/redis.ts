@@ -1,0 +1,62 @@
+import { readFileSync } from 'node:fs';
+import { Cluster, Redis, type Result } from 'ioredis';
+import type { Config } from '../config/config.js';
+
+export type RedisClient = Redis | Cluster;
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    sdIngest(...args: (string | number)[]): Result<[0, string] | [1, string, string], Context>;
+    sdSettle(...args: (string | number)[]): Result<number, Context>;
+    sdTouch(...args: (string | number)[]): Result<string[], Context>;
+    sdReleaseConsumer(...args: (string | number)[]): Result<number, Context>;
+  }
+}
+
+const lua = (name: string) => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
+const scripts = {
+  sdIngest: { numberOfKeys: 2, lua: lua('ingest') },
+  sdSettle: { lua: lua('settle') },
+  sdTouch: { numberOfKeys: 1, lua: lua('touch') },
+  sdReleaseConsumer: { numberOfKeys: 1, lua: lua('release-consumer') },
+};
+
+export type RedisPurpose = 'ingest' | 'commands' | 'blocking' | 'registry';
+
+/**
+ * Ingest fails fast when Redis is down (the webhook answers 503 and the helpdesk retries);
+ * consumers wait for the connection to come back instead.
+ */
+export function createRedis(config: Config, purpose: RedisPurpose): RedisClient {
+  const failFast = purpose === 'ingest';
+  const options = {
+    connectionName: `streamdesk-${purpose}`,
+    maxRetriesPerRequest: failFast ? 0 : null,
+    enableOfflineQueue: !failFast,
+    retryStrategy: (attempt: number) => Math.min(50 * 2 ** attempt, 2_000),
+    lazyConnect: false,
+  };
+  const client: RedisClient = config.redisClusterNodes
+    ? new Cluster([...config.redisClusterNodes], { redisOptions: options, enableOfflineQueue: !failFast })
+    : new Redis(config.redisUrl, options);
+  for (const [name, definition] of Object.entries(scripts)) client.defineCommand(name, definition);
+  // Connection errors surface through the commands that hit them; an unhandled 'error' event would crash the process.
+  client.on('error', () => undefined);
+  return client;
+}
+
+/** Resolves once the client is ready, or rejects after `timeoutMs`. */
+export async function waitForRedis(client: RedisClient, timeoutMs = 5_000): Promise<void> {
+  if (client.status === 'ready') return;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      client.off('ready', onReady);
+      reject(new Error(`Redis was not reachable within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    client.once('ready', onReady);
+  });
+}

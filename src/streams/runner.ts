@@ -1,0 +1,474 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import { StreamdeskError, toStreamdeskError } from '../errors.js';
+import { currentVersion, decodeEvent, encodeEvent, type TicketEvent } from '../events.js';
+import { derivedEventId } from './ids.js';
+import type { RedisKeys } from './keys.js';
+import { backoffMs, type GroupProcessor, type Outcome, type RetryPolicy } from './processor.js';
+import type { RedisClient } from './redis.js';
+import { noopObserver, type RunnerObserver } from './observer.js';
+
+export type RunnerOptions = {
+  /** Shared connection for commands. */
+  redis: RedisClient;
+  /** A connection of this runner's own: XREADGROUP BLOCK holds it. */
+  blockingRedis: RedisClient;
+  keys: RedisKeys;
+  processor: GroupProcessor;
+  /** Defaults; the processor's own `retry` overrides them. */
+  retry: RetryPolicy;
+  /** How long follow-on event ids are remembered for de-duplication. */
+  emittedTtlSeconds: number;
+  logger: Logger;
+  observer?: RunnerObserver;
+  consumerName?: string;
+  blockMs?: number;
+  batchSize?: number;
+  tenantRefreshMs?: number;
+  /** Consumers idle this long with nothing pending are removed from the group. */
+  deadConsumerIdleMs?: number;
+  /** Returns the W3C traceparent that follow-on events of `input` carry. */
+  traceparentFor?: (input: TicketEvent) => string;
+};
+
+type Delivery = {
+  tenant: string;
+  streamId: string;
+  fields: string[];
+  event: TicketEvent | undefined;
+  decodeError: StreamdeskError | undefined;
+  failures: number;
+  firstFailedAt: number | undefined;
+  /** Times Redis handed this entry out (from the pending entries list). */
+  deliveries: number;
+};
+
+type RetryRecord = { failures: number; firstFailedAt: number; lastError: string };
+
+type StreamEntry = [id: string, fields: string[] | null];
+
+export function consumerName(): string {
+  return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+}
+
+/**
+ * Drives one consumer group over every tenant's stream: discovers tenants, reads them fairly,
+ * runs the processor, emits follow-on events and acknowledges in one step, retries with backoff,
+ * dead-letters, takes over entries of dead consumers and keeps its own entries from looking dead.
+ */
+export class StreamRunner {
+  readonly group: string;
+  readonly consumer: string;
+  private readonly options: Required<Omit<RunnerOptions, 'consumerName' | 'traceparentFor'>> & Pick<RunnerOptions, 'traceparentFor'>;
+  private readonly policy: RetryPolicy;
+  private readonly tenants = new Set<string>();
+  private readonly held = new Map<string, Map<string, Delivery>>();
+  private readonly tenantQueues = new Map<string, Delivery[]>();
+  private readonly drainingTenants = new Set<string>();
+  private readonly backingOffTenants = new Set<string>();
+  private readonly tasks = new Set<Promise<void>>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly shutdown = new AbortController();
+  private inflight = 0;
+  private running = false;
+  private readLoop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(options: RunnerOptions) {
+    this.group = options.processor.group;
+    this.consumer = options.consumerName ?? consumerName();
+    this.options = {
+      observer: noopObserver,
+      blockMs: 1_000,
+      batchSize: 100,
+      tenantRefreshMs: 1_000,
+      deadConsumerIdleMs: 3_600_000,
+      ...options,
+    };
+    this.policy = { ...options.retry, ...options.processor.retry };
+  }
+
+  get log(): Logger {
+    return this.options.logger;
+  }
+
+  async start(): Promise<void> {
+    this.running = true;
+    await this.refreshTenants();
+    this.readLoop = this.read();
+    const every = (ms: number, work: () => Promise<void>) => {
+      const tick = async () => {
+        if (!this.running) return;
+        await work().catch((error: unknown) => this.log.warn({ err: error, group: this.group }, 'runner maintenance failed'));
+        if (this.running) this.timers.add(setTimeout(() => void tick(), ms).unref());
+      };
+      this.timers.add(setTimeout(() => void tick(), ms).unref());
+    };
+    every(this.options.tenantRefreshMs, () => this.refreshTenants());
+    every(Math.max(50, Math.min(5_000, Math.floor(this.policy.claimIdleMs / 2))), () => this.reclaimIdle());
+    every(Math.max(50, Math.floor(this.policy.claimIdleMs / 3)), () => this.touchHeld());
+    every(Math.min(60_000, this.options.deadConsumerIdleMs), () => this.removeDeadConsumers());
+  }
+
+  /** Stops reading, lets in-flight work finish (up to `timeoutMs`), then leaves the group if nothing is pending. */
+  async stop(timeoutMs = 10_000): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    this.wake?.();
+    const deadline = sleep(timeoutMs, 'timeout', { ref: false });
+    const finished = Promise.all([this.readLoop, ...this.tasks]).then(() => 'done');
+    if ((await Promise.race([finished, deadline])) === 'timeout') {
+      this.log.warn({ group: this.group, inflight: this.inflight }, 'shutdown timeout: abandoning in-flight entries; they stay pending and will be reclaimed');
+      this.shutdown.abort();
+      await Promise.race([finished, sleep(1_000, undefined, { ref: false })]);
+    }
+    for (const tenant of this.tenants) {
+      await this.options.redis
+        .sdReleaseConsumer(this.options.keys.events(tenant), this.group, this.consumer)
+        .catch((error: unknown) => this.log.warn({ err: error, tenant }, 'could not leave the consumer group'));
+    }
+  }
+
+  private async refreshTenants(): Promise<void> {
+    const ids = await this.options.redis.smembers(this.options.keys.tenantIds);
+    for (const tenant of ids) {
+      if (this.tenants.has(tenant)) continue;
+      await this.ensureGroup(tenant);
+      this.tenants.add(tenant);
+      this.log.debug({ group: this.group, tenant }, 'consuming tenant');
+    }
+  }
+
+  private async ensureGroup(tenant: string): Promise<void> {
+    try {
+      // From the start of the stream: a group created after events arrived still sees them all.
+      await this.options.redis.xgroup('CREATE', this.options.keys.events(tenant), this.group, '0', 'MKSTREAM');
+    } catch (error) {
+      if (!String(error).includes('BUSYGROUP')) throw error;
+    }
+  }
+
+  private async read(): Promise<void> {
+    const { blockingRedis, keys, batchSize, blockMs, processor } = this.options;
+    let outageMs = 0;
+    while (this.running) {
+      const free = processor.concurrency - this.inflight;
+      const readable = [...this.tenants].filter((tenant) => !this.backingOffTenants.has(tenant) && (this.tenantQueues.get(tenant)?.length ?? 0) < batchSize);
+      if (free <= 0 || readable.length === 0) {
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          setTimeout(resolve, Math.min(blockMs, 200)).unref();
+        });
+        continue;
+      }
+      const count = Math.max(1, Math.min(batchSize, Math.floor(free / readable.length)));
+      let reply: [string, StreamEntry[]][] | null;
+      try {
+        reply = (await blockingRedis.xreadgroup(
+          'GROUP', this.group, this.consumer, 'COUNT', count, 'BLOCK', blockMs,
+          'STREAMS', ...readable.map((tenant) => keys.events(tenant)), ...readable.map(() => '>'),
+        )) as [string, StreamEntry[]][] | null;
+        outageMs = 0;
+      } catch (error) {
+        if (!this.running) break;
+        if (String(error).includes('NOGROUP')) {
+          for (const tenant of readable) await this.ensureGroup(tenant).catch(() => undefined);
+          continue;
+        }
+        outageMs = Math.min(2_000, Math.max(50, outageMs * 2));
+        this.log.warn({ err: error, group: this.group }, 'stream read failed; retrying');
+        await sleep(outageMs);
+        continue;
+      }
+      for (const [key, entries] of reply ?? []) {
+        const tenant = this.tenantOfKey(key);
+        const deliveries = entries.filter((entry): entry is [string, string[]] => entry[1] !== null).map(([id, fields]) => this.toDelivery(tenant, id, fields, 1));
+        if (deliveries.length > 0) this.dispatch(tenant, deliveries);
+      }
+    }
+  }
+
+  private tenantOfKey(key: string): string {
+    const open = key.indexOf('{');
+    return key.slice(open + 1, key.indexOf('}', open));
+  }
+
+  private toDelivery(tenant: string, streamId: string, fields: string[], deliveries: number, retry?: RetryRecord): Delivery {
+    let event: TicketEvent | undefined;
+    let decodeError: StreamdeskError | undefined;
+    try {
+      event = decodeEvent(fields);
+    } catch (error) {
+      decodeError = toStreamdeskError(error);
+    }
+    return { tenant, streamId, fields, event, decodeError, failures: retry?.failures ?? 0, firstFailedAt: retry?.firstFailedAt, deliveries };
+  }
+
+  private dispatch(tenant: string, deliveries: Delivery[]): void {
+    let held = this.held.get(tenant);
+    if (!held) this.held.set(tenant, (held = new Map()));
+    for (const delivery of deliveries) held.set(delivery.streamId, delivery);
+    this.inflight += deliveries.length;
+    if (this.options.processor.ordered) {
+      const queue = this.tenantQueues.get(tenant) ?? [];
+      queue.push(...deliveries);
+      this.tenantQueues.set(tenant, queue);
+      if (!this.drainingTenants.has(tenant)) this.track(this.drainTenant(tenant));
+    } else {
+      this.track(this.runUnordered(tenant, deliveries));
+    }
+  }
+
+  private track(task: Promise<void>): void {
+    const tracked = task.catch((error: unknown) => this.log.error({ err: error, group: this.group }, 'runner task failed'));
+    this.tasks.add(tracked);
+    void tracked.finally(() => this.tasks.delete(tracked));
+  }
+
+  private release(deliveries: readonly Delivery[]): void {
+    for (const delivery of deliveries) this.held.get(delivery.tenant)?.delete(delivery.streamId);
+    this.inflight -= deliveries.length;
+    this.wake?.();
+  }
+
+  /** Ordered groups: one batch of a tenant at a time, and a failed batch is retried before anything after it. */
+  private async drainTenant(tenant: string): Promise<void> {
+    this.drainingTenants.add(tenant);
+    try {
+      const queue = this.tenantQueues.get(tenant) ?? [];
+      while (queue.length > 0 && !this.shutdown.signal.aborted) {
+        let batch = queue.splice(0, this.options.batchSize);
+        while (batch.length > 0) {
+          const retry = await this.runBatch(tenant, batch);
+          if (retry.length === 0) break;
+          if (!this.running) {
+            this.release([...retry, ...queue.splice(0)]);
+            return;
+          }
+          this.backingOffTenants.add(tenant);
+          await this.backoff(retry);
+          this.backingOffTenants.delete(tenant);
+          batch = retry;
+        }
+      }
+      if (this.shutdown.signal.aborted) this.release(queue.splice(0));
+    } finally {
+      this.drainingTenants.delete(tenant);
+      this.backingOffTenants.delete(tenant);
+    }
+  }
+
+  /** Unordered groups: a batch settles what succeeded; each failed entry waits out its own backoff. */
+  private async runUnordered(tenant: string, deliveries: Delivery[]): Promise<void> {
+    let batch = deliveries;
+    while (batch.length > 0) {
+      const retry = await this.runBatch(tenant, batch);
+      if (retry.length === 0) return;
+      if (!this.running) return this.release(retry);
+      await this.backoff(retry);
+      batch = retry;
+    }
+  }
+
+  private async backoff(retry: readonly Delivery[]): Promise<void> {
+    const failures = Math.max(1, ...retry.map((delivery) => delivery.failures));
+    const delay = backoffMs(failures, this.policy);
+    for (const delivery of retry) this.options.observer.retried(this.group, delivery.tenant, failures + 1);
+    await sleep(delay, undefined, { signal: this.shutdown.signal }).catch(() => undefined);
+  }
+
+  /** Runs one batch and settles it. Returns the deliveries to retry after a backoff. */
+  private async runBatch(tenant: string, deliveries: Delivery[]): Promise<Delivery[]> {
+    const { processor, observer } = this.options;
+    const outcomes = new Map<Delivery, Outcome>();
+    const toProcess: Delivery[] = [];
+    for (const delivery of deliveries) {
+      if (delivery.decodeError) outcomes.set(delivery, { ok: false, error: delivery.decodeError });
+      else if (delivery.deliveries > this.policy.maxAttempts + 3) {
+        outcomes.set(delivery, {
+          ok: false,
+          error: new StreamdeskError('HANDLER_FAILED', `Delivered ${delivery.deliveries} times without being settled: its consumers kept dying`, undefined, { retryable: false }),
+        });
+      } else if (processor.handles !== 'all' && !processor.handles.includes(delivery.event!.type)) outcomes.set(delivery, { ok: true, emit: [] });
+      else toProcess.push(delivery);
+    }
+    if (toProcess.length > 0) {
+      const started = performance.now();
+      let results: Outcome[];
+      try {
+        results = await processor.process(
+          toProcess.map((delivery) => ({ streamId: delivery.streamId, event: delivery.event! })),
+          {
+            group: this.group,
+            tenant,
+            signal: this.shutdown.signal,
+            attempts: new Map(toProcess.map((delivery) => [delivery.event!.id, delivery.failures + 1])),
+          },
+        );
+      } catch (error) {
+        const failure = toStreamdeskError(error);
+        results = toProcess.map(() => ({ ok: false, error: failure }));
+      }
+      observer.handled(this.group, tenant, toProcess.length, performance.now() - started);
+      toProcess.forEach((delivery, index) => outcomes.set(delivery, results[index] ?? { ok: false, error: new StreamdeskError('INTERNAL', 'The processor returned no outcome') }));
+    }
+    return this.settle(tenant, deliveries, outcomes);
+  }
+
+  private async settle(tenant: string, deliveries: Delivery[], outcomes: Map<Delivery, Outcome>): Promise<Delivery[]> {
+    const { redis, keys, observer, logger } = this.options;
+    const pipeline = redis.pipeline();
+    const settled: Delivery[] = [];
+    const retry: Delivery[] = [];
+    const now = Date.now();
+    for (const delivery of deliveries) {
+      const outcome = outcomes.get(delivery)!;
+      if (outcome.ok) {
+        pipeline.sdSettle(...this.settleArgs(delivery, outcome.emit.map((followOn, index) => this.followOnEvent(delivery.event!, followOn, index)), []));
+        settled.push(delivery);
+        continue;
+      }
+      const failures = delivery.failures + 1;
+      const firstFailedAt = delivery.firstFailedAt ?? now;
+      const error = outcome.error;
+      observer.failed(this.group, tenant, error.code);
+      if (error.retryable && failures < this.policy.maxAttempts) {
+        const record: RetryRecord = { failures, firstFailedAt, lastError: `${error.code}: ${error.message}` };
+        pipeline.hset(keys.retryState(tenant, this.group), delivery.streamId, JSON.stringify(record));
+        logger.warn({ group: this.group, tenant, entry: delivery.streamId, eventId: delivery.event?.id, attempt: failures, code: error.code, error: error.message }, 'handler failed; will retry');
+        retry.push(Object.assign(delivery, { failures, firstFailedAt }));
+        continue;
+      }
+      const deadLetter = [
+        'entry', delivery.streamId, 'group', this.group, 'code', error.code, 'message', error.message,
+        'attempts', String(failures), 'firstFailedAt', new Date(firstFailedAt).toISOString(), 'lastFailedAt', new Date(now).toISOString(),
+        'event', JSON.stringify(Object.fromEntries(pairs(delivery.fields))),
+      ];
+      const failed: TicketEvent[] = delivery.event && this.options.processor.emitsFailures ? [this.failedEvent(delivery, error, failures)] : [];
+      pipeline.sdSettle(...this.settleArgs(delivery, failed, deadLetter));
+      logger.error({ group: this.group, tenant, entry: delivery.streamId, eventId: delivery.event?.id, attempts: failures, code: error.code, error: error.message }, 'entry dead-lettered');
+      observer.deadLettered(this.group, tenant, error.code);
+      settled.push(delivery);
+    }
+    let replies: [Error | null, unknown][] | null;
+    try {
+      replies = await pipeline.exec();
+    } catch (error) {
+      replies = null;
+      logger.warn({ err: error, group: this.group, tenant }, 'settling failed; entries stay pending and are retried');
+    }
+    const unsettled: Delivery[] = [];
+    let replyIndex = 0;
+    for (const delivery of deliveries) {
+      const isRetry = retry.includes(delivery);
+      const [error, result] = replies?.[replyIndex++] ?? [new Error('no reply'), null];
+      if (isRetry) continue;
+      if (error) unsettled.push(delivery);
+      else if (result === -1) logger.warn({ group: this.group, tenant, entry: delivery.streamId }, 'entry was taken over by another consumer; result dropped');
+    }
+    this.release(settled.filter((delivery) => !unsettled.includes(delivery)));
+    return [...retry, ...unsettled];
+  }
+
+  private settleArgs(delivery: Delivery, events: TicketEvent[], deadLetter: string[]): (string | number)[] {
+    const { keys, emittedTtlSeconds } = this.options;
+    const tenant = delivery.tenant;
+    const args: (string | number)[] = [
+      3 + events.length,
+      keys.events(tenant), keys.dlq(tenant), keys.retryState(tenant, this.group),
+      ...events.map((event) => keys.eventEmitted(tenant, event.id)),
+      this.group, this.consumer, delivery.streamId, emittedTtlSeconds, events.length, deadLetter.length, ...deadLetter,
+    ];
+    for (const event of events) {
+      const fields = encodeEvent(event);
+      args.push(fields.length, ...fields);
+    }
+    return args;
+  }
+
+  private followOnEvent(input: TicketEvent, followOn: { type: TicketEvent['type']; data: unknown }, index: number): TicketEvent {
+    return {
+      id: derivedEventId(input.id, this.group, String(index)),
+      type: followOn.type,
+      v: currentVersion[followOn.type],
+      tenant: input.tenant,
+      ticket: input.ticket,
+      ts: Date.now(),
+      causation: input.id,
+      correlation: input.correlation,
+      traceparent: this.options.traceparentFor?.(input) ?? input.traceparent,
+      replay: input.replay,
+      data: followOn.data,
+    } as TicketEvent;
+  }
+
+  private failedEvent(delivery: Delivery, error: StreamdeskError, attempts: number): TicketEvent {
+    const input = delivery.event!;
+    return {
+      ...this.followOnEvent(input, { type: 'ticket.failed', data: undefined }, 0),
+      id: derivedEventId(input.id, this.group, 'failed', delivery.streamId),
+      type: 'ticket.failed',
+      v: currentVersion['ticket.failed'],
+      data: { stage: this.group, failedEventId: input.id, failedEventType: input.type, error: { code: error.code, message: error.message }, attempts },
+    };
+  }
+
+  /** Takes over entries that sat idle past the claim timeout on a consumer that died or hung. */
+  private async reclaimIdle(): Promise<void> {
+    const { redis, keys, processor } = this.options;
+    for (const tenant of this.tenants) {
+      if (!this.running) return;
+      const free = processor.concurrency - this.inflight;
+      if (free <= 0) return;
+      const key = keys.events(tenant);
+      const [, claimed, ] = (await redis.xautoclaim(key, this.group, this.consumer, this.policy.claimIdleMs, '0-0', 'COUNT', Math.min(free, 100))) as [string, StreamEntry[], string[]];
+      const own = this.held.get(tenant);
+      const entries = claimed.filter((entry): entry is [string, string[]] => entry[1] !== null && !own?.has(entry[0]));
+      if (entries.length === 0) continue;
+      const ids = entries.map(([id]) => id);
+      const [records, pending] = await Promise.all([
+        redis.hmget(keys.retryState(tenant, this.group), ...ids),
+        redis.xpending(key, this.group, ids[0]!, ids.at(-1)!, ids.length * 2, this.consumer) as Promise<[string, string, number, number][]>,
+      ]);
+      const deliveryCounts = new Map(pending.map(([id, , , count]) => [id, Number(count)]));
+      const deliveries = entries.map(([id, fields], index) => {
+        const record = records[index] ? (JSON.parse(records[index]) as RetryRecord) : undefined;
+        return this.toDelivery(tenant, id, fields, deliveryCounts.get(id) ?? 1, record);
+      });
+      this.log.info({ group: this.group, tenant, count: deliveries.length }, 'took over idle entries');
+      this.options.observer.reclaimed(this.group, tenant, deliveries.length);
+      this.dispatch(tenant, deliveries);
+    }
+  }
+
+  private async touchHeld(): Promise<void> {
+    for (const [tenant, held] of this.held) {
+      if (held.size === 0) continue;
+      const lost = await this.options.redis.sdTouch(this.options.keys.events(tenant), this.group, this.consumer, ...held.keys());
+      if (lost.length > 0) this.log.warn({ group: this.group, tenant, entries: lost }, 'entries were taken over by another consumer');
+    }
+  }
+
+  private async removeDeadConsumers(): Promise<void> {
+    const { redis, keys, deadConsumerIdleMs } = this.options;
+    for (const tenant of this.tenants) {
+      const consumers = (await redis.xinfo('CONSUMERS', keys.events(tenant), this.group)) as (string | number)[][];
+      for (const info of consumers) {
+        const consumer = Object.fromEntries(pairs(info)) as { name?: string; pending?: number; idle?: number };
+        if (consumer.name && consumer.name !== this.consumer && consumer.pending === 0 && Number(consumer.idle) > deadConsumerIdleMs) {
+          await redis.sdReleaseConsumer(keys.events(tenant), this.group, consumer.name);
+        }
+      }
+    }
+  }
+}
+
+function pairs<T>(flat: readonly T[]): [T, T][] {
+  const result: [T, T][] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) result.push([flat[i]!, flat[i + 1]!]);
+  return result;
+}
