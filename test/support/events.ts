@@ -1,0 +1,41 @@
+import { currentVersion, encodeEvent, type TicketEvent } from '../../src/events.js';
+import { uuidv7 } from '../../src/streams/ids.js';
+import type { Services } from '../../src/runtime/services.js';
+
+export function receivedEvent(tenant: string, ticket: string, overrides: Partial<TicketEvent> = {}): TicketEvent {
+  const id = uuidv7();
+  return {
+    id,
+    type: 'ticket.received',
+    v: currentVersion['ticket.received'],
+    tenant,
+    ticket,
+    ts: Date.now(),
+    causation: '',
+    correlation: id,
+    traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+    data: { action: 'ticket.created', ticket: { id: ticket, subject: `Subject ${ticket}`, description: `Description ${ticket}` }, deliveryId: id },
+    ...overrides,
+  } as TicketEvent;
+}
+
+/** Appends an event straight to a tenant's stream, as ingest would. Returns its stream id. */
+export async function appendEvent(services: Services, event: TicketEvent): Promise<string> {
+  return (await services.redis.xadd(services.keys.events(event.tenant), '*', ...encodeEvent(event)))!;
+}
+
+/** Every entry of a tenant's stream as [stream id, fields as an object]. */
+export async function readStream(services: Services, tenant: string): Promise<[string, Record<string, string>][]> {
+  const entries = (await services.redis.xrange(services.keys.events(tenant), '-', '+')) as [string, string[]][];
+  return entries.map(([id, fields]) => {
+    const record: Record<string, string> = {};
+    for (let i = 0; i + 1 < fields.length; i += 2) record[fields[i]!] = fields[i + 1]!;
+    return [id, record];
+  });
+}
+
+/** Pending-entry count of a group on a tenant's stream. */
+export async function pendingCount(services: Services, tenant: string, group: string): Promise<number> {
+  const [count] = (await services.redis.xpending(services.keys.events(tenant), group)) as [number];
+  return Number(count);
+}
