@@ -55,12 +55,17 @@ export class StreamdeskError extends Error {
 const redisOutage = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Connection is closed|Stream isn't writeable|max retries|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN/i;
 const postgresOutage = /^(08|57P0|53)/;
 
+/** Outages of our own stores are not the event's fault: retried without using up its attempts. */
+export function isOutage(error: StreamdeskError): boolean {
+  return error.code === 'REDIS_UNAVAILABLE' || error.code === 'POSTGRES_UNAVAILABLE';
+}
+
 /** Maps whatever a Redis, Postgres or handler call threw to a coded error. */
 export function toStreamdeskError(error: unknown): StreamdeskError {
   if (error instanceof StreamdeskError) return error;
   const message = error instanceof Error ? error.message : String(error);
   const sqlState = typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : '';
-  if (postgresOutage.test(sqlState) || /terminating connection|Connection terminated|connect ECONNREFUSED 127\.0\.0\.1:5432/i.test(message)) {
+  if (postgresOutage.test(sqlState) || /terminating connection|Connection terminated|not queryable|timeout exceeded when trying to connect|ECONNREFUSED .*:5432/i.test(message)) {
     return new StreamdeskError('POSTGRES_UNAVAILABLE', message, undefined, { cause: error });
   }
   if (redisOutage.test(message)) return new StreamdeskError('REDIS_UNAVAILABLE', message, undefined, { cause: error });

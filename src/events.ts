@@ -15,7 +15,8 @@ export type Ticket = z.infer<typeof ticketSchema>;
 
 const similarTicket = z.object({ ticketId: z.string(), subject: z.string(), status: z.string(), rank: z.number() });
 const matchedAsset = z.object({ ip: z.string(), hostname: z.string(), site: z.string().nullable(), kind: z.string().nullable(), network: z.string() });
-const kbArticle = z.object({ articleId: z.string(), title: z.string(), rank: z.number() });
+// `excerpt` came after v1 shipped: optional, so context gathered before it still parses.
+const kbArticle = z.object({ articleId: z.string(), title: z.string(), rank: z.number(), excerpt: z.string().optional() });
 export const ticketContextSchema = z.object({
   similarTickets: z.array(similarTicket),
   assets: z.array(matchedAsset),
@@ -44,7 +45,12 @@ export const eventDataSchemas = {
     ticket: ticketSchema.extend({ id: z.string() }),
     deliveryId: z.string(),
   }),
-  'ticket.context_gathered': z.object({ context: ticketContextSchema }),
+  'ticket.context_gathered': z.object({
+    context: ticketContextSchema,
+    // What the enhancer needs of the ticket, so the enhance stage reads no other event. Optional:
+    // context_gathered events written without it are completed from the archived ticket.received.
+    ticket: z.object({ subject: z.string(), description: z.string(), priority: z.string().optional(), category: z.string().optional() }).optional(),
+  }),
   'ticket.enhanced': z.object({
     enhancement: enhancementSchema,
     model: z.string(),

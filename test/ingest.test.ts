@@ -39,7 +39,7 @@ describe('POST /v1/webhooks/:tenant/tickets', () => {
     expect(duplicate).toBe(false);
     expect(eventId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(await streamLength('acme')).toBe(before + 1);
-    const [[, fields]] = (await t.services.redis.xrevrange(t.services.keys.events('acme'), '+', '-', 'COUNT', 1)) as [string, string[]][];
+    const [[, fields] = ['', []]] = (await t.services.redis.xrevrange(t.services.keys.events('acme'), '+', '-', 'COUNT', 1)) as [string, string[]][];
     const event = decodeEvent(fields!);
     expect(event).toMatchObject({ id: eventId, type: 'ticket.received', v: 1, tenant: 'acme', ticket: 'T-1', correlation: eventId, causation: '' });
     expect(event.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);

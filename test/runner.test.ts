@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { stageProcessor, type Stage } from '../src/consumers/stage.js';
+import { stageProcessor, type AnyStage, type Stage } from '../src/consumers/stage.js';
 import { StreamdeskError } from '../src/errors.js';
 import { listDeadLetters, redriveDeadLetters } from '../src/streams/dlq.js';
 import { StreamRunner, type RunnerOptions } from '../src/streams/runner.js';
@@ -33,13 +33,13 @@ function contextStage(handle: Stage<'ticket.received'>['handle'], overrides: Par
 
 const emptyContext = { context: { similarTickets: [], assets: [], unmatchedIps: [], kbArticles: [] } };
 
-async function startRunner(stage: Stage, overrides: Partial<RunnerOptions> = {}): Promise<StreamRunner> {
+async function startRunner(stage: AnyStage, overrides: Partial<RunnerOptions> = {}): Promise<StreamRunner> {
   const { services } = t;
   const runner = new StreamRunner({
     redis: services.redis,
     blockingRedis: services.blockingRedis(),
     keys: services.keys,
-    processor: stageProcessor(stage as Stage, services.logger),
+    processor: stageProcessor(stage, services.logger),
     retry: { maxAttempts: 3, baseMs: 60, maxMs: 1_000, claimIdleMs: 400 },
     emittedTtlSeconds: 3_600,
     logger: services.logger,
@@ -60,7 +60,7 @@ describe('stream runner', () => {
     await startRunner(contextStage(async () => [{ type: 'ticket.context_gathered', data: emptyContext }]));
     const input = receivedEvent(tenant, 'T-1');
     await appendEvent(t.services, input);
-    const [[, emitted]] = await waitFor(async () => {
+    const [[, emitted] = ['', {} as Record<string, string>]] = await waitFor(async () => {
       const found = await followOns(tenant, 'ticket.context_gathered');
       return found.length === 1 ? found : undefined;
     });
@@ -112,8 +112,8 @@ describe('stream runner', () => {
     expect(letter!.event.ticket).toBe('POISON');
     expect(Date.parse(letter!.lastFailedAt)).toBeGreaterThanOrEqual(Date.parse(letter!.firstFailedAt));
     expect(calls.get('POISON')).toBe(3);
-    const [[, failed]] = await followOns(tenant, 'ticket.failed');
-    expect(JSON.parse(failed!.data)).toMatchObject({ stage: 'context', error: { code: 'HANDLER_FAILED' }, attempts: 3 });
+    const [[, failed] = ['', {} as Record<string, string>]] = await followOns(tenant, 'ticket.failed');
+    expect(JSON.parse(failed.data ?? 'null')).toMatchObject({ stage: 'context', error: { code: 'HANDLER_FAILED' }, attempts: 3 });
     await waitFor(async () => (await pendingCount(t.services, tenant, 'context')) === 0);
 
     fixed = true;

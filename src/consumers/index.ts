@@ -1,7 +1,7 @@
 import type { Services } from '../runtime/services.js';
-import type { Stage } from './stage.js';
+import type { AnyStage } from './stage.js';
 
 /** The pipeline's stages, in the order events flow through them. */
-export function createStages(_services: Services): Stage[] {
+export function createStages(_services: Services): AnyStage[] {
   return [];
 }

@@ -26,10 +26,13 @@ export interface Stage<T extends EventType = EventType> {
   handle(event: TicketEventOf<T>, ctx: StageContext): Promise<FollowOn[]>;
 }
 
-export type StageSpan = <R>(stage: Stage, event: TicketEventOf<EventType>, attempt: number, work: () => Promise<R>) => Promise<R>;
+/** A stage of any event type, as stage lists hold them. */
+export type AnyStage = { [T in EventType]: Stage<T> }[EventType];
+
+export type StageSpan = <R>(stage: AnyStage, event: TicketEventOf<EventType>, attempt: number, work: () => Promise<R>) => Promise<R>;
 
 /** Adapts a stage to the runner: each event of a batch is handled concurrently and settles on its own. */
-export function stageProcessor(stage: Stage, log: Logger, withSpan: StageSpan = (_stage, _event, _attempt, work) => work()): GroupProcessor {
+export function stageProcessor(stage: AnyStage, log: Logger, withSpan: StageSpan = (_stage, _event, _attempt, work) => work()): GroupProcessor {
   return {
     group: stage.name,
     handles: stage.handles,
@@ -43,7 +46,7 @@ export function stageProcessor(stage: Stage, log: Logger, withSpan: StageSpan = 
           const attempt = ctx.attempts.get(event.id) ?? 1;
           try {
             const emit = await withSpan(stage, event, attempt, () =>
-              stage.handle(event as TicketEventOf<never>, { tenant: ctx.tenant, attempt, signal: ctx.signal, log: log.child({ stage: stage.name, tenant: ctx.tenant, eventId: event.id, ticket: event.ticket }) }),
+              (stage.handle as Stage['handle'])(event, { tenant: ctx.tenant, attempt, signal: ctx.signal, log: log.child({ stage: stage.name, tenant: ctx.tenant, eventId: event.id, ticket: event.ticket }) }),
             );
             return { ok: true, emit };
           } catch (error) {

@@ -12,6 +12,7 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'databas
     max: options.max ?? 10,
     options: `-c search_path=${config.databaseSchema}`,
     connectionTimeoutMillis: 5_000,
+    application_name: `streamdesk:${config.databaseSchema}`,
   });
   // An idle client's connection dying (a restart, pg_terminate_backend) must not crash the process.
   pool.on('error', () => undefined);
@@ -39,6 +40,8 @@ async function createDatabaseIfMissing(databaseUrl: string): Promise<void> {
 
 export async function inTransaction<T>(db: Db, work: (client: DbClient) => Promise<T>): Promise<T> {
   const client = await db.connect();
+  // A checked-out client whose connection dies emits 'error'; the failing query reports it.
+  client.on('error', ignoreError);
   try {
     await client.query('BEGIN');
     const result = await work(client);
@@ -48,6 +51,9 @@ export async function inTransaction<T>(db: Db, work: (client: DbClient) => Promi
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   } finally {
+    client.off('error', ignoreError);
     client.release();
   }
 }
+
+function ignoreError(): void {}

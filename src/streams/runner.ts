@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { StreamdeskError, toStreamdeskError } from '../errors.js';
+import { StreamdeskError, isOutage, toStreamdeskError } from '../errors.js';
 import { currentVersion, decodeEvent, encodeEvent, type TicketEvent } from '../events.js';
 import { derivedEventId } from './ids.js';
 import type { RedisKeys } from './keys.js';
@@ -43,6 +43,8 @@ type Delivery = {
   firstFailedAt: number | undefined;
   /** Times Redis handed this entry out (from the pending entries list). */
   deliveries: number;
+  /** Consecutive runs that failed because Redis or Postgres was down; they do not count as attempts. */
+  outages: number;
 };
 
 type RetryRecord = { failures: number; firstFailedAt: number; lastError: string };
@@ -205,7 +207,7 @@ export class StreamRunner {
     } catch (error) {
       decodeError = toStreamdeskError(error);
     }
-    return { tenant, streamId, fields, event, decodeError, failures: retry?.failures ?? 0, firstFailedAt: retry?.firstFailedAt, deliveries };
+    return { tenant, streamId, fields, event, decodeError, failures: retry?.failures ?? 0, firstFailedAt: retry?.firstFailedAt, deliveries, outages: 0 };
   }
 
   private dispatch(tenant: string, deliveries: Delivery[]): void {
@@ -275,7 +277,7 @@ export class StreamRunner {
   }
 
   private async backoff(retry: readonly Delivery[]): Promise<void> {
-    const failures = Math.max(1, ...retry.map((delivery) => delivery.failures));
+    const failures = Math.max(1, ...retry.map((delivery) => Math.max(delivery.failures, delivery.outages)));
     const delay = backoffMs(failures, this.policy);
     for (const delivery of retry) this.options.observer.retried(this.group, delivery.tenant, failures + 1);
     await sleep(delay, undefined, { signal: this.shutdown.signal }).catch(() => undefined);
@@ -324,21 +326,33 @@ export class StreamRunner {
     const pipeline = redis.pipeline();
     const settled: Delivery[] = [];
     const retry: Delivery[] = [];
+    /** Index of each settle command's reply in the pipeline. */
+    const replyIndex = new Map<Delivery, number>();
+    let commands = 0;
     const now = Date.now();
     for (const delivery of deliveries) {
       const outcome = outcomes.get(delivery)!;
       if (outcome.ok) {
         pipeline.sdSettle(...this.settleArgs(delivery, outcome.emit.map((followOn, index) => this.followOnEvent(delivery.event!, followOn, index)), []));
+        replyIndex.set(delivery, commands++);
         settled.push(delivery);
         continue;
       }
-      const failures = delivery.failures + 1;
-      const firstFailedAt = delivery.firstFailedAt ?? now;
       const error = outcome.error;
       observer.failed(this.group, tenant, error.code);
+      if (isOutage(error)) {
+        delivery.outages += 1;
+        logger.warn({ group: this.group, tenant, entry: delivery.streamId, code: error.code, error: error.message }, 'store unavailable; will retry');
+        retry.push(delivery);
+        continue;
+      }
+      delivery.outages = 0;
+      const failures = delivery.failures + 1;
+      const firstFailedAt = delivery.firstFailedAt ?? now;
       if (error.retryable && failures < this.policy.maxAttempts) {
         const record: RetryRecord = { failures, firstFailedAt, lastError: `${error.code}: ${error.message}` };
         pipeline.hset(keys.retryState(tenant, this.group), delivery.streamId, JSON.stringify(record));
+        commands++;
         logger.warn({ group: this.group, tenant, entry: delivery.streamId, eventId: delivery.event?.id, attempt: failures, code: error.code, error: error.message }, 'handler failed; will retry');
         retry.push(Object.assign(delivery, { failures, firstFailedAt }));
         continue;
@@ -350,6 +364,7 @@ export class StreamRunner {
       ];
       const failed: TicketEvent[] = delivery.event && this.options.processor.emitsFailures ? [this.failedEvent(delivery, error, failures)] : [];
       pipeline.sdSettle(...this.settleArgs(delivery, failed, deadLetter));
+      replyIndex.set(delivery, commands++);
       logger.error({ group: this.group, tenant, entry: delivery.streamId, eventId: delivery.event?.id, attempts: failures, code: error.code, error: error.message }, 'entry dead-lettered');
       observer.deadLettered(this.group, tenant, error.code);
       settled.push(delivery);
@@ -362,11 +377,8 @@ export class StreamRunner {
       logger.warn({ err: error, group: this.group, tenant }, 'settling failed; entries stay pending and are retried');
     }
     const unsettled: Delivery[] = [];
-    let replyIndex = 0;
-    for (const delivery of deliveries) {
-      const isRetry = retry.includes(delivery);
-      const [error, result] = replies?.[replyIndex++] ?? [new Error('no reply'), null];
-      if (isRetry) continue;
+    for (const [delivery, index] of replyIndex) {
+      const [error, result] = replies?.[index] ?? [new Error('no reply'), null];
       if (error) unsettled.push(delivery);
       else if (result === -1) logger.warn({ group: this.group, tenant, entry: delivery.streamId }, 'entry was taken over by another consumer; result dropped');
     }

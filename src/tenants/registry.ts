@@ -45,7 +45,8 @@ export class TenantRegistry {
   ) {}
 
   static async connect(config: Pick<Config, 'redisUrl' | 'redisPrefix'>, options: { cacheMs?: number } = {}): Promise<TenantRegistry> {
-    const client = createClient({ url: config.redisUrl, socket: { connectTimeout: 5_000, reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, 2_000) } });
+    // Without an offline queue a lookup fails at once while Redis is down, and the webhook answers 503.
+    const client = createClient({ url: config.redisUrl, disableOfflineQueue: true, socket: { connectTimeout: 5_000, reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, 2_000) } });
     client.on('error', () => undefined);
     await client.connect();
     const keys = redisKeys(config.redisPrefix);
