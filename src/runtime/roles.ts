@@ -52,8 +52,13 @@ export async function startRole(role: Role, services: Services, options: { liste
       }),
   );
   await Promise.all(runners.map((runner) => runner.start()));
-  if (options.listen ?? true) await app.listen({ port: config.port, host: config.host });
-  logger.info({ role, groups: runners.map((runner) => runner.group), port: config.port }, 'streamdesk started');
+  let port = config.port;
+  if (options.listen ?? true) {
+    await app.listen({ port: config.port, host: config.host });
+    const address = app.server.address();
+    if (address && typeof address === 'object') port = address.port;
+  }
+  logger.info({ role, groups: runners.map((runner) => runner.group), port }, 'streamdesk started');
 
   let stopping: Promise<void> | undefined;
   return {

@@ -1,0 +1,116 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config/config.js';
+import { dropTestData, isolatedEnv, uniqueId, waitFor } from './support/env.js';
+import { exitOf, listeningPort, runCli, spawnCli } from './support/child.js';
+import { signedHeaders, ticketBody } from './support/webhook.js';
+import { createRedis } from '../src/streams/redis.js';
+
+const env = isolatedEnv(uniqueId());
+const config = loadConfig(env);
+
+afterAll(async () => {
+  await dropTestData(config);
+});
+
+describe('configuration', () => {
+  it.each([
+    ['PORT', 'not-a-port', /PORT: expected an integer between 0 and 65535 \(got "not-a-port"\)/],
+    ['REDIS_URL', 'localhost:6379', /REDIS_URL: expected a URL starting with redis:\/\/ or rediss:\/\//],
+    ['DATABASE_URL', 'mysql://x', /DATABASE_URL: expected a URL starting with postgres:\/\/ or postgresql:\/\//],
+    ['ADMIN_TOKEN', 'short', /ADMIN_TOKEN: expected at least 16 characters$/m],
+    ['MAX_ATTEMPTS', '0', /MAX_ATTEMPTS: expected an integer between 1 and 100/],
+  ])('a bad %s stops start-up with one line naming it', async (name, value, expected) => {
+    const result = await runCli(['start'], { ...env, [name]: value });
+    expect(result.code).toBe(1);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^streamdesk: Invalid configuration: /);
+    expect(lines[0]).toMatch(expected);
+    expect(result.stderr).not.toContain('short'); // secrets are never echoed
+  });
+
+  it('an unknown command or role is a usage error', async () => {
+    expect((await runCli(['frobnicate'], env)).code).toBe(2);
+    const badRole = await runCli(['start', '--role', 'everything'], env);
+    expect(badRole.code).toBe(2);
+    expect(badRole.stderr).toContain('--role must be one of all, ingest, worker, projector');
+  });
+
+  it('an unreachable Redis is one clear line, not a stack trace', async () => {
+    const result = await runCli(['tenant', 'list'], { ...env, REDIS_URL: 'redis://127.0.0.1:1' });
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toMatch(/^streamdesk: Cannot reach Redis at redis:\/\/127\.0\.0\.1:1/);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe('tenant commands', () => {
+  it('creates a tenant, prints its secret once, and lists it without the secret', async () => {
+    const created = await runCli(['tenant', 'create', 'cli-acme', '--name', 'ACME Corp', '--json'], env);
+    expect(created.code).toBe(0);
+    const { id, secret } = JSON.parse(created.stdout);
+    expect(id).toBe('cli-acme');
+    expect(secret).toMatch(/^whsec_/);
+    const again = await runCli(['tenant', 'create', 'cli-acme'], env);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('already exists');
+    const listed = await runCli(['tenant', 'list'], env);
+    expect(listed.stdout).toContain('cli-acme\tACME Corp');
+    expect(listed.stdout).not.toContain(secret);
+  });
+});
+
+describe('streamdesk start', () => {
+  let secret: string;
+  beforeAll(async () => {
+    secret = JSON.parse((await runCli(['tenant', 'create', 'cli-run', '--json'], env)).stdout).secret;
+  });
+
+  it('serves webhooks over a real socket and exits 0 on SIGTERM with nothing it processed left unacknowledged', async () => {
+    const child = spawnCli(['start', '--role', 'all'], { ...env, LOG_LEVEL: 'info' });
+    const port = await listeningPort(child);
+    const health = await fetch(`http://127.0.0.1:${port}/readyz`);
+    expect(await health.json()).toEqual({ status: 'ready', redis: true, postgres: true });
+    const accepted = await Promise.all(
+      Array.from({ length: 50 }, async (_, i) => {
+        const body = ticketBody({ id: `C-${i}`, subject: 'Real socket', description: `Ticket ${i}` });
+        const response = await fetch(`http://127.0.0.1:${port}/v1/webhooks/cli-run/tickets`, { method: 'POST', body, headers: signedHeaders(secret, body) });
+        return response.status;
+      }),
+    );
+    expect(accepted.every((status) => status === 202)).toBe(true);
+    child.kill('SIGTERM');
+    const started = Date.now();
+    expect(await exitOf(child)).toEqual({ code: 0, signal: null });
+    expect(Date.now() - started).toBeLessThan(10_000);
+    const redis = createRedis(config, 'commands');
+    try {
+      const groups = (await redis.xinfo('GROUPS', `${config.redisPrefix}:{cli-run}:events`)) as unknown[][];
+      expect(groups.length).toBeGreaterThan(0);
+      for (const group of groups) expect(Number(group[group.indexOf('pending') + 1])).toBe(0);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('restarts where it stopped: events appended while it was down are processed', async () => {
+    const first = spawnCli(['start', '--role', 'ingest'], { ...env, LOG_LEVEL: 'info' });
+    const port = await listeningPort(first);
+    const body = ticketBody({ id: 'LATE-1', subject: 'While projector down', description: 'x' });
+    expect((await fetch(`http://127.0.0.1:${port}/v1/webhooks/cli-run/tickets`, { method: 'POST', body, headers: signedHeaders(secret, body) })).status).toBe(202);
+    first.kill('SIGTERM');
+    await exitOf(first);
+    const projector = spawnCli(['start', '--role', 'projector'], { ...env, LOG_LEVEL: 'info' });
+    await listeningPort(projector);
+    const pg = await import('pg');
+    const client = new pg.default.Client({ connectionString: config.databaseUrl });
+    await client.connect();
+    try {
+      await waitFor(async () => (await client.query(`SELECT 1 FROM ${config.databaseSchema}.tickets WHERE tenant_id = 'cli-run' AND ticket_id = 'LATE-1'`)).rowCount === 1);
+    } finally {
+      await client.end();
+      projector.kill('SIGTERM');
+      expect((await exitOf(projector)).code).toBe(0);
+    }
+  });
+});
