@@ -26,7 +26,10 @@ function toAddress(run: string): string | undefined {
   // Sentence punctuation after an address ("... from 10.0.0.5.") and a trailing colon ("10.0.0.5: down").
   const trimmed = run.replace(/\.+$/, '').replace(/(?<!:):$/, '');
   for (const candidate of [trimmed, ipv4WithPort.exec(trimmed)?.[1]]) {
-    if (candidate && isIP(candidate) !== 0) return candidate;
+    if (!candidate) continue;
+    const family = isIP(candidate);
+    // Words like "add::" or "Cafe::" are valid IPv6 but not addresses anyone wrote: require a digit.
+    if (family === 4 || (family === 6 && /\d/.test(candidate))) return candidate;
   }
   return undefined;
 }

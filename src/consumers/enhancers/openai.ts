@@ -1,0 +1,113 @@
+import OpenAI, { APIConnectionError, APIError, APIUserAbortError } from 'openai';
+import { z } from 'zod';
+import type { Config } from '../../config/config.js';
+import { StreamdeskError } from '../../errors.js';
+import { enhancementSchema } from '../../events.js';
+import { retryAfterMs as retryAfterMsOf } from '../retry-after.js';
+import type { Enhancer, EnhancementResult } from './enhancer.js';
+import { systemPrompt, userPrompt } from './prompt.js';
+
+/**
+ * The JSON schema sent as the structured-output format, derived from enhancementSchema. Strict mode
+ * accepts only a subset of JSON Schema: string length bounds are not in it (a server would refuse
+ * the schema), so they are left out here and enforced when the answer is validated with zod.
+ */
+export const enhancementJsonSchema: Record<string, unknown> = withoutKeywords(z.toJSONSchema(enhancementSchema, { target: 'draft-7' }), ['$schema', 'minLength', 'maxLength']);
+
+function withoutKeywords(schema: unknown, keywords: readonly string[]): Record<string, unknown> {
+  const strip = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(strip);
+    if (typeof node !== 'object' || node === null) return node;
+    return Object.fromEntries(Object.entries(node).filter(([key]) => !keywords.includes(key)).map(([key, value]) => [key, strip(value)]));
+  };
+  return strip(schema) as Record<string, unknown>;
+}
+
+/** The parts of the Chat Completions answer this code reads; validated, like every external input. */
+const completionSchema = z.object({
+  model: z.string().optional(),
+  choices: z.array(z.object({
+    finish_reason: z.string().nullable().optional(),
+    message: z.object({ content: z.string().nullable().optional(), refusal: z.string().nullable().optional() }),
+  })).min(1),
+  usage: z.object({ prompt_tokens: z.number().int().nonnegative(), completion_tokens: z.number().int().nonnegative() }).nullable().optional(),
+});
+
+/** Enhances through the Chat Completions API of OpenAI or any compatible server, with a strict JSON-schema answer. */
+export function createOpenAiEnhancer(options: Config['openai'] & { apiKey: string }): Enhancer {
+  const client = new OpenAI({
+    apiKey: options.apiKey,
+    ...(options.baseUrl ? { baseURL: options.baseUrl } : {}),
+    timeout: options.timeoutMs,
+    // The runner retries with backoff and dead-letters; SDK retries inside one attempt would hide failures from it.
+    maxRetries: 0,
+  });
+  const redact = (message: string) => message.split(options.apiKey).join('[redacted]');
+
+  return {
+    async enhance(request, signal): Promise<EnhancementResult> {
+      let raw: unknown;
+      try {
+        raw = await client.chat.completions.create(
+          {
+            model: options.model,
+            messages: [
+              { role: 'system', content: systemPrompt },
+              { role: 'user', content: userPrompt(request) },
+            ],
+            response_format: { type: 'json_schema', json_schema: { name: 'ticket_enhancement', strict: true, schema: enhancementJsonSchema } },
+          },
+          { signal },
+        );
+      } catch (error) {
+        throw llmError(error, redact);
+      }
+      return parseCompletion(raw, options.model);
+    },
+  };
+}
+
+function parseCompletion(raw: unknown, requestedModel: string): EnhancementResult {
+  const completion = completionSchema.safeParse(raw);
+  if (!completion.success) throw new StreamdeskError('LLM_BAD_OUTPUT', 'The LLM answer is not a chat completion');
+  const choice = completion.data.choices[0]!;
+  if (choice.message.refusal) throw new StreamdeskError('LLM_BAD_OUTPUT', `The LLM refused: ${choice.message.refusal.slice(0, 200)}`);
+  if (choice.finish_reason === 'length') throw new StreamdeskError('LLM_BAD_OUTPUT', 'The LLM answer was cut off at the token limit');
+  let content: unknown;
+  try {
+    content = JSON.parse(choice.message.content ?? '');
+  } catch {
+    throw new StreamdeskError('LLM_BAD_OUTPUT', 'The LLM answer is not JSON');
+  }
+  const enhancement = enhancementSchema.safeParse(content);
+  if (!enhancement.success) {
+    throw new StreamdeskError('LLM_BAD_OUTPUT', `The LLM answer does not match the enhancement schema: ${z.prettifyError(enhancement.error).replace(/\n/g, '; ').slice(0, 500)}`);
+  }
+  const usage = completion.data.usage;
+  return {
+    enhancement: enhancement.data,
+    model: completion.data.model ?? requestedModel,
+    tokens: { prompt: usage?.prompt_tokens ?? 0, completion: usage?.completion_tokens ?? 0 },
+  };
+}
+
+/** Maps what the SDK threw to a coded error: rate limits, outages and timeouts are retried, refusals of the request are not. */
+export function llmError(error: unknown, redact: (message: string) => string = (message) => message): StreamdeskError {
+  if (error instanceof StreamdeskError) return error;
+  if (error instanceof APIUserAbortError) return new StreamdeskError('LLM_UNAVAILABLE', 'The LLM call was abandoned at shutdown', undefined, { cause: error });
+  // Includes APIConnectionTimeoutError.
+  if (error instanceof APIConnectionError) return new StreamdeskError('LLM_UNAVAILABLE', `The LLM did not answer: ${redact(error.message)}`, undefined, { cause: error });
+  if (error instanceof APIError && typeof error.status === 'number') {
+    const status = error.status;
+    const message = `The LLM answered ${status}: ${redact(error.message).slice(0, 300)}`;
+    if (status === 429) {
+      const retryAfterMs = retryAfterMsOf(error.headers);
+      return new StreamdeskError('LLM_RATE_LIMITED', message, undefined, { cause: error, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
+    }
+    // A timeout or conflict on the server's side may pass; any other 4xx means the request itself is wrong (key, model, schema).
+    if (status >= 500 || status === 408 || status === 409) return new StreamdeskError('LLM_UNAVAILABLE', message, undefined, { cause: error });
+    return new StreamdeskError('LLM_REJECTED', message, undefined, { cause: error });
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new StreamdeskError('LLM_UNAVAILABLE', `The LLM call failed: ${redact(message)}`, undefined, { cause: error });
+}

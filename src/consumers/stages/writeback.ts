@@ -1,0 +1,83 @@
+import { StreamdeskError } from '../../errors.js';
+import type { EventData, TicketEventOf } from '../../events.js';
+import type { Db } from '../../projections/db.js';
+import type { Tenant } from '../../tenants/registry.js';
+import { stageSql } from '../sql.js';
+import type { FollowOn } from '../../streams/processor.js';
+import type { Stage, StageContext } from '../stage.js';
+import { noteHtml, noteText } from '../writeback/note.js';
+import { addServiceDeskPlusNote, type WrittenNote } from '../writeback/servicedesk-plus.js';
+import { postEnhancementWebhook } from '../writeback/webhook.js';
+
+export type WritebackStageDeps = {
+  db: Db;
+  registry: { get(id: string): Promise<Tenant | undefined> };
+  /** Per helpdesk call. */
+  timeoutMs?: number;
+};
+
+type WrittenBack = EventData<'ticket.written_back'>;
+type WritebackRow = { target: WrittenBack['target']; note_id: string | null; status: number | null };
+
+export const defaultWritebackTimeoutMs = 10_000;
+
+const fromRow = (row: WritebackRow): WrittenBack => ({ target: row.target, noteId: row.note_id, status: row.status });
+
+async function writeNote(tenant: Tenant, event: TicketEventOf<'ticket.enhanced'>, options: { timeoutMs: number; signal: AbortSignal }): Promise<WrittenNote | undefined> {
+  const { enhancement, model } = event.data;
+  const target = tenant.writeback;
+  switch (target.type) {
+    case 'none':
+      return undefined;
+    case 'servicedesk-plus':
+      return addServiceDeskPlusNote(target, event.ticket, noteHtml(enhancement, model), options);
+    case 'webhook':
+      return postEnhancementWebhook(
+        target,
+        { tenant: event.tenant, ticketId: event.ticket, enhancementId: event.id, enhancement, model, note: noteText(enhancement, model) },
+        options,
+      );
+  }
+}
+
+/**
+ * ticket.enhanced → ticket.written_back: the enhancement goes to the tenant's helpdesk as an
+ * internal note. A `writebacks` row per enhancement, written after the helpdesk accepted it,
+ * makes redeliveries and replays post nothing and re-emit the recorded result.
+ */
+export function createWritebackStage(deps: WritebackStageDeps): Stage<'ticket.enhanced'> {
+  const timeoutMs = deps.timeoutMs ?? defaultWritebackTimeoutMs;
+  const inflight = new Map<string, Promise<FollowOn[]>>();
+
+  async function writeBack(event: TicketEventOf<'ticket.enhanced'>, ctx: StageContext): Promise<FollowOn[]> {
+    const key = [event.tenant, event.ticket, event.id];
+    const recorded = await deps.db.query<WritebackRow>(stageSql.findWriteback, key);
+    if (recorded.rows[0]) {
+      ctx.log.info({ noteId: recorded.rows[0].note_id }, 'already written back; re-emitting the recorded result');
+      return [{ type: 'ticket.written_back', data: fromRow(recorded.rows[0]) }];
+    }
+    const tenant = await deps.registry.get(event.tenant);
+    if (!tenant) throw new StreamdeskError('UNKNOWN_TENANT', `Tenant "${event.tenant}" no longer exists; nothing to write back to`);
+    const written = await writeNote(tenant, event, { timeoutMs, signal: ctx.signal });
+    const inserted = await deps.db.query<WritebackRow>(stageSql.recordWriteback, [...key, tenant.writeback.type, written?.noteId ?? null, written?.status ?? null]);
+    // No row back: a concurrent delivery of the same event recorded first; emit what it recorded.
+    const row = inserted.rows[0] ?? (await deps.db.query<WritebackRow>(stageSql.findWriteback, key)).rows[0];
+    if (!row) throw new StreamdeskError('INTERNAL', 'The write-back row vanished between insert and read');
+    return [{ type: 'ticket.written_back', data: fromRow(row) }];
+  }
+
+  return {
+    name: 'writeback',
+    handles: ['ticket.enhanced'],
+    concurrency: 16,
+    handle(event, ctx) {
+      // Two deliveries of one event at once in this process (a replay beside live work) share one call.
+      const key = `${event.tenant}\u0000${event.ticket}\u0000${event.id}`;
+      const running = inflight.get(key);
+      if (running) return running;
+      const work = writeBack(event, ctx).finally(() => inflight.delete(key));
+      inflight.set(key, work);
+      return work;
+    },
+  };
+}

@@ -1,0 +1,92 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Enhancement } from '../../src/events.js';
+
+/** The Chat Completions request as the fake received it. */
+export type ChatRequest = {
+  path: string;
+  authorization: string | undefined;
+  body: {
+    model: string;
+    messages: { role: string; content: string }[];
+    response_format?: { type: string; json_schema?: { name: string; strict?: boolean; schema?: Record<string, unknown> } };
+  };
+};
+
+export type FakeReply = {
+  status?: number;
+  headers?: Record<string, string>;
+  /** A JSON body sent as is; defaults to a completion whose content is `content`. */
+  body?: unknown;
+  /** The assistant message content: a string as is, anything else JSON-encoded. */
+  content?: unknown;
+  usage?: { prompt_tokens: number; completion_tokens: number };
+  /** Wait this long before answering (for timeouts). */
+  delayMs?: number;
+};
+
+export const sampleEnhancement: Enhancement = {
+  summary: 'The user cannot connect to the VPN since this morning.',
+  likelyCause: 'Expired VPN certificate on the client.',
+  suggestedCategory: 'VPN',
+  suggestedPriority: 'high',
+  nextSteps: ['Check the certificate expiry', 'Reissue the certificate'],
+  confidence: 0.82,
+};
+
+export function completionBody(content: unknown, model = 'fake-gpt', usage = { prompt_tokens: 321, completion_tokens: 54 }): unknown {
+  return {
+    id: 'chatcmpl-fake',
+    object: 'chat.completion',
+    created: Math.floor(Date.now() / 1_000),
+    model,
+    choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: typeof content === 'string' ? content : JSON.stringify(content), refusal: null } }],
+    usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens },
+  };
+}
+
+export type FakeOpenAi = {
+  /** The base URL to configure as OPENAI_BASE_URL. */
+  url: string;
+  requests: ChatRequest[];
+  close(): Promise<void>;
+};
+
+/**
+ * A local OpenAI-compatible server for POST /v1/chat/completions. `reply` decides each answer from
+ * the request and how many earlier requests carried the same user message (0 on the first).
+ */
+export async function startFakeOpenAi(reply: (request: ChatRequest, previous: number) => FakeReply = () => ({})): Promise<FakeOpenAi> {
+  const requests: ChatRequest[] = [];
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      void (async () => {
+        if (req.method !== 'POST' || req.url !== '/v1/chat/completions') {
+          res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: 'not found' } }));
+          return;
+        }
+        const request: ChatRequest = { path: req.url, authorization: req.headers.authorization, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) };
+        const userMessage = request.body.messages.find((message) => message.role === 'user')?.content;
+        const previous = requests.filter((earlier) => earlier.body.messages.find((message) => message.role === 'user')?.content === userMessage).length;
+        requests.push(request);
+        const answer = reply(request, previous);
+        if (answer.delayMs) await new Promise((resolve) => setTimeout(resolve, answer.delayMs));
+        const status = answer.status ?? 200;
+        const body = answer.body ?? (status === 200 ? completionBody(answer.content ?? sampleEnhancement, request.body.model, answer.usage) : { error: { message: `fake error ${status}`, type: 'fake' } });
+        if (!res.destroyed) res.writeHead(status, { 'content-type': 'application/json', ...answer.headers }).end(JSON.stringify(body));
+      })();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/v1`,
+    requests,
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
