@@ -1,7 +1,9 @@
+import { ROOT_CONTEXT, context } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { toStreamdeskError } from '../errors.js';
 import type { EventType, TicketEventOf } from '../events.js';
 import type { FollowOn, GroupProcessor, Outcome, RetryPolicy } from '../streams/processor.js';
+import { activeTraceparent } from '../telemetry/traceparent.js';
 
 export type StageContext = Readonly<{
   tenant: string;
@@ -29,10 +31,14 @@ export interface Stage<T extends EventType = EventType> {
 /** A stage of any event type, as stage lists hold them. */
 export type AnyStage = { [T in EventType]: Stage<T> }[EventType];
 
+/** Runs one handler call inside its span (see consumerTracing in src/telemetry/tracing.ts). */
 export type StageSpan = <R>(stage: AnyStage, event: TicketEventOf<EventType>, attempt: number, work: () => Promise<R>) => Promise<R>;
 
+/** No span; outside any ambient one too, so follow-on events keep their input's traceparent. */
+const untraced: StageSpan = (_stage, _event, _attempt, work) => context.with(ROOT_CONTEXT, work);
+
 /** Adapts a stage to the runner: each event of a batch is handled concurrently and settles on its own. */
-export function stageProcessor(stage: AnyStage, log: Logger, withSpan: StageSpan = (_stage, _event, _attempt, work) => work()): GroupProcessor {
+export function stageProcessor(stage: AnyStage, log: Logger, withSpan: StageSpan = untraced): GroupProcessor {
   return {
     group: stage.name,
     handles: stage.handles,
@@ -44,13 +50,16 @@ export function stageProcessor(stage: AnyStage, log: Logger, withSpan: StageSpan
       return Promise.all(
         entries.map(async ({ event }): Promise<Outcome> => {
           const attempt = ctx.attempts.get(event.id) ?? 1;
+          // The events this call emits continue the trace from its span.
+          let traceparent: string | undefined;
           try {
-            const emit = await withSpan(stage, event, attempt, () =>
-              (stage.handle as Stage['handle'])(event, { tenant: ctx.tenant, attempt, signal: ctx.signal, log: log.child({ stage: stage.name, tenant: ctx.tenant, eventId: event.id, ticket: event.ticket }) }),
-            );
-            return { ok: true, emit };
+            const emit = await withSpan(stage, event, attempt, () => {
+              traceparent = activeTraceparent();
+              return (stage.handle as Stage['handle'])(event, { tenant: ctx.tenant, attempt, signal: ctx.signal, log: log.child({ stage: stage.name, tenant: ctx.tenant, eventId: event.id, ticket: event.ticket }) });
+            });
+            return { ok: true, emit, traceparent };
           } catch (error) {
-            return { ok: false, error: toStreamdeskError(error) };
+            return { ok: false, error: toStreamdeskError(error), traceparent };
           }
         }),
       );

@@ -18,7 +18,11 @@ export type StreamEvent = Readonly<{ streamId: string; event: TicketEvent }>;
 /** A follow-on event as a handler returns it; the runner gives it its id and envelope. */
 export type FollowOn = { [T in EventType]: { type: T; data: EventData<T> } }[EventType];
 
-export type Outcome = { ok: true; emit: FollowOn[] } | { ok: false; error: StreamdeskError };
+/**
+ * `traceparent`: the W3C traceparent the events this outcome emits carry (follow-ons, or
+ * ticket.failed), normally the span of the handler call; absent, they carry the input's.
+ */
+export type Outcome = { ok: true; emit: FollowOn[]; traceparent?: string | undefined } | { ok: false; error: StreamdeskError; traceparent?: string | undefined };
 
 export type ProcessContext = Readonly<{
   group: string;

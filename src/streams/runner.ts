@@ -29,8 +29,6 @@ export type RunnerOptions = {
   tenantRefreshMs?: number;
   /** Consumers idle this long with nothing pending are removed from the group. */
   deadConsumerIdleMs?: number;
-  /** Returns the W3C traceparent that follow-on events of `input` carry. */
-  traceparentFor?: (input: TicketEvent) => string;
 };
 
 type Delivery = {
@@ -63,7 +61,7 @@ export function consumerName(): string {
 export class StreamRunner {
   readonly group: string;
   readonly consumer: string;
-  private readonly options: Required<Omit<RunnerOptions, 'consumerName' | 'traceparentFor'>> & Pick<RunnerOptions, 'traceparentFor'>;
+  private readonly options: Required<Omit<RunnerOptions, 'consumerName'>>;
   private readonly policy: RetryPolicy;
   private readonly tenants = new Set<string>();
   private readonly held = new Map<string, Map<string, Delivery>>();
@@ -333,7 +331,7 @@ export class StreamRunner {
     for (const delivery of deliveries) {
       const outcome = outcomes.get(delivery)!;
       if (outcome.ok) {
-        pipeline.sdSettle(...this.settleArgs(delivery, outcome.emit.map((followOn, index) => this.followOnEvent(delivery.event!, followOn, index)), []));
+        pipeline.sdSettle(...this.settleArgs(delivery, outcome.emit.map((followOn, index) => this.followOnEvent(delivery.event!, followOn, index, outcome.traceparent)), []));
         replyIndex.set(delivery, commands++);
         settled.push(delivery);
         continue;
@@ -362,7 +360,7 @@ export class StreamRunner {
         'attempts', String(failures), 'firstFailedAt', new Date(firstFailedAt).toISOString(), 'lastFailedAt', new Date(now).toISOString(),
         'event', JSON.stringify(Object.fromEntries(pairs(delivery.fields))),
       ];
-      const failed: TicketEvent[] = delivery.event && this.options.processor.emitsFailures ? [this.failedEvent(delivery, error, failures)] : [];
+      const failed: TicketEvent[] = delivery.event && this.options.processor.emitsFailures ? [this.failedEvent(delivery, error, failures, outcome.traceparent)] : [];
       pipeline.sdSettle(...this.settleArgs(delivery, failed, deadLetter));
       replyIndex.set(delivery, commands++);
       logger.error({ group: this.group, tenant, entry: delivery.streamId, eventId: delivery.event?.id, attempts: failures, code: error.code, error: error.message }, 'entry dead-lettered');
@@ -402,7 +400,8 @@ export class StreamRunner {
     return args;
   }
 
-  private followOnEvent(input: TicketEvent, followOn: { type: TicketEvent['type']; data: unknown }, index: number): TicketEvent {
+  /** `traceparent`: the handler call's span, so the trace continues from it; else the input's. */
+  private followOnEvent(input: TicketEvent, followOn: { type: TicketEvent['type']; data: unknown }, index: number, traceparent?: string): TicketEvent {
     return {
       id: derivedEventId(input.id, this.group, String(index)),
       type: followOn.type,
@@ -412,16 +411,16 @@ export class StreamRunner {
       ts: Date.now(),
       causation: input.id,
       correlation: input.correlation,
-      traceparent: this.options.traceparentFor?.(input) ?? input.traceparent,
+      traceparent: traceparent ?? input.traceparent,
       replay: input.replay,
       data: followOn.data,
     } as TicketEvent;
   }
 
-  private failedEvent(delivery: Delivery, error: StreamdeskError, attempts: number): TicketEvent {
+  private failedEvent(delivery: Delivery, error: StreamdeskError, attempts: number, traceparent?: string): TicketEvent {
     const input = delivery.event!;
     return {
-      ...this.followOnEvent(input, { type: 'ticket.failed', data: undefined }, 0),
+      ...this.followOnEvent(input, { type: 'ticket.failed', data: undefined }, 0, traceparent),
       id: derivedEventId(input.id, this.group, 'failed', delivery.streamId),
       type: 'ticket.failed',
       v: currentVersion['ticket.failed'],
