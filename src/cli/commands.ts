@@ -1,6 +1,7 @@
 import type { Config } from '../config/config.js';
+import { replayCommand } from './replay.js';
 
-/** Commands added by other modules (replay, demo), dispatched by name from main. */
+/** Commands of their own modules (replay, demo), dispatched by name from main. */
 export type ExtraCommand = { usage: string; run(config: Config, args: string[]): Promise<number> };
 
-export const extraCommands: Record<string, ExtraCommand> = {};
+export const extraCommands: Record<string, ExtraCommand> = { replay: replayCommand };

@@ -57,6 +57,9 @@ const envSchema = z.object({
   WEBHOOK_TOLERANCE_SECONDS: intInRange(1, 86_400).default(300),
   IDEMPOTENCY_TTL_SECONDS: intInRange(60, 31_536_000).default(7 * 86_400),
   METRICS_TENANT_LABEL: boolean.default(true),
+  STREAM_RETENTION_MS: intInRange(0, 10 * 365 * 86_400_000).default(7 * 86_400_000),
+  STREAM_MAX_LENGTH: intInRange(1, 1_000_000_000).default(1_000_000),
+  TRIM_INTERVAL_MS: intInRange(1_000, 86_400_000).default(60_000),
 });
 
 export type Config = Readonly<{
@@ -76,6 +79,7 @@ export type Config = Readonly<{
   webhookToleranceSeconds: number;
   idempotencyTtlSeconds: number;
   metricsTenantLabel: boolean;
+  retention: Readonly<{ maxAgeMs: number; maxLength: number; intervalMs: number }>;
 }>;
 
 export class ConfigError extends Error {
@@ -115,5 +119,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webhookToleranceSeconds: e.WEBHOOK_TOLERANCE_SECONDS,
     idempotencyTtlSeconds: e.IDEMPOTENCY_TTL_SECONDS,
     metricsTenantLabel: e.METRICS_TENANT_LABEL,
+    retention: Object.freeze({ maxAgeMs: e.STREAM_RETENTION_MS, maxLength: e.STREAM_MAX_LENGTH, intervalMs: e.TRIM_INTERVAL_MS }),
   });
 }

@@ -1,5 +1,6 @@
 import { toStreamdeskError } from '../errors.js';
-import type { GroupProcessor, Outcome, StreamEvent } from '../streams/processor.js';
+import type { GroupProcessor, Outcome, ProcessContext, StreamEvent } from '../streams/processor.js';
+import type { ConsumerTracing } from '../telemetry/tracing.js';
 import { inTransaction, type Db, type DbClient } from './db.js';
 import { sql } from './sql.js';
 
@@ -12,6 +13,8 @@ export interface Projection {
   readonly name: string;
   /** Consumer group that feeds it live. */
   readonly group: string;
+  /** Tables it writes, keyed by tenant_id; a projection that lists them can be rebuilt from history. */
+  readonly tables?: readonly string[];
   applyBatch(client: DbClient, tenant: string, entries: readonly StreamEvent[]): Promise<void>;
 }
 
@@ -21,15 +24,18 @@ export async function applyWithCheckpoint(client: DbClient, projection: Projecti
   await client.query(sql.saveCheckpoint, [projection.name, tenant, entries.at(-1)!.streamId]);
 }
 
-/** Adapts a projection to the stream runner: one transaction per batch; a failing batch is split to find the entry at fault. */
-export function projectionProcessor(projection: Projection, db: Db, options: { concurrency?: number } = {}): GroupProcessor {
-  return {
-    group: projection.group,
-    handles: 'all',
-    ordered: true,
-    emitsFailures: false,
-    concurrency: options.concurrency ?? 1_000,
-    async process(entries, ctx): Promise<Outcome[]> {
+export type ProjectionProcessorOptions = {
+  concurrency?: number;
+  /** One span per event applied, child of the span that produced it (see consumerTracing). */
+  tracing?: ConsumerTracing;
+};
+
+/**
+ * Adapts a projection to the stream runner: one transaction per batch; a failing batch is split to
+ * find the entry at fault.
+ */
+export function projectionProcessor(projection: Projection, db: Db, options: ProjectionProcessorOptions = {}): GroupProcessor {
+  async function applyEntries(entries: readonly StreamEvent[], ctx: ProcessContext): Promise<Outcome[]> {
       try {
         await inTransaction(db, (client) => applyWithCheckpoint(client, projection, ctx.tenant, entries));
         return entries.map(() => ({ ok: true, emit: [] }));
@@ -45,6 +51,20 @@ export function projectionProcessor(projection: Projection, db: Db, options: { c
           outcomes.push({ ok: false, error: toStreamdeskError(error) });
         }
       }
+      return outcomes;
+  }
+
+  return {
+    group: projection.group,
+    handles: 'all',
+    ordered: true,
+    emitsFailures: false,
+    concurrency: options.concurrency ?? 1_000,
+    async process(entries, ctx): Promise<Outcome[]> {
+      const spans = options.tracing?.batch(projection.group, entries, ctx.attempts);
+      if (!spans) return applyEntries(entries, ctx);
+      const outcomes = await spans.run(() => applyEntries(entries, ctx));
+      spans.end(outcomes);
       return outcomes;
     },
   };

@@ -41,6 +41,7 @@ export async function applyTicketEvent(client: DbClient, { streamId, event }: St
 export const ticketsProjection: Projection = {
   name: 'tickets',
   group: 'projector',
+  tables: ['tickets'],
   async applyBatch(client, _tenant, entries) {
     for (const entry of entries) await applyTicketEvent(client, entry);
   },

@@ -6,6 +6,7 @@ import { archiveProjection } from '../projections/archive.js';
 import { projectionProcessor } from '../projections/projection.js';
 import { ticketsProjection } from '../projections/tickets.js';
 import type { GroupProcessor } from '../streams/processor.js';
+import { trimTenantStream } from '../streams/retention.js';
 import { StreamRunner } from '../streams/runner.js';
 import type { Services } from './services.js';
 
@@ -60,16 +61,32 @@ export async function startRole(role: Role, services: Services, options: { liste
   }
   logger.info({ role, groups: runners.map((runner) => runner.group), port }, 'streamdesk started');
 
+  const trimming = role === 'all' || role === 'projector' ? setInterval(() => void trimStreams(services), config.retention.intervalMs).unref() : undefined;
+
   let stopping: Promise<void> | undefined;
   return {
     app,
     runners,
     stop() {
       stopping ??= (async () => {
+        clearInterval(trimming);
         await app.close();
         await Promise.all(runners.map((runner) => runner.stop(config.shutdownTimeoutMs)));
       })();
       return stopping;
     },
   };
+}
+
+/** Applies the retention policy to every tenant's stream (the projector role runs it periodically). */
+export async function trimStreams(services: Services): Promise<void> {
+  const { config, logger, redis, keys, db, registry } = services;
+  try {
+    for (const tenant of await registry.list()) {
+      const result = await trimTenantStream(redis, keys, db, tenant.id, config.retention);
+      if (result.trimmed > 0) logger.info(result, 'stream trimmed');
+    }
+  } catch (error) {
+    logger.warn({ err: error }, 'stream trimming failed; will try again');
+  }
 }

@@ -1,10 +1,10 @@
 -- Initial schema: the event archive, projected ticket state, projection checkpoints and the
 -- per-tenant context sources. Every table is keyed by tenant_id first.
 
--- Orders Redis stream ids ("<ms>-<seq>") numerically.
+-- Orders Redis stream ids ("<ms>-<seq>", both unsigned 64-bit) numerically: ms * 2^64 + seq.
 CREATE FUNCTION stream_position(stream_id text) RETURNS numeric
   LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-  AS $$ SELECT split_part(stream_id, '-', 1)::numeric * 1000000000 + split_part(stream_id, '-', 2)::numeric $$;
+  AS $$ SELECT split_part(stream_id, '-', 1)::numeric * 18446744073709551616 + split_part(stream_id, '-', 2)::numeric $$;
 
 CREATE TABLE events (
   tenant_id    text        NOT NULL,

@@ -1,0 +1,122 @@
+import { createHash } from 'node:crypto';
+import type { Db, DbClient } from '../projections/db.js';
+import { applyWithCheckpoint, type Projection } from '../projections/projection.js';
+import { countHistory, readHistory, type HistorySource } from './history.js';
+
+export type RebuildProgress = { tenant: string; applied: number; total: number; phase: 'build' | 'catch-up' | 'swap' | 'done' };
+
+export type RebuildOptions = HistorySource & {
+  projection: Projection;
+  /** The schema live processing writes to. */
+  schema: string;
+  tenants: readonly string[];
+  /** Drop an interrupted rebuild's progress and start over. */
+  restart?: boolean;
+  signal?: AbortSignal;
+  onProgress?: (progress: RebuildProgress) => void;
+  batchSize?: number;
+};
+
+export type RebuildResult = { shadowSchema: string; events: number; resumed: boolean; swapped: boolean };
+
+export class RebuildInterrupted extends Error {
+  constructor(readonly shadowSchema: string) {
+    super(`Rebuild interrupted; its progress is kept in schema ${shadowSchema}: run the same command again to resume`);
+  }
+}
+
+function shadowSchemaName(schema: string, projection: string, tenants: readonly string[]): string {
+  const hash = createHash('sha256').update([...tenants].sort().join(',')).digest('hex').slice(0, 8);
+  return `${schema}_rebuild_${projection}_${hash}`.slice(0, 63);
+}
+
+async function withSearchPath<T>(db: Db, path: string, work: (client: DbClient) => Promise<T>, transactional = true): Promise<T> {
+  const client = await db.connect();
+  try {
+    if (transactional) await client.query('BEGIN');
+    await client.query(`SET ${transactional ? 'LOCAL ' : ''}search_path = ${path}`);
+    const result = await work(client);
+    if (transactional) await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    if (transactional) await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    if (!transactional) await client.query('RESET search_path').catch(() => undefined);
+    client.release();
+  }
+}
+
+async function shadowCheckpoint(client: DbClient | Db, shadow: string, projection: string, tenant: string): Promise<string | undefined> {
+  const { rows } = await client.query<{ stream_id: string }>(`SELECT stream_id FROM ${shadow}.projection_checkpoints WHERE projection = $1 AND tenant_id = $2`, [projection, tenant]);
+  return rows[0]?.stream_id;
+}
+
+/**
+ * Rebuilds a projection from history into a shadow copy of its tables while live processing goes
+ * on, then catches up and swaps the rebuilt rows in, in one transaction. The same projection code
+ * applies the events; only the tables it writes to (through search_path) differ. Progress is
+ * checkpointed in the shadow schema, so an interrupted rebuild resumes where it stopped.
+ */
+export async function rebuildProjection(options: RebuildOptions): Promise<RebuildResult> {
+  const { db, projection, schema, tenants } = options;
+  const tables = projection.tables;
+  if (!tables || tables.length === 0) throw new Error(`Projection ${projection.name} cannot be rebuilt`);
+  const shadow = shadowSchemaName(schema, projection.name, tenants);
+  if (options.restart) await db.query(`DROP SCHEMA IF EXISTS ${shadow} CASCADE`);
+  const resumed = (await db.query('SELECT 1 FROM information_schema.schemata WHERE schema_name = $1', [shadow])).rowCount === 1;
+  if (!resumed) {
+    await withSearchPath(db, schema, async (client) => {
+      await client.query(`CREATE SCHEMA ${shadow}`);
+      for (const table of [...tables, 'projection_checkpoints']) await client.query(`CREATE TABLE ${shadow}.${table} (LIKE ${schema}.${table} INCLUDING ALL)`);
+    });
+  }
+  // The shadow tables come first: the projection's SQL finds them; functions are found in the live schema.
+  const path = `${shadow}, ${schema}`;
+  let events = 0;
+
+  const applyHistory = async (client: DbClient | undefined, tenant: string, phase: RebuildProgress['phase']) => {
+    const after = await shadowCheckpoint(client ?? db, shadow, projection.name, tenant);
+    const total = phase === 'build' ? await countHistory(options, tenant, after) : 0;
+    let applied = 0;
+    for await (const batch of readHistory(options, tenant, { after, batchSize: options.batchSize ?? 2_000 })) {
+      if (client) await applyWithCheckpoint(client, projection, tenant, batch);
+      else await withSearchPath(db, path, (own) => applyWithCheckpoint(own, projection, tenant, batch));
+      applied += batch.length;
+      events += batch.length;
+      options.onProgress?.({ tenant, applied, total: Math.max(total, applied), phase });
+      if (phase === 'build' && options.signal?.aborted) throw new RebuildInterrupted(shadow);
+    }
+  };
+
+  for (const tenant of tenants) {
+    if (options.signal?.aborted) throw new RebuildInterrupted(shadow);
+    await applyHistory(undefined, tenant, 'build');
+  }
+
+  await withSearchPath(db, path, async (client) => {
+    // Live writers wait while the last events are applied and the rows are swapped in.
+    for (const table of tables) await client.query(`LOCK TABLE ${schema}.${table} IN SHARE ROW EXCLUSIVE MODE`);
+    for (const tenant of tenants) await applyHistory(client, tenant, 'catch-up');
+    options.onProgress?.({ tenant: '*', applied: events, total: events, phase: 'swap' });
+    for (const table of tables) {
+      const { rows } = await client.query<{ column_name: string }>(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 AND is_generated = 'NEVER' ORDER BY ordinal_position",
+        [schema, table],
+      );
+      const columns = rows.map((row) => `"${row.column_name}"`).join(', ');
+      await client.query(`DELETE FROM ${schema}.${table} WHERE tenant_id = ANY($1)`, [tenants]);
+      await client.query(`INSERT INTO ${schema}.${table} (${columns}) SELECT ${columns} FROM ${shadow}.${table} WHERE tenant_id = ANY($1)`, [tenants]);
+    }
+    await client.query(
+      `INSERT INTO ${schema}.projection_checkpoints AS c (projection, tenant_id, stream_id, updated_at)
+         SELECT projection, tenant_id, stream_id, now() FROM ${shadow}.projection_checkpoints WHERE projection = $1
+       ON CONFLICT (projection, tenant_id) DO UPDATE SET stream_id = EXCLUDED.stream_id, updated_at = now()
+       WHERE stream_position(c.stream_id) < stream_position(EXCLUDED.stream_id)`,
+      [projection.name],
+    );
+    await client.query(`DROP SCHEMA ${shadow} CASCADE`);
+  });
+  options.onProgress?.({ tenant: '*', applied: events, total: events, phase: 'done' });
+  return { shadowSchema: shadow, events, resumed, swapped: true };
+}

@@ -1,0 +1,25 @@
+import { currentVersion, type TicketEvent } from '../events.js';
+import { derivedEventId } from './ids.js';
+import type { FollowOn } from './processor.js';
+
+/**
+ * The envelope of an event a handler emitted for `input`: same tenant, ticket and correlation,
+ * caused by the input, with an id derived from the input, the group, its position and the replay run
+ * (if any), so a re-run emits the same id again and is recognised as a repeat.
+ */
+export function followOnEvent(input: TicketEvent, followOn: FollowOn, options: { group: string; index: number; traceparent: string; replay?: string | undefined }): TicketEvent {
+  const replay = options.replay ?? input.replay;
+  return {
+    id: derivedEventId(input.id, options.group, String(options.index), ...(options.replay ? [options.replay] : [])),
+    type: followOn.type,
+    v: currentVersion[followOn.type],
+    tenant: input.tenant,
+    ticket: input.ticket,
+    ts: Date.now(),
+    causation: input.id,
+    correlation: input.correlation,
+    traceparent: options.traceparent,
+    ...(replay ? { replay } : {}),
+    data: followOn.data,
+  } as TicketEvent;
+}
