@@ -18,6 +18,7 @@ describe('offline enhancer', () => {
     ['Disk almost full on file server', 'Only 2 GB of disk space left on the volume', 'Storage'],
     ['Monitor flickers', 'Second screen on the docking station flickers', 'Hardware'],
     ['Excel crashes', 'Excel crashes after the latest update', 'Software'],
+    ['Suspicious email in my mailbox', 'An email in Outlook looks like phishing and asks for my password', 'Security'],
     ['Something is odd', 'Please call me', 'General'],
   ])('%s → %s', (subject, description, category) => {
     expect(enhance(subject, description).suggestedCategory).toBe(category);

@@ -10,6 +10,7 @@ import { listDeadLetters, redriveDeadLetters } from '../streams/dlq.js';
 import { tenantStatus } from '../streams/status.js';
 import { publicTenant, writebackSchema, type WritebackTarget } from '../tenants/registry.js';
 import { extraCommands } from './commands.js';
+import './demo.js';
 
 const usage = `Usage: streamdesk <command> [options]
 

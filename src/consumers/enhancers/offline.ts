@@ -11,10 +11,20 @@ type CategoryRule = Readonly<{
   assetKinds: readonly string[];
   likelyCause: string;
   nextSteps: readonly string[];
+  /** Wins whenever it matches at all, over any topic with more matches: a phishing mail is a security case first. */
+  overrides?: boolean;
 }>;
 
 /** In order: on a tie the earlier rule wins. */
 export const categoryRules: readonly CategoryRule[] = [
+  {
+    category: 'Security',
+    keywords: ['phishing', 'suspicious', 'ransomware', 'malware', 'virus', 'security breach', 'hacked', 'compromised'],
+    assetKinds: [],
+    overrides: true,
+    likelyCause: 'A possible security incident: a phishing attempt or malware on a device or account.',
+    nextSteps: ['Do not let the user interact further with the message or file; isolate the device if anything was opened', 'Check sign-ins and mailbox rules of the affected account; reset its password if in doubt', 'Report and block the sender or indicator, and check whether other users received it'],
+  },
   {
     category: 'VPN',
     keywords: ['vpn', 'anyconnect', 'globalprotect', 'wireguard', 'openvpn', 'tunnel', 'remote access'],
@@ -121,11 +131,10 @@ export function offlineEnhancement({ ticket, context }: EnhancementRequest): Enh
   const text = `${subject}\n${description}`;
   const assetKinds = new Set(context.assets.map((asset) => asset.kind?.toLowerCase()).filter((kind): kind is string => Boolean(kind)));
 
-  let best: { rule: CategoryRule; score: number } | undefined;
-  for (const rule of categoryRules) {
-    const score = 2 * countMatches(subject, rule.keywords) + countMatches(description, rule.keywords) + rule.assetKinds.filter((kind) => assetKinds.has(kind)).length;
-    if (score > 0 && (!best || score > best.score)) best = { rule, score };
-  }
+  const scored = categoryRules
+    .map((rule) => ({ rule, score: 2 * countMatches(subject, rule.keywords) + countMatches(description, rule.keywords) + rule.assetKinds.filter((kind) => assetKinds.has(kind)).length }))
+    .filter(({ score }) => score > 0);
+  const best = scored.find(({ rule }) => rule.overrides) ?? scored.reduce<(typeof scored)[number] | undefined>((top, candidate) => (!top || candidate.score > top.score ? candidate : top), undefined);
 
   const widerIncident = context.similarTickets.filter((similar) => similar.rank >= incidentSimilarRank).length >= incidentSimilarCount;
   let priority: Priority = normalizePriority(ticket.priority) ?? (countMatches(text, lowSignals) > 0 ? 'low' : 'medium');
@@ -135,7 +144,7 @@ export function offlineEnhancement({ ticket, context }: EnhancementRequest): Enh
   const category = best?.rule.category ?? general.category;
   const hosts = context.assets.map((asset) => `${asset.hostname} (${asset.ip}${asset.site ? `, ${asset.site}` : ''})`);
   const summary = [
-    `${category} issue: ${ticket.subject.slice(0, 300)}.`,
+    `${category} issue: ${ticket.subject.slice(0, 300)}${/[.!?]$/.test(ticket.subject) ? '' : '.'}`,
     hosts.length > 0 ? `Affects ${hosts.slice(0, 3).join(', ')}.` : '',
     context.unmatchedIps.length > 0 ? `Unknown addresses: ${context.unmatchedIps.slice(0, 5).join(', ')}.` : '',
     widerIncident ? `${context.similarTickets.length} similar tickets: possibly a wider incident.` : '',
