@@ -126,6 +126,22 @@ describe('stream runner', () => {
     expect((await followOns(tenant, 'ticket.context_gathered')).filter(([, fields]) => fields.ticket === 'POISON')).toHaveLength(1);
   });
 
+  it("waits at least as long as a peer's Retry-After before the next attempt", async () => {
+    const tenant = await newTenant();
+    const calls: number[] = [];
+    await startRunner(
+      contextStage(async () => {
+        calls.push(performance.now());
+        if (calls.length === 1) throw new StreamdeskError('LLM_RATE_LIMITED', 'slow down', undefined, { retryAfterMs: 400 });
+        return [{ type: 'ticket.context_gathered', data: emptyContext }];
+      }),
+    );
+    await appendEvent(t.services, receivedEvent(tenant, 'T-429'));
+    await waitFor(async () => (await followOns(tenant, 'ticket.context_gathered')).length === 1);
+    expect(calls).toHaveLength(2);
+    expect(calls[1]! - calls[0]!).toBeGreaterThanOrEqual(400 - 5);
+  });
+
   it('dead-letters a permanent error at once', async () => {
     const tenant = await newTenant();
     let calls = 0;

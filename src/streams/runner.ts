@@ -43,6 +43,8 @@ type Delivery = {
   deliveries: number;
   /** Consecutive runs that failed because Redis or Postgres was down; they do not count as attempts. */
   outages: number;
+  /** The wait a peer asked for with its last failure (a 429's Retry-After). */
+  retryAfterMs: number | undefined;
 };
 
 type RetryRecord = { failures: number; firstFailedAt: number; lastError: string };
@@ -205,7 +207,7 @@ export class StreamRunner {
     } catch (error) {
       decodeError = toStreamdeskError(error);
     }
-    return { tenant, streamId, fields, event, decodeError, failures: retry?.failures ?? 0, firstFailedAt: retry?.firstFailedAt, deliveries, outages: 0 };
+    return { tenant, streamId, fields, event, decodeError, failures: retry?.failures ?? 0, firstFailedAt: retry?.firstFailedAt, deliveries, outages: 0, retryAfterMs: undefined };
   }
 
   private dispatch(tenant: string, deliveries: Delivery[]): void {
@@ -276,7 +278,8 @@ export class StreamRunner {
 
   private async backoff(retry: readonly Delivery[]): Promise<void> {
     const failures = Math.max(1, ...retry.map((delivery) => Math.max(delivery.failures, delivery.outages)));
-    const delay = backoffMs(failures, this.policy);
+    // A peer that said when to come back (Retry-After) is not asked again sooner.
+    const delay = Math.max(backoffMs(failures, this.policy), ...retry.map((delivery) => delivery.retryAfterMs ?? 0));
     for (const delivery of retry) this.options.observer.retried(this.group, delivery.tenant, failures + 1);
     await sleep(delay, undefined, { signal: this.shutdown.signal }).catch(() => undefined);
   }
@@ -337,6 +340,7 @@ export class StreamRunner {
         continue;
       }
       const error = outcome.error;
+      delivery.retryAfterMs = error.retryAfterMs;
       observer.failed(this.group, tenant, error.code);
       if (isOutage(error)) {
         delivery.outages += 1;
