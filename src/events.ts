@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { StreamdeskError } from './errors.js';
+import { fieldsToRecord } from './streams/reply.js';
 
 /** The ticket as the helpdesk sent it; also the webhook's `ticket` object. */
 export const ticketSchema = z.object({
@@ -136,15 +137,9 @@ export function encodeEvent(event: TicketEvent): string[] {
   return fields;
 }
 
-function fieldsToObject(fields: readonly string[]): Record<string, string> {
-  const object: Record<string, string> = {};
-  for (let i = 0; i + 1 < fields.length; i += 2) object[fields[i]!] = fields[i + 1]!;
-  return object;
-}
-
 /** Parses a stream entry into an event, upcasting old versions; throws a permanent error when it can't. */
 export function decodeEvent(fields: readonly string[] | Record<string, string>): TicketEvent {
-  const raw = Array.isArray(fields) ? fieldsToObject(fields) : (fields as Record<string, string>);
+  const raw = Array.isArray(fields) ? fieldsToRecord(fields) : (fields as Record<string, string>);
   const envelope = envelopeFields.safeParse(raw);
   if (!envelope.success) {
     throw new StreamdeskError('INVALID_EVENT', `Invalid event envelope: ${z.prettifyError(envelope.error).replace(/\n/g, '; ')}`);

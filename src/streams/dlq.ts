@@ -1,4 +1,5 @@
 import type { RedisKeys } from './keys.js';
+import { fieldsToRecord } from './reply.js';
 import type { RedisClient } from './redis.js';
 
 export type DeadLetter = {
@@ -13,9 +14,17 @@ export type DeadLetter = {
   event: Record<string, string>;
 };
 
+/** The fields of a dead-letter entry (read back by `listDeadLetters`). */
+export function deadLetterFields(letter: Omit<DeadLetter, 'id' | 'event'> & { fields: readonly string[] }): string[] {
+  const event = fieldsToRecord(letter.fields);
+  return [
+    'entry', letter.entry, 'group', letter.group, 'code', letter.code, 'message', letter.message, 'attempts', String(letter.attempts),
+    'firstFailedAt', letter.firstFailedAt, 'lastFailedAt', letter.lastFailedAt, 'event', JSON.stringify(event),
+  ];
+}
+
 function toDeadLetter(id: string, fields: string[]): DeadLetter {
-  const record: Record<string, string> = {};
-  for (let i = 0; i + 1 < fields.length; i += 2) record[fields[i]!] = fields[i + 1]!;
+  const record = fieldsToRecord(fields);
   let event: Record<string, string> = {};
   try {
     event = JSON.parse(record.event ?? '{}') as Record<string, string>;

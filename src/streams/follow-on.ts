@@ -1,4 +1,4 @@
-import { currentVersion, type TicketEvent } from '../events.js';
+import { currentVersion, type TicketEvent, type TicketEventOf } from '../events.js';
 import { derivedEventId } from './ids.js';
 import type { FollowOn } from './processor.js';
 
@@ -22,4 +22,20 @@ export function followOnEvent(input: TicketEvent, followOn: FollowOn, options: {
     ...(replay ? { replay } : {}),
     data: followOn.data,
   } as TicketEvent;
+}
+
+/** The ticket.failed event announcing that `input` was dead-lettered by `group`. */
+export function failedEvent(
+  input: TicketEvent,
+  failure: { group: string; streamId: string; code: string; message: string; attempts: number; traceparent: string },
+): TicketEventOf<'ticket.failed'> {
+  return {
+    ...followOnEvent(input, { type: 'ticket.failed', data: { stage: failure.group, failedEventId: input.id, failedEventType: input.type, error: { code: failure.code, message: failure.message }, attempts: failure.attempts } }, {
+      group: failure.group,
+      index: 0,
+      traceparent: failure.traceparent,
+    }),
+    // One per dead-lettered entry: a redriven event that fails again announces it again.
+    id: derivedEventId(input.id, failure.group, 'failed', failure.streamId),
+  } as TicketEventOf<'ticket.failed'>;
 }

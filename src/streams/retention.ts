@@ -1,6 +1,7 @@
 import type { Db } from '../projections/db.js';
 import { compareStreamIds } from './ids.js';
 import type { RedisKeys } from './keys.js';
+import { toRecord } from './reply.js';
 import type { RedisClient } from './redis.js';
 
 export type RetentionPolicy = Readonly<{ maxAgeMs: number; maxLength: number }>;
@@ -32,11 +33,11 @@ export async function trimTenantStream(redis: RedisClient, keys: RedisKeys, db: 
   };
 
   const groups = (await redis.xinfo('GROUPS', stream).catch(() => [])) as unknown[][];
-  const byName = new Map(groups.map((raw) => [String(raw[raw.indexOf('name') + 1]), raw]));
+  const byName = new Map(groups.map((raw) => toRecord(raw)).map((info) => [String(info.name), info]));
   if (!byName.has('archiver')) return { tenant, trimmed: 0, minId: undefined, heldBy: 'archiver (no archiver group yet)' };
-  for (const [name, raw] of byName) {
-    hold(successor(String(raw[raw.indexOf('last-delivered-id') + 1])), name);
-    if (Number(raw[raw.indexOf('pending') + 1]) > 0) {
+  for (const [name, info] of byName) {
+    hold(successor(String(info['last-delivered-id'])), name);
+    if (Number(info.pending) > 0) {
       const [, oldestPending] = (await redis.xpending(stream, name)) as [number, string | null];
       if (oldestPending) hold(oldestPending, name);
     }

@@ -3,8 +3,10 @@ import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { StreamdeskError, isOutage, toStreamdeskError } from '../errors.js';
-import { currentVersion, decodeEvent, encodeEvent, type TicketEvent } from '../events.js';
-import { derivedEventId } from './ids.js';
+import { decodeEvent, encodeEvent, type TicketEvent } from '../events.js';
+import { deadLetterFields } from './dlq.js';
+import { toRecord } from './reply.js';
+import { failedEvent, followOnEvent } from './follow-on.js';
 import type { RedisKeys } from './keys.js';
 import { backoffMs, type GroupProcessor, type Outcome, type RetryPolicy } from './processor.js';
 import type { RedisClient } from './redis.js';
@@ -334,7 +336,7 @@ export class StreamRunner {
     for (const delivery of deliveries) {
       const outcome = outcomes.get(delivery)!;
       if (outcome.ok) {
-        pipeline.sdSettle(...this.settleArgs(delivery, outcome.emit.map((followOn, index) => this.followOnEvent(delivery.event!, followOn, index, outcome.traceparent)), []));
+        pipeline.sdSettle(...this.settleArgs(delivery, outcome.emit.map((followOn, index) => followOnEvent(delivery.event!, followOn, { group: this.group, index, traceparent: outcome.traceparent ?? delivery.event!.traceparent })), []));
         replyIndex.set(delivery, commands++);
         settled.push(delivery);
         continue;
@@ -359,12 +361,11 @@ export class StreamRunner {
         retry.push(Object.assign(delivery, { failures, firstFailedAt }));
         continue;
       }
-      const deadLetter = [
-        'entry', delivery.streamId, 'group', this.group, 'code', error.code, 'message', error.message,
-        'attempts', String(failures), 'firstFailedAt', new Date(firstFailedAt).toISOString(), 'lastFailedAt', new Date(now).toISOString(),
-        'event', JSON.stringify(Object.fromEntries(pairs(delivery.fields))),
-      ];
-      const failed: TicketEvent[] = delivery.event && this.options.processor.emitsFailures ? [this.failedEvent(delivery, error, failures, outcome.traceparent)] : [];
+      const deadLetter = deadLetterFields({
+        entry: delivery.streamId, group: this.group, code: error.code, message: error.message, attempts: failures,
+        firstFailedAt: new Date(firstFailedAt).toISOString(), lastFailedAt: new Date(now).toISOString(), fields: delivery.fields,
+      });
+      const failed: TicketEvent[] = delivery.event && this.options.processor.emitsFailures ? [failedEvent(delivery.event, { group: this.group, streamId: delivery.streamId, code: error.code, message: error.message, attempts: failures, traceparent: outcome.traceparent ?? delivery.event.traceparent })] : [];
       pipeline.sdSettle(...this.settleArgs(delivery, failed, deadLetter));
       replyIndex.set(delivery, commands++);
       logger.error({ group: this.group, tenant, entry: delivery.streamId, eventId: delivery.event?.id, attempts: failures, code: error.code, error: error.message }, 'entry dead-lettered');
@@ -402,34 +403,6 @@ export class StreamRunner {
       args.push(fields.length, ...fields);
     }
     return args;
-  }
-
-  /** `traceparent`: the handler call's span, so the trace continues from it; else the input's. */
-  private followOnEvent(input: TicketEvent, followOn: { type: TicketEvent['type']; data: unknown }, index: number, traceparent?: string): TicketEvent {
-    return {
-      id: derivedEventId(input.id, this.group, String(index)),
-      type: followOn.type,
-      v: currentVersion[followOn.type],
-      tenant: input.tenant,
-      ticket: input.ticket,
-      ts: Date.now(),
-      causation: input.id,
-      correlation: input.correlation,
-      traceparent: traceparent ?? input.traceparent,
-      replay: input.replay,
-      data: followOn.data,
-    } as TicketEvent;
-  }
-
-  private failedEvent(delivery: Delivery, error: StreamdeskError, attempts: number, traceparent?: string): TicketEvent {
-    const input = delivery.event!;
-    return {
-      ...this.followOnEvent(input, { type: 'ticket.failed', data: undefined }, 0, traceparent),
-      id: derivedEventId(input.id, this.group, 'failed', delivery.streamId),
-      type: 'ticket.failed',
-      v: currentVersion['ticket.failed'],
-      data: { stage: this.group, failedEventId: input.id, failedEventType: input.type, error: { code: error.code, message: error.message }, attempts },
-    };
   }
 
   /** Takes over entries that sat idle past the claim timeout on a consumer that died or hung. */
@@ -473,17 +446,11 @@ export class StreamRunner {
     for (const tenant of this.tenants) {
       const consumers = (await redis.xinfo('CONSUMERS', keys.events(tenant), this.group)) as (string | number)[][];
       for (const info of consumers) {
-        const consumer = Object.fromEntries(pairs(info)) as { name?: string; pending?: number; idle?: number };
+        const consumer = toRecord(info) as { name?: string; pending?: number; idle?: number };
         if (consumer.name && consumer.name !== this.consumer && consumer.pending === 0 && Number(consumer.idle) > deadConsumerIdleMs) {
           await redis.sdReleaseConsumer(keys.events(tenant), this.group, consumer.name);
         }
       }
     }
   }
-}
-
-function pairs<T>(flat: readonly T[]): [T, T][] {
-  const result: [T, T][] = [];
-  for (let i = 0; i + 1 < flat.length; i += 2) result.push([flat[i]!, flat[i + 1]!]);
-  return result;
 }

@@ -1,4 +1,5 @@
 import type { RedisKeys } from './keys.js';
+import { toRecord } from './reply.js';
 import type { RedisClient } from './redis.js';
 
 export type GroupStatus = {
@@ -12,12 +13,6 @@ export type GroupStatus = {
 };
 
 export type TenantStatus = { tenant: string; streamLength: number; dlqLength: number; groups: GroupStatus[] };
-
-function toRecord(flat: unknown[]): Record<string, unknown> {
-  const record: Record<string, unknown> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) record[String(flat[i])] = flat[i + 1];
-  return record;
-}
 
 /** Length, dead letters and per-group progress of one tenant's stream. */
 export async function tenantStatus(redis: RedisClient, keys: RedisKeys, tenant: string, now = Date.now()): Promise<TenantStatus> {

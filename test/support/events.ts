@@ -1,6 +1,7 @@
 import { currentVersion, encodeEvent, type TicketEvent } from '../../src/events.js';
 import { uuidv7 } from '../../src/streams/ids.js';
 import type { Services } from '../../src/runtime/services.js';
+import { fieldsToRecord } from '../../src/streams/reply.js';
 
 export function receivedEvent(tenant: string, ticket: string, overrides: Partial<TicketEvent> = {}): TicketEvent {
   const id = uuidv7();
@@ -27,11 +28,7 @@ export async function appendEvent(services: Services, event: TicketEvent): Promi
 /** Every entry of a tenant's stream as [stream id, fields as an object]. */
 export async function readStream(services: Services, tenant: string): Promise<[string, Record<string, string>][]> {
   const entries = (await services.redis.xrange(services.keys.events(tenant), '-', '+')) as [string, string[]][];
-  return entries.map(([id, fields]) => {
-    const record: Record<string, string> = {};
-    for (let i = 0; i + 1 < fields.length; i += 2) record[fields[i]!] = fields[i + 1]!;
-    return [id, record];
-  });
+  return entries.map(([id, fields]) => [id, fieldsToRecord(fields)]);
 }
 
 /** Pending-entry count of a group on a tenant's stream. */

@@ -1,0 +1,11 @@
+/** Redis answers field/value lists flat (`[f1, v1, f2, v2, …]`); this turns one into a record. */
+export function toRecord(flat: readonly unknown[]): Record<string, unknown> {
+  const record: Record<string, unknown> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) record[String(flat[i])] = flat[i + 1];
+  return record;
+}
+
+/** The same, for stream entry fields, which are all strings. */
+export function fieldsToRecord(fields: readonly string[]): Record<string, string> {
+  return toRecord(fields) as Record<string, string>;
+}
