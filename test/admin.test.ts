@@ -29,9 +29,11 @@ describe('admin API over a running pipeline', () => {
     expect((await running.app.inject({ method: 'POST', url: '/v1/webhooks/ops/tickets', payload: body, headers: signedHeaders(secret, body) })).statusCode).toBe(202);
     const ticket = await waitFor(async () => {
       const response = await running.app.inject({ method: 'GET', url: '/v1/admin/tenants/ops/tickets/A-1', headers: auth });
-      return response.statusCode === 200 && response.json().ticket.status === 'written_back' && response.json().events.length === 4 ? response.json() : undefined;
+      if (response.statusCode !== 200) return undefined;
+      const found = response.json() as { ticket: { status: string }; events: { type: string }[] };
+      return found.ticket.status === 'written_back' && found.events.length === 4 ? found : undefined;
     }, { message: 'ticket written back and archived' });
-    expect(ticket.events.map((event: { type: string }) => event.type)).toEqual(['ticket.received', 'ticket.context_gathered', 'ticket.enhanced', 'ticket.written_back']);
+    expect(ticket.events.map((event) => event.type)).toEqual(['ticket.received', 'ticket.context_gathered', 'ticket.enhanced', 'ticket.written_back']);
     expect(ticket.ticket).toMatchObject({ tenant_id: 'ops', ticket_id: 'A-1', subject: 'Printer offline' });
 
     const missing = await running.app.inject({ method: 'GET', url: '/v1/admin/tenants/ops/tickets/nope', headers: auth });

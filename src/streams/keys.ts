@@ -17,3 +17,16 @@ export function redisKeys(prefix: string) {
 }
 
 export const tenantIdPattern = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+/** The Redis Cluster hash slot of a key (CRC16-XMODEM of its hash tag, or of the whole key, mod 16384). */
+export function hashSlot(key: string): number {
+  const open = key.indexOf('{');
+  const close = open >= 0 ? key.indexOf('}', open + 1) : -1;
+  const tagged = close > open + 1 ? key.slice(open + 1, close) : key;
+  let crc = 0;
+  for (const byte of Buffer.from(tagged)) {
+    crc ^= byte << 8;
+    for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc % 16384;
+}

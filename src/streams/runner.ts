@@ -1,13 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Cluster } from 'ioredis';
 import type { Logger } from 'pino';
 import { StreamdeskError, isOutage, toStreamdeskError } from '../errors.js';
 import { decodeEvent, encodeEvent, type TicketEvent } from '../events.js';
 import { deadLetterFields } from './dlq.js';
 import { toRecord } from './reply.js';
 import { failedEvent, followOnEvent } from './follow-on.js';
-import type { RedisKeys } from './keys.js';
+import { hashSlot, type RedisKeys } from './keys.js';
 import { backoffMs, type GroupProcessor, type Outcome, type RetryPolicy } from './processor.js';
 import type { RedisClient } from './redis.js';
 import { noopObserver, type RunnerObserver } from './observer.js';
@@ -79,6 +80,7 @@ export class StreamRunner {
   private running = false;
   private readLoop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
+  private clusterPollMs = 5;
 
   constructor(options: RunnerOptions) {
     this.group = options.processor.group;
@@ -172,10 +174,7 @@ export class StreamRunner {
       const count = Math.max(1, Math.min(batchSize, Math.floor(free / readable.length)));
       let reply: [string, StreamEntry[]][] | null;
       try {
-        reply = (await blockingRedis.xreadgroup(
-          'GROUP', this.group, this.consumer, 'COUNT', count, 'BLOCK', blockMs,
-          'STREAMS', ...readable.map((tenant) => keys.events(tenant)), ...readable.map(() => '>'),
-        )) as [string, StreamEntry[]][] | null;
+        reply = await this.readNew(readable.map((tenant) => keys.events(tenant)), count);
         outageMs = 0;
       } catch (error) {
         if (!this.running) break;
@@ -194,6 +193,29 @@ export class StreamRunner {
         if (deliveries.length > 0) this.dispatch(tenant, deliveries);
       }
     }
+  }
+
+  /**
+   * One XREADGROUP over every readable tenant: COUNT is per stream, so each tenant gets an equal
+   * share. Redis Cluster refuses a multi-key read across slots, so there the streams are read per
+   * slot, without blocking (one connection per node cannot hold several blocking reads), polling
+   * more slowly while everything is idle.
+   */
+  private async readNew(streams: string[], count: number): Promise<[string, StreamEntry[]][] | null> {
+    const { blockingRedis, blockMs } = this.options;
+    const read = (keys: string[], block: (string | number)[]) =>
+      blockingRedis.call('XREADGROUP', 'GROUP', this.group, this.consumer, 'COUNT', count, ...block, 'STREAMS', ...keys, ...keys.map(() => '>')) as Promise<[string, StreamEntry[]][] | null>;
+    if (!(blockingRedis instanceof Cluster)) return read(streams, ['BLOCK', blockMs]);
+    const bySlot = new Map<number, string[]>();
+    for (const stream of streams) bySlot.set(hashSlot(stream), [...(bySlot.get(hashSlot(stream)) ?? []), stream]);
+    const replies = (await Promise.all([...bySlot.values()].map((keys) => read(keys, [])))).flatMap((reply) => reply ?? []);
+    if (replies.length > 0) {
+      this.clusterPollMs = 5;
+      return replies;
+    }
+    await sleep(this.clusterPollMs);
+    this.clusterPollMs = Math.min(blockMs, this.clusterPollMs * 2);
+    return null;
   }
 
   private tenantOfKey(key: string): string {

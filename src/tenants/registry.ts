@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createClient } from 'redis';
+import { createClient, createCluster } from 'redis';
 import { EntityId, Repository, Schema, type Entity } from 'redis-om';
 import { z } from 'zod';
 import type { Config } from '../config/config.js';
@@ -28,6 +28,8 @@ export function publicTenant(tenant: Tenant): { id: string; name: string; writeb
   return { id: tenant.id, name: tenant.name, writeback: { type: tenant.writeback.type }, createdAt: tenant.createdAt.toISOString() };
 }
 
+type RegistryClient = ReturnType<typeof createClient> | ReturnType<typeof createCluster>;
+
 type TenantEntity = Entity & { name?: string; secret?: string; writeback?: string; createdAt?: Date };
 
 /**
@@ -38,15 +40,18 @@ export class TenantRegistry {
   private readonly cache = new Map<string, { tenant: Tenant | undefined; until: number }>();
 
   private constructor(
-    private readonly client: ReturnType<typeof createClient>,
+    private readonly client: RegistryClient,
     private readonly repository: Repository<TenantEntity>,
     private readonly idsKey: string,
     private readonly cacheMs: number,
   ) {}
 
-  static async connect(config: Pick<Config, 'redisUrl' | 'redisPrefix'>, options: { cacheMs?: number } = {}): Promise<TenantRegistry> {
+  static async connect(config: Pick<Config, 'redisUrl' | 'redisPrefix' | 'redisClusterNodes'>, options: { cacheMs?: number } = {}): Promise<TenantRegistry> {
     // Without an offline queue a lookup fails at once while Redis is down, and the webhook answers 503.
-    const client = createClient({ url: config.redisUrl, disableOfflineQueue: true, socket: { connectTimeout: 5_000, reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, 2_000) } });
+    const clientOptions = { disableOfflineQueue: true, socket: { connectTimeout: 5_000, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2_000) } };
+    const client: RegistryClient = config.redisClusterNodes
+      ? createCluster({ rootNodes: config.redisClusterNodes.map(({ host, port }) => ({ url: `redis://${host}:${port}` })), defaults: clientOptions })
+      : createClient({ url: config.redisUrl, ...clientOptions });
     client.on('error', () => undefined);
     await client.connect();
     const keys = redisKeys(config.redisPrefix);
@@ -97,7 +102,7 @@ export class TenantRegistry {
   }
 
   async close(): Promise<void> {
-    await this.client.quit().catch(() => undefined);
+    await this.client.disconnect().catch(() => undefined);
   }
 }
 
