@@ -8,6 +8,7 @@ import { createLogger } from '../runtime/logger.js';
 import { openServices, type Services } from '../runtime/services.js';
 import { listDeadLetters, redriveDeadLetters } from '../streams/dlq.js';
 import { tenantStatus } from '../streams/status.js';
+import { shutdownTelemetry } from '../telemetry/tracing.js';
 import { publicTenant, writebackSchema, type WritebackTarget } from '../tenants/registry.js';
 import { extraCommands } from './commands.js';
 import './demo.js';
@@ -57,7 +58,8 @@ async function start(config: Config, args: string[]): Promise<void> {
     setTimeout(() => process.exit(0), config.shutdownTimeoutMs + 2_000).unref();
     await running.stop();
     await services.close();
-    await (globalThis as { streamdeskTelemetryShutdown?: () => Promise<void> }).streamdeskTelemetryShutdown?.();
+    // Spans still buffered (the last tickets' projector spans) go out before the exit.
+    await shutdownTelemetry();
     logger.info('stopped');
     process.exit(0);
   };

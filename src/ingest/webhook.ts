@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { SpanKind, trace } from '@opentelemetry/api';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Config } from '../config/config.js';
@@ -9,7 +10,9 @@ import { tenantIdPattern, type RedisKeys } from '../streams/keys.js';
 import type { RedisClient } from '../streams/redis.js';
 import { backlogOf, tenantStatus } from '../streams/status.js';
 import type { TenantRegistry } from '../tenants/registry.js';
+import { Attr } from '../telemetry/attributes.js';
 import { currentTraceparent } from '../telemetry/traceparent.js';
+import { producerAttributes, sendSpanName, withSpan } from '../telemetry/tracing.js';
 import { verifyWebhookSignature } from './signature.js';
 
 export const webhookBodySchema = z.object({
@@ -50,6 +53,7 @@ export async function webhookRoutes(app: FastifyInstance, deps: WebhookDeps): Pr
   app.post<{ Params: { tenant: string } }>('/v1/webhooks/:tenant/tickets', async (request, reply) => {
     const tenantId = request.params.tenant;
     if (!tenantIdPattern.test(tenantId)) throw new StreamdeskError('INVALID_TENANT_ID', 'The tenant id must match ^[a-z0-9][a-z0-9-]{0,62}$');
+    trace.getActiveSpan()?.setAttribute(Attr.tenantId, tenantId);
     const rawBody = request.body;
     if (!Buffer.isBuffer(rawBody)) throw new StreamdeskError('UNSUPPORTED_MEDIA_TYPE', 'The request body must be application/json');
 
@@ -90,26 +94,35 @@ export async function webhookRoutes(app: FastifyInstance, deps: WebhookDeps): Pr
 
     const { event: action, ticket } = parsed.data;
     const eventId = uuidv7();
-    const event: TicketEventOf<'ticket.received'> = {
-      id: eventId,
-      type: 'ticket.received',
-      v: currentVersion['ticket.received'],
-      tenant: tenantId,
-      ticket: ticket.id,
-      ts: Date.now(),
-      causation: '',
-      correlation: eventId,
-      traceparent: currentTraceparent(),
-      data: { action, ticket, deliveryId },
-    };
-    let result: [0, string] | [1, string, string];
-    try {
-      result = await redis.sdIngest(keys.events(tenantId), keys.deliverySeen(tenantId, deliveryId), config.idempotencyTtlSeconds, eventId, ...encodeEvent(event));
-    } catch (error) {
-      request.log.error({ err: toStreamdeskError(error), tenant: tenantId }, 'append failed');
-      reply.header('Retry-After', '1');
-      throw new StreamdeskError('REDIS_UNAVAILABLE', 'The event store is unavailable; the webhook was not accepted, retry later', undefined, { cause: error });
-    }
+    const stream = keys.events(tenantId);
+    trace.getActiveSpan()?.setAttribute(Attr.ticketId, ticket.id);
+    // The event carries this span's traceparent: every consumer's span of the ticket is its descendant.
+    const sendAttributes = producerAttributes(stream, { id: eventId, type: 'ticket.received', tenant: tenantId, ticket: ticket.id });
+    const result = await withSpan(sendSpanName('ticket.received'), sendAttributes, async (span) => {
+      const event: TicketEventOf<'ticket.received'> = {
+        id: eventId,
+        type: 'ticket.received',
+        v: currentVersion['ticket.received'],
+        tenant: tenantId,
+        ticket: ticket.id,
+        ts: Date.now(),
+        causation: '',
+        correlation: eventId,
+        traceparent: currentTraceparent(),
+        data: { action, ticket, deliveryId },
+      };
+      let appended: [0, string] | [1, string, string];
+      try {
+        appended = await redis.sdIngest(stream, keys.deliverySeen(tenantId, deliveryId), config.idempotencyTtlSeconds, eventId, ...encodeEvent(event));
+      } catch (error) {
+        request.log.error({ err: toStreamdeskError(error), tenant: tenantId }, 'append failed');
+        reply.header('Retry-After', '1');
+        throw new StreamdeskError('REDIS_UNAVAILABLE', 'The event store is unavailable; the webhook was not accepted, retry later', undefined, { cause: error });
+      }
+      // A repeated delivery appended nothing: the event of the first delivery is the one in the stream.
+      span.setAttributes({ [Attr.duplicate]: appended[0] === 0, [Attr.messagingMessageId]: appended[1], [Attr.eventId]: appended[1] });
+      return appended;
+    }, { kind: SpanKind.PRODUCER });
     const duplicate = result[0] === 0;
     deps.onAccepted?.(tenantId, duplicate);
     request.log.info({ tenant: tenantId, ticket: ticket.id, eventId: result[1], duplicate }, duplicate ? 'repeated delivery' : 'ticket received');

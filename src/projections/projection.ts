@@ -15,19 +15,28 @@ export interface Projection {
   readonly group: string;
   /** Tables it writes, keyed by tenant_id; a projection that lists them can be rebuilt from history. */
   readonly tables?: readonly string[];
-  applyBatch(client: DbClient, tenant: string, entries: readonly StreamEvent[]): Promise<void>;
+  applyBatch(client: DbClient, tenant: string, entries: readonly StreamEvent[]): Promise<AppliedBatch | void>;
 }
 
-export async function applyWithCheckpoint(client: DbClient, projection: Projection, tenant: string, entries: readonly StreamEvent[]): Promise<void> {
+/** What applying a batch reports besides its writes; acted on only once its transaction committed. */
+export type AppliedBatch = {
+  /** Tickets this batch wrote back, with their received → written back time (the latency metric). */
+  completedTickets?: readonly { tenant: string; latencyMs: number }[];
+};
+
+export async function applyWithCheckpoint(client: DbClient, projection: Projection, tenant: string, entries: readonly StreamEvent[]): Promise<AppliedBatch | void> {
   if (entries.length === 0) return;
-  await projection.applyBatch(client, tenant, entries);
+  const applied = await projection.applyBatch(client, tenant, entries);
   await client.query(sql.saveCheckpoint, [projection.name, tenant, entries.at(-1)!.streamId]);
+  return applied;
 }
 
 export type ProjectionProcessorOptions = {
   concurrency?: number;
   /** One span per event applied, child of the span that produced it (see consumerTracing). */
   tracing?: ConsumerTracing;
+  /** Called after each committed transaction with what it applied (metrics). */
+  onCommitted?: (applied: AppliedBatch) => void;
 };
 
 /**
@@ -36,22 +45,25 @@ export type ProjectionProcessorOptions = {
  */
 export function projectionProcessor(projection: Projection, db: Db, options: ProjectionProcessorOptions = {}): GroupProcessor {
   async function applyEntries(entries: readonly StreamEvent[], ctx: ProcessContext): Promise<Outcome[]> {
+    const committed = (applied: AppliedBatch | void) => {
+      if (applied) options.onCommitted?.(applied);
+    };
+    try {
+      committed(await inTransaction(db, (client) => applyWithCheckpoint(client, projection, ctx.tenant, entries)));
+      return entries.map(() => ({ ok: true, emit: [] }));
+    } catch (error) {
+      if (entries.length === 1) return [{ ok: false, error: toStreamdeskError(error) }];
+    }
+    const outcomes: Outcome[] = [];
+    for (const entry of entries) {
       try {
-        await inTransaction(db, (client) => applyWithCheckpoint(client, projection, ctx.tenant, entries));
-        return entries.map(() => ({ ok: true, emit: [] }));
+        committed(await inTransaction(db, (client) => applyWithCheckpoint(client, projection, ctx.tenant, [entry])));
+        outcomes.push({ ok: true, emit: [] });
       } catch (error) {
-        if (entries.length === 1) return [{ ok: false, error: toStreamdeskError(error) }];
+        outcomes.push({ ok: false, error: toStreamdeskError(error) });
       }
-      const outcomes: Outcome[] = [];
-      for (const entry of entries) {
-        try {
-          await inTransaction(db, (client) => applyWithCheckpoint(client, projection, ctx.tenant, [entry]));
-          outcomes.push({ ok: true, emit: [] });
-        } catch (error) {
-          outcomes.push({ ok: false, error: toStreamdeskError(error) });
-        }
-      }
-      return outcomes;
+    }
+    return outcomes;
   }
 
   return {

@@ -24,8 +24,11 @@ function stepResult(event: Exclude<TicketEvent, { type: 'ticket.received' }>): u
   }
 }
 
-/** Applies one event to `tickets` (whichever `tickets` the connection's search_path finds first). */
-export async function applyTicketEvent(client: DbClient, { streamId, event }: StreamEvent): Promise<void> {
+/**
+ * Applies one event to `tickets` (whichever `tickets` the connection's search_path finds first).
+ * Returns the ticket's received → written back time in ms when this event wrote it back.
+ */
+export async function applyTicketEvent(client: DbClient, { streamId, event }: StreamEvent): Promise<number | undefined> {
   const occurredAt = new Date(event.ts);
   if (event.type === 'ticket.received') {
     const ticket = event.data.ticket;
@@ -33,16 +36,22 @@ export async function applyTicketEvent(client: DbClient, { streamId, event }: St
       event.tenant, event.ticket, event.id, streamId, occurredAt, ticket.subject, ticket.description,
       ticket.priority ?? null, ticket.category ?? null, ticket.requester ?? null, ticket.createdAt ?? null,
     ]);
-    return;
+    return undefined;
   }
-  await client.query(sql.ticketStep, [event.tenant, event.ticket, event.id, streamId, occurredAt, stepStatus[event.type], JSON.stringify(stepResult(event))]);
+  const { rows } = await client.query<{ written_back_after_ms: number | null }>(sql.ticketStep, [event.tenant, event.ticket, event.id, streamId, occurredAt, stepStatus[event.type], JSON.stringify(stepResult(event))]);
+  return event.type === 'ticket.written_back' ? (rows[0]?.written_back_after_ms ?? undefined) : undefined;
 }
 
 export const ticketsProjection: Projection = {
   name: 'tickets',
   group: 'projector',
   tables: ['tickets'],
-  async applyBatch(client, _tenant, entries) {
-    for (const entry of entries) await applyTicketEvent(client, entry);
+  async applyBatch(client, tenant, entries) {
+    const completedTickets: { tenant: string; latencyMs: number }[] = [];
+    for (const entry of entries) {
+      const latencyMs = await applyTicketEvent(client, entry);
+      if (latencyMs !== undefined && !entry.event.replay) completedTickets.push({ tenant, latencyMs });
+    }
+    return { completedTickets };
   },
 };

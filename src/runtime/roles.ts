@@ -3,11 +3,13 @@ import { createStages } from '../consumers/index.js';
 import { stageProcessor } from '../consumers/stage.js';
 import { buildApp } from '../ingest/app.js';
 import { archiveProjection } from '../projections/archive.js';
-import { projectionProcessor } from '../projections/projection.js';
+import { projectionProcessor, type AppliedBatch } from '../projections/projection.js';
 import { ticketsProjection } from '../projections/tickets.js';
 import type { GroupProcessor } from '../streams/processor.js';
 import { trimTenantStream } from '../streams/retention.js';
 import { StreamRunner } from '../streams/runner.js';
+import { tenantStatusSource } from '../telemetry/metrics.js';
+import { consumerTracing } from '../telemetry/tracing.js';
 import type { Services } from './services.js';
 
 export const roles = ['all', 'ingest', 'worker', 'projector'] as const;
@@ -18,11 +20,13 @@ export type RunningRole = { app: FastifyInstance; runners: StreamRunner[]; stop(
 /** The consumer groups a role runs. */
 export function processorsFor(role: Role, services: Services): GroupProcessor[] {
   const processors: GroupProcessor[] = [];
+  const tracing = consumerTracing((tenant) => services.keys.events(tenant));
   if (role === 'all' || role === 'worker') {
-    processors.push(...createStages(services).map((stage) => stageProcessor(stage, services.logger)));
+    processors.push(...createStages(services).map((stage) => stageProcessor(stage, services.logger, (_stage, event, attempt, work) => tracing.process(stage.name, event, attempt, work))));
   }
   if (role === 'all' || role === 'projector') {
-    processors.push(projectionProcessor(ticketsProjection, services.db), projectionProcessor(archiveProjection, services.db));
+    const onCommitted = ({ completedTickets }: AppliedBatch) => completedTickets?.forEach(({ tenant, latencyMs }) => services.metrics.ticketCompleted(tenant, latencyMs));
+    processors.push(projectionProcessor(ticketsProjection, services.db, { tracing, onCommitted }), projectionProcessor(archiveProjection, services.db, { tracing }));
   }
   return processors;
 }
@@ -30,6 +34,8 @@ export function processorsFor(role: Role, services: Services): GroupProcessor[] 
 /** Starts a role: its consumer groups and its HTTP server (webhooks and admin for ingest; health and metrics for all). */
 export async function startRole(role: Role, services: Services, options: { listen?: boolean; runnerOverrides?: Partial<ConstructorParameters<typeof StreamRunner>[0]> } = {}): Promise<RunningRole> {
   const { config, logger } = services;
+  // Every role's /metrics shows every group's lag: the same cluster-wide numbers from each instance.
+  services.metrics.collectGroupStatus(tenantStatusSource(services.redis, services.keys));
   const app = await buildApp(config, {
     logger,
     redis: role === 'all' || role === 'ingest' ? services.ingestRedis : services.redis,

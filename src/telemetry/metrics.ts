@@ -1,5 +1,11 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { RedisKeys } from '../streams/keys.js';
 import type { RunnerObserver } from '../streams/observer.js';
+import type { RedisClient } from '../streams/redis.js';
+import { tenantStatus, type TenantStatus } from '../streams/status.js';
+
+/** Reads the tenants' stream status; should stop working once `signal` aborts (the scrape has moved on). */
+export type GroupStatusSource = (signal: AbortSignal) => Promise<TenantStatus[]>;
 
 export type Metrics = RunnerObserver & {
   readonly registry: Registry;
@@ -9,8 +15,11 @@ export type Metrics = RunnerObserver & {
   webhookAccepted(tenant: string, duplicate: boolean): void;
   ticketCompleted(tenant: string, latencyMs: number): void;
   llmTokens(model: string, prompt: number, completion: number): void;
-  /** Sets a gauge collected on scrape, e.g. per-group lag. */
-  setGroupGauges(tenant: string, group: string, values: { lag: number | null; pending: number; oldestPendingAgeMs: number | null }): void;
+  /**
+   * Fills the per-group lag, pending and oldest-pending-age gauges from `source` at scrape time,
+   * at most once per `minIntervalMs` and for at most `timeoutMs` (past it, the last values stay).
+   */
+  collectGroupStatus(source: GroupStatusSource, options?: { timeoutMs?: number; minIntervalMs?: number }): void;
 };
 
 /**
@@ -34,9 +43,65 @@ export function createMetrics(options: { tenantLabel: boolean; defaultMetrics?: 
   const reclaimed = new Counter({ name: 'streamdesk_events_reclaimed_total', help: 'Entries taken over from an idle consumer', labelNames: ['group', 'tenant'], registers: [registry] });
   const ticketLatency = new Histogram({ name: 'streamdesk_ticket_latency_seconds', help: 'Time from webhook to written back, per ticket', labelNames: ['tenant'], buckets: latencyBuckets, registers: [registry] });
   const tokens = new Counter({ name: 'streamdesk_llm_tokens_total', help: 'LLM tokens used', labelNames: ['model', 'kind'], registers: [registry] });
-  const lag = new Gauge({ name: 'streamdesk_group_lag', help: 'Entries not yet delivered to the group', labelNames: ['group', 'tenant'], registers: [registry] });
-  const pending = new Gauge({ name: 'streamdesk_group_pending', help: 'Entries delivered but not acknowledged', labelNames: ['group', 'tenant'], registers: [registry] });
-  const oldestPending = new Gauge({ name: 'streamdesk_group_oldest_pending_age_seconds', help: 'Age of the oldest unacknowledged entry', labelNames: ['group', 'tenant'], registers: [registry] });
+  const groupStatusErrors = new Counter({
+    name: 'streamdesk_group_status_errors_total',
+    help: 'Scrapes whose group status read failed or timed out (the group gauges kept their last values)',
+    registers: [registry],
+    // Metrics are collected concurrently: wait for this scrape's read, so a failure shows in the same scrape.
+    collect: () => refreshGroupGauges(),
+  });
+
+  let groupStatus: { source: GroupStatusSource; timeoutMs: number; minIntervalMs: number } | undefined;
+  let refreshing: Promise<void> | undefined;
+  let reading = false;
+  let refreshedAt = -Infinity;
+  // The gauges share one read per scrape: whichever collects first starts it, the others await it.
+  const refreshGroupGauges = (): Promise<void> => {
+    if (!groupStatus) return Promise.resolve();
+    if (refreshing && (reading || performance.now() - refreshedAt < groupStatus.minIntervalMs)) return refreshing;
+    const { source, timeoutMs } = groupStatus;
+    refreshedAt = performance.now();
+    reading = true;
+    refreshing = (async () => {
+      const signal = AbortSignal.timeout(timeoutMs);
+      const timedOut = new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true }));
+      try {
+        setGroupGauges(await Promise.race([source(signal), timedOut]));
+      } catch {
+        groupStatusErrors.inc();
+      } finally {
+        reading = false;
+      }
+    })();
+    return refreshing;
+  };
+  const lag = new Gauge({ name: 'streamdesk_group_lag', help: 'Entries not yet delivered to the group', labelNames: ['group', 'tenant'], registers: [registry], collect: refreshGroupGauges });
+  const pending = new Gauge({ name: 'streamdesk_group_pending', help: 'Entries delivered but not acknowledged', labelNames: ['group', 'tenant'], registers: [registry], collect: refreshGroupGauges });
+  const oldestPending = new Gauge({ name: 'streamdesk_group_oldest_pending_age_seconds', help: 'Age of the oldest unacknowledged entry', labelNames: ['group', 'tenant'], registers: [registry], collect: refreshGroupGauges });
+
+  /** Replaces the group gauges; with the tenant label collapsed, lag and pending add up and the oldest age is the maximum. */
+  function setGroupGauges(statuses: readonly TenantStatus[]): void {
+    const series = new Map<string, { group: string; tenant: string; lag: number; pending: number; oldestMs: number }>();
+    for (const status of statuses) {
+      for (const group of status.groups) {
+        const tenant = t(status.tenant);
+        const key = `${group.name} ${tenant}`;
+        const entry = series.get(key) ?? { group: group.name, tenant, lag: 0, pending: 0, oldestMs: 0 };
+        entry.lag += group.lag ?? 0;
+        entry.pending += group.pending;
+        entry.oldestMs = Math.max(entry.oldestMs, group.oldestPendingAgeMs ?? 0);
+        series.set(key, entry);
+      }
+    }
+    lag.reset();
+    pending.reset();
+    oldestPending.reset();
+    for (const { group, tenant, ...values } of series.values()) {
+      lag.set({ group, tenant }, values.lag);
+      pending.set({ group, tenant }, values.pending);
+      oldestPending.set({ group, tenant }, values.oldestMs / 1_000);
+    }
+  }
 
   return {
     registry,
@@ -52,10 +117,9 @@ export function createMetrics(options: { tenantLabel: boolean; defaultMetrics?: 
       tokens.inc({ model, kind: 'prompt' }, prompt);
       tokens.inc({ model, kind: 'completion' }, completion);
     },
-    setGroupGauges(tenant, group, values) {
-      lag.set({ group, tenant: t(tenant) }, values.lag ?? 0);
-      pending.set({ group, tenant: t(tenant) }, values.pending);
-      oldestPending.set({ group, tenant: t(tenant) }, (values.oldestPendingAgeMs ?? 0) / 1_000);
+    collectGroupStatus(source, collectOptions = {}) {
+      groupStatus = { source, timeoutMs: collectOptions.timeoutMs ?? 5_000, minIntervalMs: collectOptions.minIntervalMs ?? 1_000 };
+      refreshing = undefined;
     },
     handled(group, tenant, count, durationMs) {
       handled.inc({ group, tenant: t(tenant) }, count);
@@ -65,5 +129,22 @@ export function createMetrics(options: { tenantLabel: boolean; defaultMetrics?: 
     retried: (group, tenant) => retried.inc({ group, tenant: t(tenant) }),
     deadLettered: (group, tenant, code) => deadLettered.inc({ group, tenant: t(tenant), code }),
     reclaimed: (group, tenant, count) => reclaimed.inc({ group, tenant: t(tenant) }, count),
+  };
+}
+
+/** Status of every registered tenant's stream, `concurrency` tenants at a time; stops once `signal` aborts. */
+export function tenantStatusSource(redis: RedisClient, keys: RedisKeys, concurrency = 8): GroupStatusSource {
+  return async (signal) => {
+    const tenants = (await redis.smembers(keys.tenantIds)).sort();
+    const statuses: TenantStatus[] = [];
+    let next = 0;
+    const worker = async () => {
+      while (next < tenants.length) {
+        signal.throwIfAborted();
+        statuses.push(await tenantStatus(redis, keys, tenants[next++]!));
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, tenants.length) }, worker));
+    return statuses;
   };
 }

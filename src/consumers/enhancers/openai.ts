@@ -1,8 +1,11 @@
+import { SpanKind } from '@opentelemetry/api';
 import OpenAI, { APIConnectionError, APIError, APIUserAbortError } from 'openai';
 import { z } from 'zod';
 import type { Config } from '../../config/config.js';
 import { StreamdeskError } from '../../errors.js';
 import { enhancementSchema } from '../../events.js';
+import { Attr } from '../../telemetry/attributes.js';
+import { genAiChatAttributes, genAiChatSpanName, withSpan } from '../../telemetry/tracing.js';
 import { retryAfterMs as retryAfterMsOf } from '../retry-after.js';
 import type { Enhancer, EnhancementResult } from './enhancer.js';
 import { systemPrompt, userPrompt } from './prompt.js';
@@ -43,9 +46,10 @@ export function createOpenAiEnhancer(options: Config['openai'] & { apiKey: strin
     maxRetries: 0,
   });
   const redact = (message: string) => message.split(options.apiKey).join('[redacted]');
+  const spanAttributes = { ...genAiChatAttributes(options.model), [Attr.serverAddress]: new URL(client.baseURL).hostname };
 
   return {
-    async enhance(request, signal): Promise<EnhancementResult> {
+    enhance: (request, signal) => withSpan(genAiChatSpanName(options.model), spanAttributes, async (span): Promise<EnhancementResult> => {
       let raw: unknown;
       try {
         raw = await client.chat.completions.create(
@@ -62,8 +66,10 @@ export function createOpenAiEnhancer(options: Config['openai'] & { apiKey: strin
       } catch (error) {
         throw llmError(error, redact);
       }
-      return parseCompletion(raw, options.model);
-    },
+      const result = parseCompletion(raw, options.model);
+      span.setAttributes({ [Attr.genAiResponseModel]: result.model, [Attr.genAiUsageInputTokens]: result.tokens.prompt, [Attr.genAiUsageOutputTokens]: result.tokens.completion });
+      return result;
+    }, { kind: SpanKind.CLIENT }),
   };
 }
 

@@ -1,6 +1,8 @@
 import { StreamdeskError } from '../../errors.js';
 import type { EventData, TicketEventOf } from '../../events.js';
 import type { Db } from '../../projections/db.js';
+import { Attr } from '../../telemetry/attributes.js';
+import { withSpan, writebackSpanName } from '../../telemetry/tracing.js';
 import type { Tenant } from '../../tenants/registry.js';
 import { stageSql } from '../sql.js';
 import type { FollowOn } from '../../streams/processor.js';
@@ -58,7 +60,13 @@ export function createWritebackStage(deps: WritebackStageDeps): Stage<'ticket.en
     }
     const tenant = await deps.registry.get(event.tenant);
     if (!tenant) throw new StreamdeskError('UNKNOWN_TENANT', `Tenant "${event.tenant}" no longer exists; nothing to write back to`);
-    const written = await writeNote(tenant, event, { timeoutMs, signal: ctx.signal });
+    const target = tenant.writeback.type;
+    const spanAttributes = { [Attr.writebackTarget]: target, [Attr.tenantId]: event.tenant, [Attr.ticketId]: event.ticket };
+    const written = await withSpan(writebackSpanName(target), spanAttributes, async (span) => {
+      const note = await writeNote(tenant, event, { timeoutMs, signal: ctx.signal });
+      if (note?.status) span.setAttribute(Attr.httpResponseStatusCode, note.status);
+      return note;
+    });
     const inserted = await deps.db.query<WritebackRow>(stageSql.recordWriteback, [...key, tenant.writeback.type, written?.noteId ?? null, written?.status ?? null]);
     // No row back: a concurrent delivery of the same event recorded first; emit what it recorded.
     const row = inserted.rows[0] ?? (await deps.db.query<WritebackRow>(stageSql.findWriteback, key)).rows[0];

@@ -2,6 +2,8 @@
 -- status, its result column and its timestamp. Older events never overwrite newer
 -- state, and an event id already applied to the ticket changes nothing.
 -- $1 tenant_id, $2 ticket_id, $3 event id, $4 stream id, $5 occurred at, $6 status, $7 result (jsonb)
+-- Returns the ticket's received → written back time in ms (null until both are set); no row when
+-- the event changed nothing (older, or already applied).
 INSERT INTO tickets AS t (tenant_id, ticket_id, status, context, enhancement, writeback, failure,
                           context_gathered_at, enhanced_at, written_back_at, failed_at,
                           updated_at, last_event_id, last_stream_id, version, event_ids)
@@ -32,3 +34,4 @@ ON CONFLICT (tenant_id, ticket_id) DO UPDATE SET
   event_ids = t.event_ids || EXCLUDED.last_event_id
 WHERE stream_position(t.last_stream_id) < stream_position(EXCLUDED.last_stream_id)
   AND NOT EXCLUDED.last_event_id = ANY (t.event_ids)
+RETURNING (extract(epoch FROM t.written_back_at - t.received_at) * 1000)::float8 AS written_back_after_ms
