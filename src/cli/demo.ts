@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
@@ -8,11 +7,11 @@ import { signWebhook } from '../ingest/signature.js';
 import { createLogger } from '../runtime/logger.js';
 import { startRole } from '../runtime/roles.js';
 import { openServices, type Services } from '../runtime/services.js';
+import { sqlFiles } from '../sql-files.js';
 import { extraCommands } from './commands.js';
 import { demoArticles, demoAssets, demoHistory, demoNewTickets, type DemoTicket } from './demo-data.js';
 
-const load = (name: string) => readFileSync(new URL(`./sql/${name}.sql`, import.meta.url), 'utf8');
-const demoSql = { seedAssets: load('seed-assets'), seedKbArticles: load('seed-kb-articles'), demoTickets: load('demo-tickets') };
+const demoSql = sqlFiles(new URL('./sql/', import.meta.url), { seedAssets: 'seed-assets', seedKbArticles: 'seed-kb-articles', demoTickets: 'demo-tickets' });
 
 export const demoTenantId = 'demo';
 

@@ -1,13 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { sqlFiles } from '../sql-files.js';
 
-const load = (name: string) => readFileSync(new URL(`./sql/${name}.sql`, import.meta.url), 'utf8');
-
-/** The stages' SQL statements, one per file; each file's header documents its parameters. */
-export const stageSql = {
-  similarTickets: load('similar-tickets'),
-  kbArticles: load('kb-articles'),
-  assetsByIp: load('assets-by-ip'),
-  findWriteback: load('find-writeback'),
-  recordWriteback: load('record-writeback'),
-  receivedTicket: load('received-ticket'),
-};
+/** The stages' SQL statements. */
+export const stageSql = sqlFiles(new URL('./sql/', import.meta.url), {
+  similarTickets: 'similar-tickets',
+  kbArticles: 'kb-articles',
+  assetsByIp: 'assets-by-ip',
+  findWriteback: 'find-writeback',
+  recordWriteback: 'record-writeback',
+  receivedTicket: 'received-ticket',
+});

@@ -1,11 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { sqlFiles } from '../sql-files.js';
 
-const load = (name: string) => readFileSync(new URL(`./sql/${name}.sql`, import.meta.url), 'utf8');
-
-/** SQL statements, one per file; each file's header documents its parameters. */
-export const sql = {
-  ticketReceived: load('ticket-received'),
-  ticketStep: load('ticket-step'),
-  saveCheckpoint: load('save-checkpoint'),
-  archiveEvents: load('archive-events'),
-};
+/** The projections' SQL statements. */
+export const sql = sqlFiles(new URL('./sql/', import.meta.url), {
+  ticketReceived: 'ticket-received',
+  ticketStep: 'ticket-step',
+  saveCheckpoint: 'save-checkpoint',
+  archiveEvents: 'archive-events',
+});
