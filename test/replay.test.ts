@@ -93,6 +93,8 @@ describe('projection rebuild', () => {
     const result = await rebuildProjection({ ...t.services, projection: ticketsProjection, schema: t.config.databaseSchema, tenants });
     expect(result.swapped).toBe(true);
     expect(await snapshot()).toEqual(live);
+    // Rebuilt rows are searchable (the context stage's similar-ticket search).
+    expect((await t.services.db.query("SELECT count(*)::int AS n FROM tickets WHERE search IS NULL OR search = ''::tsvector")).rows[0].n).toBe(0);
   });
 
   it('rebuilds from the archive alone once the stream was trimmed', async () => {

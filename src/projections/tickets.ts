@@ -1,4 +1,4 @@
-import type { TicketEvent } from '../events.js';
+import type { TicketEvent, TicketEventOf } from '../events.js';
 import type { StreamEvent } from '../streams/processor.js';
 import type { DbClient } from './db.js';
 import type { Projection } from './projection.js';
@@ -25,32 +25,69 @@ function stepResult(event: Exclude<TicketEvent, { type: 'ticket.received' }>): u
 }
 
 /**
- * Applies one event to `tickets` (whichever `tickets` the connection's search_path finds first).
- * Returns the ticket's received → written back time in ms when this event wrote it back.
+ * Splits a batch into rounds in which each ticket appears at most once, keeping every ticket's own
+ * order: round k holds each ticket's k-th event. One statement can then apply a whole round.
  */
-export async function applyTicketEvent(client: DbClient, { streamId, event }: StreamEvent): Promise<number | undefined> {
-  const occurredAt = new Date(event.ts);
-  if (event.type === 'ticket.received') {
-    const ticket = event.data.ticket;
-    await client.query(sql.ticketReceived, [
-      event.tenant, event.ticket, event.id, streamId, occurredAt, ticket.subject, ticket.description,
-      ticket.priority ?? null, ticket.category ?? null, ticket.requester ?? null, ticket.createdAt ?? null,
-    ]);
-    return undefined;
+function rounds(entries: readonly StreamEvent[]): StreamEvent[][] {
+  const seen = new Map<string, number>();
+  const result: StreamEvent[][] = [];
+  for (const entry of entries) {
+    const round = seen.get(entry.event.ticket) ?? 0;
+    seen.set(entry.event.ticket, round + 1);
+    (result[round] ??= []).push(entry);
   }
-  const { rows } = await client.query<{ written_back_after_ms: number | null }>(sql.ticketStep, [event.tenant, event.ticket, event.id, streamId, occurredAt, stepStatus[event.type], JSON.stringify(stepResult(event))]);
-  return event.type === 'ticket.written_back' ? (rows[0]?.written_back_after_ms ?? undefined) : undefined;
+  return result;
 }
 
+type ReceivedEntry = StreamEvent & { event: TicketEventOf<'ticket.received'> };
+type StepEntry = StreamEvent & { event: Exclude<TicketEvent, { type: 'ticket.received' }> };
+
+async function applyReceived(client: DbClient, entries: readonly ReceivedEntry[]): Promise<void> {
+  const tickets = entries.map(({ event }) => event.data.ticket);
+  await client.query(sql.ticketReceived, [
+    entries.map(({ event }) => event.tenant),
+    entries.map(({ event }) => event.ticket),
+    entries.map(({ event }) => event.id),
+    entries.map(({ streamId }) => streamId),
+    entries.map(({ event }) => new Date(event.ts)),
+    tickets.map((ticket) => ticket.subject),
+    tickets.map((ticket) => ticket.description),
+    tickets.map((ticket) => ticket.priority ?? null),
+    tickets.map((ticket) => ticket.category ?? null),
+    tickets.map((ticket) => (ticket.requester ? JSON.stringify(ticket.requester) : null)),
+    tickets.map((ticket) => ticket.createdAt ?? null),
+  ]);
+}
+
+/** Returns the tickets this round wrote back, with their received → written back time. */
+async function applySteps(client: DbClient, entries: readonly StepEntry[]): Promise<{ ticket: string; latencyMs: number }[]> {
+  const { rows } = await client.query<{ ticket_id: string; status: string; written_back_after_ms: number | null }>(sql.ticketStep, [
+    entries.map(({ event }) => event.tenant),
+    entries.map(({ event }) => event.ticket),
+    entries.map(({ event }) => event.id),
+    entries.map(({ streamId }) => streamId),
+    entries.map(({ event }) => new Date(event.ts)),
+    entries.map(({ event }) => stepStatus[event.type]),
+    entries.map(({ event }) => JSON.stringify(stepResult(event))),
+  ]);
+  const replayed = new Set(entries.filter(({ event }) => event.replay).map(({ event }) => event.ticket));
+  return rows
+    .filter((row) => row.status === 'written_back' && row.written_back_after_ms !== null && !replayed.has(row.ticket_id))
+    .map((row) => ({ ticket: row.ticket_id, latencyMs: row.written_back_after_ms! }));
+}
+
+/** Folds events into `tickets` (whichever `tickets` the connection's search_path finds first). */
 export const ticketsProjection: Projection = {
   name: 'tickets',
   group: 'projector',
   tables: ['tickets'],
   async applyBatch(client, tenant, entries) {
     const completedTickets: { tenant: string; latencyMs: number }[] = [];
-    for (const entry of entries) {
-      const latencyMs = await applyTicketEvent(client, entry);
-      if (latencyMs !== undefined && !entry.event.replay) completedTickets.push({ tenant, latencyMs });
+    for (const round of rounds(entries)) {
+      const received = round.filter((entry): entry is ReceivedEntry => entry.event.type === 'ticket.received');
+      const steps = round.filter((entry): entry is StepEntry => entry.event.type !== 'ticket.received');
+      if (received.length > 0) await applyReceived(client, received);
+      if (steps.length > 0) for (const { latencyMs } of await applySteps(client, steps)) completedTickets.push({ tenant, latencyMs });
     }
     return { completedTickets };
   },

@@ -7,6 +7,8 @@ import type { Stage } from '../stage.js';
 /** Bounds on what one ticket's context may hold, so events and prompts stay small whatever the ticket says. */
 export const contextLimits = {
   similarTickets: 5,
+  /** Most recent matching tickets that are ranked for similarity. */
+  similarCandidates: 500,
   kbArticles: 3,
   ipAddresses: 20,
   assetsPerIp: 3,
@@ -31,7 +33,7 @@ export async function gatherContext(db: Db, tenant: string, ticket: Pick<Ticket,
   const query = text.slice(0, contextLimits.queryChars);
   const ips = extractIpAddresses(text, contextLimits.ipAddresses);
   const [similar, articles, assets] = await Promise.all([
-    db.query<SimilarTicketRow>(stageSql.similarTickets, [tenant, query, ticket.id, contextLimits.similarTickets]),
+    db.query<SimilarTicketRow>(stageSql.similarTickets, [tenant, query, ticket.id, contextLimits.similarTickets, contextLimits.similarCandidates]),
     db.query<KbArticleRow>(stageSql.kbArticles, [tenant, query, contextLimits.kbArticles, contextLimits.excerptChars]),
     ips.length > 0 ? db.query<AssetRow>(stageSql.assetsByIp, [tenant, ips, contextLimits.assetsPerIp]) : { rows: [] as AssetRow[] },
   ]);

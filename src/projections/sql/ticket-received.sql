@@ -1,10 +1,15 @@
--- Applies ticket.received (created or updated) to tickets. Older events never overwrite newer
--- state, and an event id already applied to the ticket changes nothing.
--- $1 tenant_id, $2 ticket_id, $3 event id, $4 stream id, $5 occurred at, $6 subject, $7 description,
--- $8 priority, $9 category, $10 requester (jsonb), $11 created at (from the helpdesk)
+-- Applies ticket.received events (created or updated) to tickets, one row per event, at most one
+-- event per ticket per statement. Older events never overwrite newer state, and an event id
+-- already applied to the ticket changes nothing.
+-- $1..$11 parallel arrays: tenant_id, ticket_id, event id, stream id, occurred at, subject,
+-- description, priority, category, requester (jsonb), created at (from the helpdesk)
 INSERT INTO tickets AS t (tenant_id, ticket_id, status, subject, description, priority, category, requester,
                           created_at, received_at, updated_at, last_event_id, last_stream_id, version, event_ids)
-VALUES ($1, $2, 'received', $6, $7, $8, $9, $10, $11, $5, $5, $3, $4, 1, ARRAY[$3::uuid])
+SELECT e.tenant_id, e.ticket_id, 'received', e.subject, e.description, e.priority, e.category, e.requester,
+       e.created_at, e.occurred_at, e.occurred_at, e.event_id, e.stream_id, 1, ARRAY[e.event_id]
+  FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::timestamptz[], $6::text[], $7::text[],
+              $8::text[], $9::text[], $10::jsonb[], $11::timestamptz[])
+       AS e (tenant_id, ticket_id, event_id, stream_id, occurred_at, subject, description, priority, category, requester, created_at)
 ON CONFLICT (tenant_id, ticket_id) DO UPDATE SET
   status = 'received',
   subject = EXCLUDED.subject,
