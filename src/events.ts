@@ -139,17 +139,30 @@ export function encodeEvent(event: TicketEvent): string[] {
 
 /** Parses a stream entry into an event, upcasting old versions; throws a permanent error when it can't. */
 export function decodeEvent(fields: readonly string[] | Record<string, string>): TicketEvent {
-  const raw = Array.isArray(fields) ? fieldsToRecord(fields) : (fields as Record<string, string>);
+  return decodeEnvelope(Array.isArray(fields) ? fieldsToRecord(fields) : (fields as Record<string, string>));
+}
+
+/**
+ * Decodes an archived event, whose data Postgres already parsed (jsonb): the same validation and
+ * upcasting as a stream entry, without serialising and parsing the data again.
+ */
+export function decodeArchivedEvent(fields: Record<string, string>, data: unknown): TicketEvent {
+  return decodeEnvelope({ ...fields, data: '' }, { parsedData: data });
+}
+
+function decodeEnvelope(raw: Record<string, string>, options: { parsedData?: unknown } = {}): TicketEvent {
   const envelope = envelopeFields.safeParse(raw);
   if (!envelope.success) {
     throw new StreamdeskError('INVALID_EVENT', `Invalid event envelope: ${z.prettifyError(envelope.error).replace(/\n/g, '; ')}`);
   }
   const { data: json, ...head } = envelope.data;
-  let data: unknown;
-  try {
-    data = JSON.parse(json);
-  } catch {
-    throw new StreamdeskError('INVALID_EVENT', `Event ${head.id} has data that is not JSON`);
+  let data: unknown = options.parsedData;
+  if (!('parsedData' in options)) {
+    try {
+      data = JSON.parse(json);
+    } catch {
+      throw new StreamdeskError('INVALID_EVENT', `Event ${head.id} has data that is not JSON`);
+    }
   }
   let version = head.v;
   while (version < currentVersion[head.type]) {

@@ -1,4 +1,4 @@
-import { decodeEvent } from '../events.js';
+import { decodeArchivedEvent, decodeEvent } from '../events.js';
 import type { Db } from '../projections/db.js';
 import { compareStreamIds } from '../streams/ids.js';
 import type { RedisKeys } from '../streams/keys.js';
@@ -44,7 +44,6 @@ function archivedEntry(row: ArchiveRow): Record<string, string> {
     correlation: row.correlation_id,
     traceparent: row.traceparent,
     ...(row.replay_id ? { replay: row.replay_id } : {}),
-    data: JSON.stringify(row.data),
   };
 }
 
@@ -61,9 +60,9 @@ export async function* readHistory(source: HistorySource, tenant: string, option
   const inRange = (streamId: string) => !options.until || compareStreamIds(streamId, options.until) <= 0;
   let last = options.after;
 
-  const decode = (streamId: string, fields: Record<string, string> | string[]): StreamEvent | undefined => {
+  const decode = (streamId: string, fields: Record<string, string> | string[], archivedData?: unknown): StreamEvent | undefined => {
     try {
-      return { streamId, event: decodeEvent(fields) };
+      return { streamId, event: archivedData === undefined ? decodeEvent(fields) : decodeArchivedEvent(fields as Record<string, string>, archivedData) };
     } catch (error) {
       options.onInvalid?.(streamId, error as Error);
       return undefined;
@@ -87,7 +86,7 @@ export async function* readHistory(source: HistorySource, tenant: string, option
     );
     if (rows.length === 0) break;
     last = rows.at(-1)!.stream_id;
-    const batch = rows.map((row) => decode(row.stream_id, archivedEntry(row))).filter((entry) => entry !== undefined);
+    const batch = rows.map((row) => decode(row.stream_id, archivedEntry(row), row.data)).filter((entry) => entry !== undefined);
     if (batch.length > 0) yield batch;
     if (rows.length < batchSize) break;
   }
