@@ -1,0 +1,98 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import type { E2eResult } from './e2e.js';
+import type { EngineResult } from './engine.js';
+import type { IngestResult } from './ingest.js';
+import type { RebuildResult } from './rebuild.js';
+import type { CpuParties } from './support/cpu.js';
+import type { Machine } from './support/machine.js';
+
+export type BenchReport = {
+  startedAt: string;
+  finishedAt: string;
+  durationSeconds: number;
+  command: string[];
+  git: { commit: string };
+  machine: Machine;
+  logLevel: string;
+  /** Run under the in-process CPU profiler (--profile): figures are a few per cent lower. */
+  profiled: boolean;
+  loadAverage1mAtPhaseStart: Record<string, number>;
+  phases: { engine?: EngineResult; ingest?: IngestResult; e2e?: E2eResult; rebuild?: RebuildResult };
+  targets: TargetCheck[];
+};
+
+export type TargetCheck = { target: string; value: number | null; unit: string; met: boolean | null };
+
+const check = (target: string, value: number | undefined, unit: string, met: (value: number) => boolean): TargetCheck => ({
+  target,
+  value: value ?? null,
+  unit,
+  met: value === undefined ? null : met(value),
+});
+
+/** The project's performance targets (docs/performance.md), against this run's figures. */
+export function checkTargets(phases: BenchReport['phases']): TargetCheck[] {
+  const ingestAt = (rate: number) => phases.ingest?.runs.find((run) => run.overallRate === rate && run.mode === 'paced');
+  const e2eRate = phases.e2e?.runs.filter((run) => run.label.endsWith('/s')).at(-1);
+  return [
+    check('engine chain ≥ 50 % of the raw ceiling', phases.engine ? phases.engine.ratio * 100 : undefined, '%', (v) => v >= 50),
+    check('ingest ≥ 10,000 signed webhooks/s', phases.ingest?.runs.find((run) => run.overallRate === undefined)?.requestsPerSecond, 'req/s', (v) => v >= 10_000),
+    check('ingest p99 < 20 ms at a steady 5,000/s', ingestAt(5_000)?.p99Ms, 'ms', (v) => v < 20),
+    check('end to end ≥ 3,000 tickets/s', phases.e2e?.runs.find((run) => run.label === 'saturation')?.ticketsPerSecond, 'tickets/s', (v) => v >= 3_000),
+    check(`end to end p99 < 100 ms at a steady ${e2eRate?.label ?? '1000/s'}`, e2eRate?.pipelineMs.p99, 'ms', (v) => v < 100),
+    check('rebuild ≥ 50,000 events/s', phases.rebuild?.eventsPerSecond, 'events/s', (v) => v >= 50_000),
+  ];
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  const line = (row: string[]) => row.map((cell, column) => (column === 0 || column === 1 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ').trimEnd();
+  return [line(rows[0]!), widths.map((width) => '-'.repeat(width)).join('  '), ...rows.slice(1).map(line)].join('\n');
+}
+
+const n = (value: number) => Math.round(value).toLocaleString('en-US');
+const msText = (value: number) => `${value.toFixed(1)} ms`;
+/** Cores used: streamdesk / Postgres / Redis / load generator / anything else. */
+const cpuText = (cpu: CpuParties | undefined) =>
+  cpu ? [cpu.streamdesk, cpu.postgres, cpu.redis, cpu.loadGenerator, cpu.other].map((value) => value.toFixed(2)).join(' / ') : '';
+
+export function formatReport(report: BenchReport): string {
+  const { engine, ingest, e2e, rebuild } = report.phases;
+  const rows: string[][] = [['phase', 'measure', 'value', 'p50', 'p99', 'errors', 'cores: sd / pg / redis / load / other']];
+  if (engine) {
+    const last = engine.runs.at(-1);
+    rows.push(['engine', `3-stage no-op chain, ${n(engine.settings.items)} items (median of ${engine.runs.length})`, `${n(engine.engineItemsPerSecond)} items/s`, '', '', '', cpuText(last?.engineCpu)]);
+    rows.push(['engine', 'raw ioredis 3-hop chain (ceiling)', `${n(engine.rawItemsPerSecond)} items/s`, '', '', '', cpuText(last?.rawCpu)]);
+    rows.push(['engine', 'engine / raw', `${(engine.ratio * 100).toFixed(1)} %`, '', '', '', '']);
+  }
+  for (const run of ingest?.runs ?? []) {
+    rows.push(['ingest', `signed webhooks, ${run.label}, ${run.connections} conn.`, `${n(run.requestsPerSecond)} req/s`, msText(run.p50Ms), msText(run.p99Ms), String(run.non2xx + run.errors), cpuText(run.cpu)]);
+  }
+  for (const run of e2e?.runs ?? []) {
+    rows.push(['e2e', `webhook → written_back, ${run.label}, ${n(run.accepted)} tickets`, `${n(run.ticketsPerSecond)} tickets/s`, msText(run.pipelineMs.p50), msText(run.pipelineMs.p99), String(run.non2xx + run.failed), cpuText(run.cpu)]);
+    rows.push(['e2e', `  … until archived in Postgres (drain ${run.drainSeconds} s)`, '', msText(run.toPostgresMs.p50), msText(run.toPostgresMs.p99), '', '']);
+  }
+  if (rebuild) {
+    rows.push(['rebuild', `tickets from archive (${n(rebuild.eventsApplied - rebuild.streamEvents)}) + stream (${n(rebuild.streamEvents)})`, `${n(rebuild.eventsPerSecond)} events/s`, '', '', rebuild.stateMatches ? '0' : 'state differs', cpuText(rebuild.cpu)]);
+  }
+  const targets = report.targets
+    .filter((target) => target.met !== null)
+    .map((target) => `  ${target.met ? 'met    ' : 'NOT met'}  ${target.target}: ${target.value === null ? '—' : `${n(target.value)} ${target.unit}`}`);
+  const m = report.machine;
+  return [
+    `streamdesk bench — ${report.git.commit.slice(0, 12)}${report.git.commit.endsWith('+dirty') ? '+dirty' : ''}, ${m.cpus} × ${m.cpuModel}, ${m.totalMemoryGiB} GiB, Node ${m.node}, Redis ${m.redis.split(' ')[0]}, ${m.postgres.split(' ').slice(0, 2).join(' ')}`,
+    '',
+    table(rows),
+    '',
+    'targets:',
+    ...targets,
+  ].join('\n');
+}
+
+/** Writes bench/results/<ISO timestamp>.json and returns its path. */
+export function writeReport(report: BenchReport, directory: URL): string {
+  mkdirSync(directory, { recursive: true });
+  const file = new URL(`${report.startedAt.replace(/:/g, '-')}.json`, directory);
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  return file.pathname;
+}

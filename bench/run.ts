@@ -1,0 +1,179 @@
+/**
+ * `npm run bench`: the stream engine against a raw ioredis ceiling, signed-webhook ingest, end to
+ * end, and a projection rebuild, on the local Redis and Postgres, each phase on a key prefix and a
+ * schema of its own that are removed afterwards (also on failure and on Ctrl-C).
+ *
+ *   npm run bench [-- --only engine,ingest,e2e,rebuild] [--quick] [--profile] [--log-level info] [--log-file /dev/null]
+ *
+ * Prints a table and writes bench/results/<ISO timestamp>.json (with --profile also
+ * <ISO timestamp>.cpuprofile, read it with bench/profile-summary.ts). See docs/performance.md.
+ */
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { runE2e, type E2eSettings } from './e2e.js';
+import { runEngine, type EngineSettings } from './engine.js';
+import { runIngest, type IngestSettings } from './ingest.js';
+import { runRebuild, type RebuildSettings } from './rebuild.js';
+import { checkTargets, formatReport, writeReport, type BenchReport } from './report.js';
+import { Cleanups } from './support/cleanup.js';
+import { openBenchEnv, type BenchEnv, type BenchTarget } from './support/env.js';
+import { describeMachine, gitCommit } from './support/machine.js';
+import { startProfiling } from './support/profiler.js';
+
+const phaseNames = ['engine', 'ingest', 'e2e', 'rebuild'] as const;
+type PhaseName = (typeof phaseNames)[number];
+
+type Settings = { engine: EngineSettings; ingest: IngestSettings; e2e: E2eSettings; rebuild: RebuildSettings };
+
+const fullSettings: Settings = {
+  engine: { items: 20_000, repeats: 3, rawCount: 100, runnerBatchSize: 100, blockMs: 1_000, timeoutMs: 120_000 },
+  ingest: {
+    warmupSeconds: 3,
+    saturation: { durationSeconds: 10, connections: 64 },
+    pacedRates: [
+      { overallRate: 1_000, durationSeconds: 10, connections: 64 },
+      { overallRate: 5_000, durationSeconds: 10, connections: 64 },
+    ],
+    autocannonRates: [{ overallRate: 5_000, durationSeconds: 10, connections: 64 }],
+  },
+  e2e: {
+    warmupTickets: 300,
+    saturation: { tickets: 5_000, connections: 64 },
+    idleTenant: { tickets: 500, connections: 64 },
+    rates: [
+      { overallRate: 100, durationSeconds: 5, connections: 16 },
+      // 5 s, not 10: the pipeline cannot sustain 1,000/s here, and every second more only adds drain time.
+      { overallRate: 1_000, durationSeconds: 5, connections: 64 },
+    ],
+    drainTimeoutMs: 180_000,
+  },
+  rebuild: { batchSize: 2_000, trimToLength: 1 },
+};
+
+/** A smoke run of every phase in well under a minute: the figures mean little. */
+const quickSettings: Settings = {
+  engine: { ...fullSettings.engine, items: 2_000, repeats: 1 },
+  ingest: {
+    warmupSeconds: 1,
+    saturation: { durationSeconds: 2, connections: 64 },
+    pacedRates: fullSettings.ingest.pacedRates.map((rate) => ({ ...rate, durationSeconds: 2 })),
+    autocannonRates: fullSettings.ingest.autocannonRates.map((rate) => ({ ...rate, durationSeconds: 2 })),
+  },
+  e2e: { ...fullSettings.e2e, warmupTickets: 100, saturation: { tickets: 500, connections: 64 }, idleTenant: { tickets: 200, connections: 64 }, rates: fullSettings.e2e.rates.map((rate) => ({ ...rate, durationSeconds: 2 })) },
+  rebuild: fullSettings.rebuild,
+};
+
+function parseOptions(): { phases: Set<PhaseName>; settings: Settings; logLevel: string; logFile: string; profile: boolean } {
+  const { values } = parseArgs({
+    options: { only: { type: 'string', multiple: true }, quick: { type: 'boolean', default: false }, 'log-level': { type: 'string', default: 'info' }, 'log-file': { type: 'string', default: '/dev/null' }, profile: { type: 'boolean', default: false } },
+    strict: true,
+  });
+  const requested = (values.only ?? []).flatMap((value) => value.split(',')).map((value) => value.trim()).filter(Boolean);
+  for (const name of requested) {
+    if (!(phaseNames as readonly string[]).includes(name)) throw new Error(`--only: unknown phase "${name}" (expected ${phaseNames.join(', ')})`);
+  }
+  const phases = new Set<PhaseName>(requested.length > 0 ? (requested as PhaseName[]) : phaseNames);
+  return { phases, settings: values.quick ? quickSettings : fullSettings, logLevel: values['log-level'], logFile: values['log-file'], profile: values.profile };
+}
+
+async function main(): Promise<void> {
+  const { phases, settings, logLevel, logFile, profile } = parseOptions();
+  const target: BenchTarget = {
+    redisUrl: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
+    databaseUrl: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/streamdesk_bench',
+    logLevel,
+    logFile,
+  };
+  const runId = randomBytes(3).toString('hex');
+  const cleanups = new Cleanups();
+  const progress = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+  let interrupted = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupted) return;
+    interrupted = true;
+    progress(`${signal}: stopping and removing the bench's keys and schemas…`);
+    void cleanups.runAll(progress).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  const started = new Date();
+  const machine = await describeMachine(target);
+  const report: BenchReport = {
+    startedAt: started.toISOString(),
+    finishedAt: '',
+    durationSeconds: 0,
+    command: process.argv.slice(2),
+    git: { commit: gitCommit(new URL('..', import.meta.url).pathname) },
+    machine,
+    logLevel,
+    profiled: profile,
+    loadAverage1mAtPhaseStart: {},
+    phases: {},
+    targets: [],
+  };
+  // Other work on the machine shows up here: a phase that started on a busy machine measured less.
+  const phase = (name: string, what: string) => {
+    report.loadAverage1mAtPhaseStart[name] = Math.round(os.loadavg()[0]! * 100) / 100;
+    progress(`phase ${name}: ${what}`);
+  };
+  const profiler = profile ? await startProfiling() : undefined;
+  const resultsDirectory = new URL('./results/', import.meta.url);
+  const stamp = report.startedAt.replace(/:/g, '-');
+  try {
+    if (phases.has('engine')) {
+      phase('engine', '3 no-op stages through StreamRunner vs a raw ioredis 3-hop chain');
+      const env = await openBenchEnv(target, runId, 'engine', cleanups);
+      try {
+        report.phases.engine = await runEngine(env, settings.engine, progress);
+      } finally {
+        await env.close();
+      }
+    }
+    if (phases.has('ingest')) {
+      phase('ingest', 'signed webhooks: autocannon at saturation, paced steady rates');
+      const env = await openBenchEnv(target, runId, 'ingest', cleanups);
+      try {
+        report.phases.ingest = await runIngest(env, settings.ingest, cleanups, progress);
+      } finally {
+        await env.close();
+      }
+    }
+    if (phases.has('e2e') || phases.has('rebuild')) {
+      // The rebuild reads the archive the end-to-end phase fills; alone, it runs the saturation part first.
+      phase('e2e', 'webhook → written_back with role all');
+      const rebuild = phases.has('rebuild')
+        ? async (env: BenchEnv, tenants: string[]) => {
+            phase('rebuild', 'tickets projection from the archive');
+            report.phases.rebuild = await runRebuild(env, tenants, settings.rebuild);
+            progress(`rebuild: ${report.phases.rebuild.eventsPerSecond} events/s`);
+          }
+        : undefined;
+      const openEnv = (name: string) => openBenchEnv(target, runId, name, cleanups);
+      const e2e = await runE2e(openEnv, settings.e2e, cleanups, progress, { saturationOnly: !phases.has('e2e'), ...(rebuild ? { rebuild } : {}) });
+      if (phases.has('e2e')) report.phases.e2e = e2e;
+    }
+  } catch (error) {
+    // Interrupted: the signal handler is already removing everything, and closed what this was using.
+    if (interrupted) return;
+    progress(`failed: ${(error as Error).stack ?? String(error)}`);
+    await cleanups.runAll(progress);
+    process.exitCode = 1;
+    return;
+  }
+  if (profiler) {
+    const file = new URL(`${stamp}.cpuprofile`, resultsDirectory).pathname;
+    await profiler.stop(file);
+    progress(`CPU profile: ${file} (npx tsx bench/profile-summary.ts ${file})`);
+  }
+  const finished = new Date();
+  report.finishedAt = finished.toISOString();
+  report.durationSeconds = Math.round((finished.getTime() - started.getTime()) / 1_000);
+  report.targets = checkTargets(report.phases);
+  process.stdout.write(`\n${formatReport(report)}\n\n`);
+  const path = writeReport(report, resultsDirectory);
+  process.stdout.write(`results: ${path}\n`);
+}
+
+await main();
