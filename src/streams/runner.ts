@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Cluster } from 'ioredis';
 import type { Logger } from 'pino';
 import { StreamdeskError, isOutage, toStreamdeskError } from '../errors.js';
-import { decodeEvent, encodeEvent, type TicketEvent } from '../events.js';
+import { decodeEvent, encodeEvent, eventTypes, type TicketEvent } from '../events.js';
 import { deadLetterFields } from './dlq.js';
 import { toRecord } from './reply.js';
 import { failedEvent, followOnEvent } from './follow-on.js';
@@ -33,6 +33,8 @@ export type RunnerOptions = {
   /** Consumers idle this long with nothing pending are removed from the group. */
   deadConsumerIdleMs?: number;
 };
+
+const knownEventTypes = new Set<string>(eventTypes);
 
 type Delivery = {
   tenant: string;
@@ -172,9 +174,11 @@ export class StreamRunner {
         continue;
       }
       const count = Math.max(1, Math.min(batchSize, Math.floor(free / readable.length)));
+      // A tenant left out of this read (queue full, backing off) must not wait a whole blockMs to be read again.
+      const block = readable.length < this.tenants.size ? Math.min(blockMs, 10) : blockMs;
       let reply: [string, StreamEntry[]][] | null;
       try {
-        reply = await this.readNew(readable.map((tenant) => keys.events(tenant)), count);
+        reply = await this.readNew(readable.map((tenant) => keys.events(tenant)), count, block);
         outageMs = 0;
       } catch (error) {
         if (!this.running) break;
@@ -189,7 +193,14 @@ export class StreamRunner {
       }
       for (const [key, entries] of reply ?? []) {
         const tenant = this.tenantOfKey(key);
-        const deliveries = entries.filter((entry): entry is [string, string[]] => entry[1] !== null).map(([id, fields]) => this.toDelivery(tenant, id, fields, 1));
+        const skipped: string[] = [];
+        const deliveries: Delivery[] = [];
+        for (const [id, fields] of entries) {
+          if (fields === null) continue;
+          if (this.isForOthers(fields)) skipped.push(id);
+          else deliveries.push(this.toDelivery(tenant, id, fields, 1));
+        }
+        if (skipped.length > 0) this.track(this.acknowledgeSkipped(tenant, skipped));
         if (deliveries.length > 0) this.dispatch(tenant, deliveries);
       }
     }
@@ -201,8 +212,8 @@ export class StreamRunner {
    * slot, without blocking (one connection per node cannot hold several blocking reads), polling
    * more slowly while everything is idle.
    */
-  private async readNew(streams: string[], count: number): Promise<[string, StreamEntry[]][] | null> {
-    const { blockingRedis, blockMs } = this.options;
+  private async readNew(streams: string[], count: number, blockMs: number): Promise<[string, StreamEntry[]][] | null> {
+    const { blockingRedis } = this.options;
     const read = (keys: string[], block: (string | number)[]) =>
       blockingRedis.call('XREADGROUP', 'GROUP', this.group, this.consumer, 'COUNT', count, ...block, 'STREAMS', ...keys, ...keys.map(() => '>')) as Promise<[string, StreamEntry[]][] | null>;
     if (!(blockingRedis instanceof Cluster)) return read(streams, ['BLOCK', blockMs]);
@@ -216,6 +227,29 @@ export class StreamRunner {
     await sleep(this.clusterPollMs);
     this.clusterPollMs = Math.min(blockMs, this.clusterPollMs * 2);
     return null;
+  }
+
+  /**
+   * An event of a type this group does not handle needs no decoding and no settling: it is
+   * acknowledged with the others of its read in one XACK. (Entries whose type is not a known event
+   * type take the normal path and are dead-lettered as invalid.)
+   */
+  private isForOthers(fields: readonly string[]): boolean {
+    const { handles } = this.options.processor;
+    if (handles === 'all') return false;
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      if (fields[i] === 'type') return knownEventTypes.has(fields[i + 1]!) && !(handles as readonly string[]).includes(fields[i + 1]!);
+    }
+    return false;
+  }
+
+  private async acknowledgeSkipped(tenant: string, ids: string[]): Promise<void> {
+    try {
+      await this.options.redis.xack(this.options.keys.events(tenant), this.group, ...ids);
+    } catch (error) {
+      // They stay pending and are taken over (and skipped again) after the claim timeout.
+      this.log.warn({ err: error, group: this.group, tenant, count: ids.length }, 'acknowledging skipped entries failed');
+    }
   }
 
   private tenantOfKey(key: string): string {
