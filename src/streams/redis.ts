@@ -35,6 +35,8 @@ export function createRedis(config: Config, purpose: RedisPurpose): RedisClient 
     enableOfflineQueue: !failFast,
     retryStrategy: (attempt: number) => Math.min(50 * 2 ** attempt, 2_000),
     lazyConnect: false,
+    // Concurrent webhooks' appends share one socket write per event-loop turn.
+    enableAutoPipelining: failFast,
   };
   const client: RedisClient = config.redisClusterNodes
     ? new Cluster([...config.redisClusterNodes], { redisOptions: options, enableOfflineQueue: !failFast })

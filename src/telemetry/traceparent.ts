@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import { ROOT_CONTEXT, context, propagation, trace, type Context, type SpanContext } from '@opentelemetry/api';
+import { pooledRandomBytes } from '../streams/ids.js';
 
 /**
  * The W3C traceparent of the active span. With tracing off there is no active span, and a fresh
@@ -9,7 +9,7 @@ export function currentTraceparent(active: Context = context.active()): string {
   const carrier: Record<string, string> = {};
   propagation.inject(active, carrier);
   if (carrier.traceparent) return carrier.traceparent;
-  return activeTraceparent(active) ?? `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-00`;
+  return activeTraceparent(active) ?? `00-${pooledRandomBytes(16).toString('hex')}-${pooledRandomBytes(8).toString('hex')}-00`;
 }
 
 /** The W3C traceparent of the active span, or undefined when there is none. */

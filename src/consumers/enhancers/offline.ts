@@ -116,8 +116,16 @@ function escapeForRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+/** Whole-word patterns, compiled once per phrase list rather than once per ticket. */
+const phrasePatterns = new WeakMap<readonly string[], RegExp[]>();
+
 function countMatches(text: string, phrases: readonly string[]): number {
-  return phrases.filter((phrase) => new RegExp(`(^|[^a-z0-9])${escapeForRegExp(phrase)}($|[^a-z0-9])`).test(text)).length;
+  let patterns = phrasePatterns.get(phrases);
+  if (!patterns) {
+    patterns = phrases.map((phrase) => new RegExp(`(^|[^a-z0-9])${escapeForRegExp(phrase)}($|[^a-z0-9])`));
+    phrasePatterns.set(phrases, patterns);
+  }
+  return patterns.filter((pattern) => pattern.test(text)).length;
 }
 
 /**
