@@ -7,8 +7,8 @@ import type { Stage } from '../stage.js';
 /** Bounds on what one ticket's context may hold, so events and prompts stay small whatever the ticket says. */
 export const contextLimits = {
   similarTickets: 5,
-  /** Most recent matching tickets that are ranked for similarity. */
-  similarCandidates: 500,
+  /** How many of the tenant's most recent tickets are searched for similar ones. */
+  similarCandidates: 2_000,
   kbArticles: 3,
   ipAddresses: 20,
   assetsPerIp: 3,
