@@ -8,12 +8,15 @@ import type { Stage } from '../stage.js';
 export const contextLimits = {
   similarTickets: 5,
   /** How many of the tenant's most recent tickets are searched for similar ones. */
-  similarCandidates: 2_000,
+  similarCandidates: 1_000,
   kbArticles: 3,
   ipAddresses: 20,
   assetsPerIp: 3,
-  /** Characters of subject + description searched for; enough to find the topic. */
-  queryChars: 2_000,
+  /**
+   * Characters of subject + description searched for: enough to find the topic. Ranking cost grows
+   * with the number of words searched for, on every candidate ticket.
+   */
+  queryChars: 400,
   subjectChars: 200,
   excerptChars: 300,
   /** Characters of the description copied into the event for the enhancer (which truncates further). */
