@@ -113,4 +113,23 @@ describe('streamdesk start', () => {
       expect((await exitOf(projector)).code).toBe(0);
     }
   });
+
+  it('rebuilds the tickets projection and dry-runs a stage replay from the command line', async () => {
+    const rebuild = await runCli(['replay', 'rebuild', '--projection', 'tickets', '--tenant', 'cli-run'], env);
+    expect(rebuild.code).toBe(0);
+    expect(rebuild.stdout).toMatch(/^Rebuilt tickets for 1 tenant\(s\) from \d+ events; swapped in\.$/m);
+    // Not a terminal: progress comes as JSON lines.
+    const progress = rebuild.stderr.trim().split('\n').map((line) => JSON.parse(line) as { progress: string; finished?: boolean });
+    expect(progress.at(-1)).toMatchObject({ progress: 'rebuild tickets', finished: true });
+
+    const dry = await runCli(['replay', 'stage', '--stage', 'context', '--tenant', 'cli-run', '--from', '2020-01-01T00:00:00Z', '--to', new Date().toISOString(), '--dry-run', '--json'], env);
+    expect(dry.code).toBe(0);
+    const result = JSON.parse(dry.stdout);
+    expect(result).toMatchObject({ dryRun: true, appended: 0, failed: [] });
+    expect(result.inputs).toBeGreaterThanOrEqual(50);
+
+    const unknown = await runCli(['replay', 'rebuild', '--projection', 'nope'], env);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('--projection must be one of tickets');
+  });
 });
