@@ -383,18 +383,14 @@ export class StreamRunner {
   private async settle(tenant: string, deliveries: Delivery[], outcomes: Map<Delivery, Outcome>): Promise<Delivery[]> {
     const { redis, keys, observer, logger } = this.options;
     const pipeline = redis.pipeline();
-    const settled: Delivery[] = [];
+    const toSettle: { delivery: Delivery; events: TicketEvent[]; deadLetter: string[] }[] = [];
     const retry: Delivery[] = [];
-    /** Index of each settle command's reply in the pipeline. */
-    const replyIndex = new Map<Delivery, number>();
-    let commands = 0;
     const now = Date.now();
     for (const delivery of deliveries) {
       const outcome = outcomes.get(delivery)!;
       if (outcome.ok) {
-        pipeline.sdSettle(...this.settleArgs(delivery, outcome.emit.map((followOn, index) => followOnEvent(delivery.event!, followOn, { group: this.group, index, traceparent: outcome.traceparent ?? delivery.event!.traceparent })), []));
-        replyIndex.set(delivery, commands++);
-        settled.push(delivery);
+        const traceparent = outcome.traceparent ?? delivery.event!.traceparent;
+        toSettle.push({ delivery, events: outcome.emit.map((followOn, index) => followOnEvent(delivery.event!, followOn, { group: this.group, index, traceparent })), deadLetter: [] });
         continue;
       }
       const error = outcome.error;
@@ -412,7 +408,6 @@ export class StreamRunner {
       if (error.retryable && failures < this.policy.maxAttempts) {
         const record: RetryRecord = { failures, firstFailedAt, lastError: `${error.code}: ${error.message}` };
         pipeline.hset(keys.retryState(tenant, this.group), delivery.streamId, JSON.stringify(record));
-        commands++;
         logger.warn({ group: this.group, tenant, entry: delivery.streamId, eventId: delivery.event?.id, attempt: failures, code: error.code, error: error.message }, 'handler failed; will retry');
         retry.push(Object.assign(delivery, { failures, firstFailedAt }));
         continue;
@@ -421,13 +416,15 @@ export class StreamRunner {
         entry: delivery.streamId, group: this.group, code: error.code, message: error.message, attempts: failures,
         firstFailedAt: new Date(firstFailedAt).toISOString(), lastFailedAt: new Date(now).toISOString(), fields: delivery.fields,
       });
-      const failed: TicketEvent[] = delivery.event && this.options.processor.emitsFailures ? [failedEvent(delivery.event, { group: this.group, streamId: delivery.streamId, code: error.code, message: error.message, attempts: failures, traceparent: outcome.traceparent ?? delivery.event.traceparent })] : [];
-      pipeline.sdSettle(...this.settleArgs(delivery, failed, deadLetter));
-      replyIndex.set(delivery, commands++);
+      const traceparent = outcome.traceparent ?? delivery.event?.traceparent ?? '';
+      const failed = delivery.event && this.options.processor.emitsFailures
+        ? [failedEvent(delivery.event, { group: this.group, streamId: delivery.streamId, code: error.code, message: error.message, attempts: failures, traceparent })]
+        : [];
+      toSettle.push({ delivery, events: failed, deadLetter });
       logger.error({ group: this.group, tenant, entry: delivery.streamId, eventId: delivery.event?.id, attempts: failures, code: error.code, error: error.message }, 'entry dead-lettered');
       observer.deadLettered(this.group, tenant, error.code);
-      settled.push(delivery);
     }
+    if (toSettle.length > 0) pipeline.sdSettle(...this.settleArgs(tenant, toSettle));
     let replies: [Error | null, unknown][] | null;
     try {
       replies = await pipeline.exec();
@@ -435,28 +432,33 @@ export class StreamRunner {
       replies = null;
       logger.warn({ err: error, group: this.group, tenant }, 'settling failed; entries stay pending and are retried');
     }
-    const unsettled: Delivery[] = [];
-    for (const [delivery, index] of replyIndex) {
-      const [error, result] = replies?.[index] ?? [new Error('no reply'), null];
-      if (error) unsettled.push(delivery);
-      else if (result === -1) logger.warn({ group: this.group, tenant, entry: delivery.streamId }, 'entry was taken over by another consumer; result dropped');
+    const [settleError, results] = replies?.at(-1) ?? [new Error('no reply'), null];
+    if (toSettle.length === 0) return retry;
+    if (settleError || !Array.isArray(results)) {
+      if (replies) logger.warn({ err: settleError, group: this.group, tenant }, 'settling failed; entries stay pending and are retried');
+      return [...retry, ...toSettle.map(({ delivery }) => delivery)];
     }
-    this.release(settled.filter((delivery) => !unsettled.includes(delivery)));
-    return [...retry, ...unsettled];
+    toSettle.forEach(({ delivery }, index) => {
+      if (results[index] === -1) logger.warn({ group: this.group, tenant, entry: delivery.streamId }, 'entry was taken over by another consumer; result dropped');
+    });
+    this.release(toSettle.map(({ delivery }) => delivery));
+    return retry;
   }
 
-  private settleArgs(delivery: Delivery, events: TicketEvent[], deadLetter: string[]): (string | number)[] {
+  /** One settle.lua call for a tenant's batch (see the script's header for the layout). */
+  private settleArgs(tenant: string, entries: { delivery: Delivery; events: TicketEvent[]; deadLetter: string[] }[]): (string | number)[] {
     const { keys, emittedTtlSeconds } = this.options;
-    const tenant = delivery.tenant;
+    const markers = entries.flatMap(({ events }) => events.map((event) => keys.eventEmitted(tenant, event.id)));
     const args: (string | number)[] = [
-      3 + events.length,
-      keys.events(tenant), keys.dlq(tenant), keys.retryState(tenant, this.group),
-      ...events.map((event) => keys.eventEmitted(tenant, event.id)),
-      this.group, this.consumer, delivery.streamId, emittedTtlSeconds, events.length, deadLetter.length, ...deadLetter,
+      3 + markers.length, keys.events(tenant), keys.dlq(tenant), keys.retryState(tenant, this.group), ...markers,
+      this.group, this.consumer, emittedTtlSeconds, entries.length,
     ];
-    for (const event of events) {
-      const fields = encodeEvent(event);
-      args.push(fields.length, ...fields);
+    for (const { delivery, events, deadLetter } of entries) {
+      args.push(delivery.streamId, events.length, deadLetter.length, ...deadLetter);
+      for (const event of events) {
+        const fields = encodeEvent(event);
+        args.push(fields.length, ...fields);
+      }
     }
     return args;
   }
