@@ -101,6 +101,12 @@ describe('stream runner', () => {
         return [{ type: 'ticket.context_gathered', data: emptyContext }];
       }),
     );
+    // Another group reading the same events: a redrive must not run it again.
+    let audited = 0;
+    await startRunner({ name: 'audit', handles: ['ticket.received'], handle: async (event) => {
+      if (event.ticket === 'POISON') audited += 1;
+      return [];
+    } });
     await appendEvent(t.services, receivedEvent(tenant, 'POISON'));
     for (let i = 0; i < 20; i++) await appendEvent(t.services, receivedEvent(tenant, `OK-${i}`));
     await waitFor(async () => (await followOns(tenant, 'ticket.context_gathered')).length === 20, { message: 'healthy tickets flowed' });
@@ -120,6 +126,8 @@ describe('stream runner', () => {
     expect(await redriveDeadLetters(t.services.redis, t.services.keys, tenant)).toEqual({ redriven: 1, missing: [] });
     await waitFor(async () => (await followOns(tenant, 'ticket.context_gathered')).some(([, fields]) => fields.ticket === 'POISON'));
     expect(calls.get('POISON')).toBe(4);
+    await waitFor(async () => (await pendingCount(t.services, tenant, 'audit')) === 0);
+    expect(audited).toBe(1);
     expect(await listDeadLetters(t.services.redis, t.services.keys, tenant)).toEqual([]);
     // A second redrive finds nothing to do.
     expect(await redriveDeadLetters(t.services.redis, t.services.keys, tenant)).toEqual({ redriven: 0, missing: [] });

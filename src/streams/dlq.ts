@@ -49,9 +49,13 @@ export async function listDeadLetters(redis: RedisClient, keys: RedisKeys, tenan
   return entries.map(([id, fields]) => toDeadLetter(id, fields));
 }
 
+/** Stream field that addresses a redriven entry to the one group that dead-lettered it. */
+export const redriveForField = 'redrive-for';
+
 /**
- * Puts dead letters back on the tenant's stream as new deliveries (original event ids kept, so
- * consumers that already applied them skip them), and removes them from the DLQ in the same step.
+ * Puts dead letters back on the tenant's stream as new deliveries (original event ids kept) for
+ * the group that dead-lettered them only — the other groups acknowledge them without work — and
+ * removes them from the DLQ in the same step.
  */
 export async function redriveDeadLetters(redis: RedisClient, keys: RedisKeys, tenant: string, ids?: readonly string[]): Promise<{ redriven: number; missing: string[] }> {
   const dlqKey = keys.dlq(tenant);
@@ -62,8 +66,10 @@ export async function redriveDeadLetters(redis: RedisClient, keys: RedisKeys, te
   let redriven = 0;
   for (const [id, fields] of letters) {
     const letter = toDeadLetter(id, fields);
-    const eventFields = Object.entries(letter.event).flat();
+    const { [redriveForField]: _earlierRedrive, ...original } = letter.event;
+    const eventFields = Object.entries(original).flat();
     if (eventFields.length === 0) continue;
+    if (letter.group) eventFields.push(redriveForField, letter.group);
     const transaction = redis.multi().xadd(keys.events(tenant), '*', ...eventFields).xdel(dlqKey, id);
     const replies = await transaction.exec();
     if (replies?.every(([error]) => !error)) redriven += 1;

@@ -5,7 +5,7 @@ import { Cluster } from 'ioredis';
 import type { Logger } from 'pino';
 import { StreamdeskError, isOutage, toStreamdeskError } from '../errors.js';
 import { decodeEvent, encodeEvent, eventTypes, type TicketEvent } from '../events.js';
-import { deadLetterFields } from './dlq.js';
+import { deadLetterFields, redriveForField } from './dlq.js';
 import { toRecord } from './reply.js';
 import { failedEvent, followOnEvent } from './follow-on.js';
 import { hashSlot, type RedisKeys } from './keys.js';
@@ -230,17 +230,19 @@ export class StreamRunner {
   }
 
   /**
-   * An event of a type this group does not handle needs no decoding and no settling: it is
-   * acknowledged with the others of its read in one XACK. (Entries whose type is not a known event
-   * type take the normal path and are dead-lettered as invalid.)
+   * An entry redriven for another group, or an event of a type this group does not handle, needs
+   * no decoding and no settling: it is acknowledged with the others of its read in one XACK.
+   * (Entries whose type is not a known event type take the normal path and are dead-lettered.)
    */
   private isForOthers(fields: readonly string[]): boolean {
     const { handles } = this.options.processor;
-    if (handles === 'all') return false;
+    let forOthers = false;
     for (let i = 0; i + 1 < fields.length; i += 2) {
-      if (fields[i] === 'type') return knownEventTypes.has(fields[i + 1]!) && !(handles as readonly string[]).includes(fields[i + 1]!);
+      const name = fields[i];
+      if (name === redriveForField && fields[i + 1] !== this.group) return true;
+      if (name === 'type' && handles !== 'all') forOthers = knownEventTypes.has(fields[i + 1]!) && !(handles as readonly string[]).includes(fields[i + 1]!);
     }
-    return false;
+    return forOthers;
   }
 
   private async acknowledgeSkipped(tenant: string, ids: string[]): Promise<void> {
