@@ -104,10 +104,15 @@ describe('stream runner', () => {
     );
     // Another group reading the same events: a redrive must not run it again.
     let audited = 0;
-    await startRunner({ name: 'audit', handles: ['ticket.received'], handle: async (event) => {
-      if (event.ticket === 'POISON') audited += 1;
-      return [];
-    } });
+    const audit: Stage<'ticket.received'> = {
+      name: 'audit',
+      handles: ['ticket.received'],
+      handle: async (event) => {
+        if (event.ticket === 'POISON') audited += 1;
+        return [];
+      },
+    };
+    await startRunner(audit);
     await appendEvent(t.services, receivedEvent(tenant, 'POISON'));
     for (let i = 0; i < 20; i++) await appendEvent(t.services, receivedEvent(tenant, `OK-${i}`));
     await waitFor(async () => (await followOns(tenant, 'ticket.context_gathered')).length === 20, { message: 'healthy tickets flowed' });
@@ -230,6 +235,22 @@ describe('stream runner', () => {
     release();
     await waitFor(async () => (await followOns(tenant, 'ticket.context_gathered')).length === 1);
     expect(handledBy).toEqual(['slow']);
+  });
+
+  it('removes consumers that have been idle past the limit with nothing pending, and keeps those holding entries', async () => {
+    const tenant = await newTenant();
+    const stream = t.services.keys.events(tenant);
+    await t.services.redis.xgroup('CREATE', stream, 'context', '0', 'MKSTREAM');
+    await t.services.redis.xgroup('CREATECONSUMER', stream, 'context', 'long-gone');
+    await appendEvent(t.services, receivedEvent(tenant, 'T-held'));
+    // A dead consumer still holding an entry: removing it would lose the entry.
+    await t.services.redis.xreadgroup('GROUP', 'context', 'dead-holding', 'COUNT', 1, 'STREAMS', stream, '>');
+    const consumers = async () => ((await t.services.redis.xinfo('CONSUMERS', stream, 'context')) as unknown[][]).map((consumer) => String(toRecord(consumer).name));
+    expect(await consumers()).toEqual(expect.arrayContaining(['long-gone', 'dead-holding']));
+    await startRunner(contextStage(async () => []), { deadConsumerIdleMs: 200, retry: { maxAttempts: 3, baseMs: 60, maxMs: 1_000, claimIdleMs: 60_000 } });
+    await waitFor(async () => !(await consumers()).includes('long-gone'), { message: 'the idle consumer with nothing pending is removed' });
+    expect(await consumers()).toContain('dead-holding');
+    expect(await pendingCount(t.services, tenant, 'context')).toBe(1);
   });
 
   it('on stop, finishes in-flight entries and leaves nothing it processed unacknowledged', async () => {
