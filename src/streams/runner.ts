@@ -1,15 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Cluster } from 'ioredis';
 import type { Logger } from 'pino';
 import { StreamdeskError, isOutage, toStreamdeskError } from '../errors.js';
-import { decodeEvent, encodeEvent, eventTypes, type TicketEvent } from '../events.js';
-import { deadLetterFields, redriveForField } from './dlq.js';
+import { decodeEvent, encodeEvent, type TicketEvent } from '../events.js';
+import { deadLetterFields } from './dlq.js';
 import { toRecord } from './reply.js';
 import { failedEvent, followOnEvent } from './follow-on.js';
-import { hashSlot, type RedisKeys } from './keys.js';
+import type { RedisKeys } from './keys.js';
 import { backoffMs, type GroupProcessor, type Outcome, type RetryPolicy } from './processor.js';
+import { GroupReader, isForOtherGroups, type StreamEntry } from './reader.js';
 import type { RedisClient } from './redis.js';
 import { noopObserver, type RunnerObserver } from './observer.js';
 
@@ -34,8 +34,6 @@ export type RunnerOptions = {
   deadConsumerIdleMs?: number;
 };
 
-const knownEventTypes = new Set<string>(eventTypes);
-
 type Delivery = {
   tenant: string;
   streamId: string;
@@ -53,8 +51,6 @@ type Delivery = {
 };
 
 type RetryRecord = { failures: number; firstFailedAt: number; lastError: string };
-
-type StreamEntry = [id: string, fields: string[] | null];
 
 export function consumerName(): string {
   return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -82,7 +78,7 @@ export class StreamRunner {
   private running = false;
   private readLoop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
-  private clusterPollMs = 5;
+  private readonly reader: GroupReader;
 
   constructor(options: RunnerOptions) {
     this.group = options.processor.group;
@@ -96,6 +92,7 @@ export class StreamRunner {
       ...options,
     };
     this.policy = { ...options.retry, ...options.processor.retry };
+    this.reader = new GroupReader(options.blockingRedis, this.group, this.consumer);
   }
 
   get log(): Logger {
@@ -161,7 +158,7 @@ export class StreamRunner {
   }
 
   private async read(): Promise<void> {
-    const { blockingRedis, keys, batchSize, blockMs, processor } = this.options;
+    const { keys, batchSize, blockMs, processor } = this.options;
     let outageMs = 0;
     while (this.running) {
       const free = processor.concurrency - this.inflight;
@@ -178,7 +175,7 @@ export class StreamRunner {
       const block = readable.length < this.tenants.size ? Math.min(blockMs, 10) : blockMs;
       let reply: [string, StreamEntry[]][] | null;
       try {
-        reply = await this.readNew(readable.map((tenant) => keys.events(tenant)), count, block);
+        reply = await this.reader.read(readable.map((tenant) => keys.events(tenant)), count, block);
         outageMs = 0;
       } catch (error) {
         if (!this.running) break;
@@ -197,52 +194,13 @@ export class StreamRunner {
         const deliveries: Delivery[] = [];
         for (const [id, fields] of entries) {
           if (fields === null) continue;
-          if (this.isForOthers(fields)) skipped.push(id);
+          if (isForOtherGroups(fields, this.group, processor.handles)) skipped.push(id);
           else deliveries.push(this.toDelivery(tenant, id, fields, 1));
         }
         if (skipped.length > 0) this.track(this.acknowledgeSkipped(tenant, skipped));
         if (deliveries.length > 0) this.dispatch(tenant, deliveries);
       }
     }
-  }
-
-  /**
-   * One XREADGROUP over every readable tenant: COUNT is per stream, so each tenant gets an equal
-   * share. Redis Cluster refuses a multi-key read across slots, so there the streams are read per
-   * slot, without blocking (one connection per node cannot hold several blocking reads), polling
-   * more slowly while everything is idle.
-   */
-  private async readNew(streams: string[], count: number, blockMs: number): Promise<[string, StreamEntry[]][] | null> {
-    const { blockingRedis } = this.options;
-    const read = (keys: string[], block: (string | number)[]) =>
-      blockingRedis.call('XREADGROUP', 'GROUP', this.group, this.consumer, 'COUNT', count, ...block, 'STREAMS', ...keys, ...keys.map(() => '>')) as Promise<[string, StreamEntry[]][] | null>;
-    if (!(blockingRedis instanceof Cluster)) return read(streams, ['BLOCK', blockMs]);
-    const bySlot = new Map<number, string[]>();
-    for (const stream of streams) bySlot.set(hashSlot(stream), [...(bySlot.get(hashSlot(stream)) ?? []), stream]);
-    const replies = (await Promise.all([...bySlot.values()].map((keys) => read(keys, [])))).flatMap((reply) => reply ?? []);
-    if (replies.length > 0) {
-      this.clusterPollMs = 5;
-      return replies;
-    }
-    await sleep(this.clusterPollMs);
-    this.clusterPollMs = Math.min(blockMs, this.clusterPollMs * 2);
-    return null;
-  }
-
-  /**
-   * An entry redriven for another group, or an event of a type this group does not handle, needs
-   * no decoding and no settling: it is acknowledged with the others of its read in one XACK.
-   * (Entries whose type is not a known event type take the normal path and are dead-lettered.)
-   */
-  private isForOthers(fields: readonly string[]): boolean {
-    const { handles } = this.options.processor;
-    let forOthers = false;
-    for (let i = 0; i + 1 < fields.length; i += 2) {
-      const name = fields[i];
-      if (name === redriveForField && fields[i + 1] !== this.group) return true;
-      if (name === 'type' && handles !== 'all') forOthers = knownEventTypes.has(fields[i + 1]!) && !(handles as readonly string[]).includes(fields[i + 1]!);
-    }
-    return forOthers;
   }
 
   private async acknowledgeSkipped(tenant: string, ids: string[]): Promise<void> {
