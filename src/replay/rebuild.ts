@@ -47,6 +47,22 @@ async function withSearchPath<T>(db: Db, path: string, work: (client: DbClient) 
   }
 }
 
+/** Reads the next batch while the current one is applied, so reading and writing overlap. */
+async function* readAhead<T>(source: AsyncGenerator<T>): AsyncGenerator<T> {
+  let next = source.next();
+  try {
+    while (true) {
+      const current = await next;
+      if (current.done) return;
+      next = source.next();
+      yield current.value;
+    }
+  } finally {
+    // Stopped early (interrupted): the read already under way is not waited for, nor may it fail unheard.
+    next.catch(() => undefined);
+  }
+}
+
 async function shadowCheckpoint(client: DbClient | Db, shadow: string, projection: string, tenant: string): Promise<string | undefined> {
   const { rows } = await client.query<{ stream_id: string }>(`SELECT stream_id FROM ${shadow}.projection_checkpoints WHERE projection = $1 AND tenant_id = $2`, [projection, tenant]);
   return rows[0]?.stream_id;
@@ -68,7 +84,18 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
   if (!resumed) {
     await withSearchPath(db, schema, async (client) => {
       await client.query(`CREATE SCHEMA ${shadow}`);
-      for (const table of [...tables, 'projection_checkpoints']) await client.query(`CREATE TABLE ${shadow}.${table} (LIKE ${schema}.${table} INCLUDING ALL)`);
+      for (const table of [...tables, 'projection_checkpoints']) {
+        // Only what the projection's upserts need: the primary key. The live table's other indexes
+        // and triggers apply when the rows are copied in at the swap. Unlogged: a build writes no WAL;
+        // after a Postgres crash the shadow tables come back empty, checkpoints included, so the
+        // rebuild starts over consistently.
+        await client.query(`CREATE UNLOGGED TABLE ${shadow}.${table} (LIKE ${schema}.${table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED)`);
+        const { rows } = await client.query<{ definition: string }>(
+          "SELECT pg_get_constraintdef(oid) AS definition FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'p'",
+          [`${schema}.${table}`],
+        );
+        for (const { definition } of rows) await client.query(`ALTER TABLE ${shadow}.${table} ADD ${definition}`);
+      }
     });
   }
   // The shadow tables come first: the projection's SQL finds them; functions are found in the live schema.
@@ -79,7 +106,7 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
     const after = await shadowCheckpoint(client ?? db, shadow, projection.name, tenant);
     const total = phase === 'build' ? await countHistory(options, tenant, after) : 0;
     let applied = 0;
-    for await (const batch of readHistory(options, tenant, { after, batchSize: options.batchSize ?? 2_000 })) {
+    for await (const batch of readAhead(readHistory(options, tenant, { after, batchSize: options.batchSize ?? 2_000 }))) {
       if (client) await applyWithCheckpoint(client, projection, tenant, batch);
       else await withSearchPath(db, path, (own) => applyWithCheckpoint(own, projection, tenant, batch));
       applied += batch.length;
