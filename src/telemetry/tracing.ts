@@ -59,12 +59,12 @@ export const processSpanName = (group: string) => `${group} process`;
 /** Span name of ingest appending an event to the tenant's stream: `send <event type>`. */
 export const sendSpanName = (type: string) => `send ${type}`;
 
-/** Messaging attributes of the span that appends `event` to `destination` (the tenant's stream key). */
-export function producerAttributes(destination: string, event: Pick<TicketEvent, 'id' | 'type' | 'tenant' | 'ticket'>): Attributes {
+/** Attributes every span about one event carries, whether it appends it or processes it. */
+function eventAttributes(operation: 'send' | 'process', destination: string, event: Pick<TicketEvent, 'id' | 'type' | 'tenant' | 'ticket'>): Attributes {
   return {
     [Attr.messagingSystem]: messagingSystemRedis,
-    [Attr.messagingOperationType]: 'send',
-    [Attr.messagingOperationName]: 'send',
+    [Attr.messagingOperationType]: operation,
+    [Attr.messagingOperationName]: operation,
     [Attr.messagingDestinationName]: destination,
     [Attr.messagingMessageId]: event.id,
     [Attr.tenantId]: event.tenant,
@@ -74,18 +74,15 @@ export function producerAttributes(destination: string, event: Pick<TicketEvent,
   };
 }
 
+/** Messaging attributes of the span that appends `event` to `destination` (the tenant's stream key). */
+export function producerAttributes(destination: string, event: Pick<TicketEvent, 'id' | 'type' | 'tenant' | 'ticket'>): Attributes {
+  return eventAttributes('send', destination, event);
+}
+
 function consumerAttributes(group: string, destination: string, event: TicketEvent, attempt: number, streamId?: string): Attributes {
   return {
-    [Attr.messagingSystem]: messagingSystemRedis,
-    [Attr.messagingOperationType]: 'process',
-    [Attr.messagingOperationName]: 'process',
-    [Attr.messagingDestinationName]: destination,
+    ...eventAttributes('process', destination, event),
     [Attr.messagingConsumerGroupName]: group,
-    [Attr.messagingMessageId]: event.id,
-    [Attr.tenantId]: event.tenant,
-    [Attr.ticketId]: event.ticket,
-    [Attr.eventId]: event.id,
-    [Attr.eventType]: event.type,
     [Attr.attempt]: attempt,
     ...(streamId ? { [Attr.streamEntryId]: streamId } : {}),
     ...(event.replay ? { [Attr.replayId]: event.replay } : {}),
