@@ -53,12 +53,16 @@ export function createWritebackStage(deps: WritebackStageDeps): Stage<'ticket.en
 
   async function writeBack(event: TicketEventOf<'ticket.enhanced'>, ctx: StageContext): Promise<FollowOn[]> {
     const key = [event.tenant, event.ticket, event.id];
-    const recorded = await deps.db.query<WritebackRow>(stageSql.findWriteback, key);
-    if (recorded.rows[0]) {
-      ctx.log.info({ noteId: recorded.rows[0].note_id }, 'already written back; re-emitting the recorded result');
-      return [{ type: 'ticket.written_back', data: fromRow(recorded.rows[0]) }];
-    }
     const tenant = await deps.registry.get(event.tenant);
+    // Before calling a helpdesk, look for a recorded write-back; with nothing to call (target none),
+    // the insert below decides alone and the read is saved.
+    if (tenant?.writeback.type !== 'none') {
+      const recorded = await deps.db.query<WritebackRow>(stageSql.findWriteback, key);
+      if (recorded.rows[0]) {
+        ctx.log.info({ noteId: recorded.rows[0].note_id }, 'already written back; re-emitting the recorded result');
+        return [{ type: 'ticket.written_back', data: fromRow(recorded.rows[0]) }];
+      }
+    }
     if (!tenant) throw new StreamdeskError('UNKNOWN_TENANT', `Tenant "${event.tenant}" no longer exists; nothing to write back to`);
     const target = tenant.writeback.type;
     const spanAttributes = { [Attr.writebackTarget]: target, [Attr.tenantId]: event.tenant, [Attr.ticketId]: event.ticket };
