@@ -217,21 +217,27 @@ describe('stream runner', () => {
     let release!: () => void;
     const released = new Promise<void>((resolve) => (release = resolve));
     const handledBy: string[] = [];
+    // A claim timeout long enough that a busy test machine cannot make a live consumer look dead.
+    const retry = { maxAttempts: 3, baseMs: 60, maxMs: 1_000, claimIdleMs: 900 };
     await startRunner(
       contextStage(async () => {
         handledBy.push('slow');
         await released;
         return [{ type: 'ticket.context_gathered', data: emptyContext }];
       }),
+      { retry },
     );
     await appendEvent(t.services, receivedEvent(tenant, 'T-long'));
     await waitFor(() => handledBy.length === 1);
-    await startRunner(contextStage(async () => {
-      handledBy.push('other');
-      return [{ type: 'ticket.context_gathered', data: emptyContext }];
-    }));
+    await startRunner(
+      contextStage(async () => {
+        handledBy.push('other');
+        return [{ type: 'ticket.context_gathered', data: emptyContext }];
+      }),
+      { retry },
+    );
     // Time itself is the condition here: three claim timeouts must pass while the handler works.
-    await new Promise((resolve) => setTimeout(resolve, 1_300));
+    await new Promise((resolve) => setTimeout(resolve, 3 * 900 + 100));
     release();
     await waitFor(async () => (await followOns(tenant, 'ticket.context_gathered')).length === 1);
     expect(handledBy).toEqual(['slow']);
