@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback, readBody } from './http.js';
 
 /** One request as the fake helpdesk received it. */
 export type HelpdeskRequest = {
@@ -33,33 +33,21 @@ export function sdpNoteAnswer(description = ''): { response_status: { status_cod
 export async function startFakeHelpdesk(reply?: (request: HelpdeskRequest, index: number) => HelpdeskReply | undefined): Promise<FakeHelpdesk> {
   const requests: HelpdeskRequest[] = [];
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      void (async () => {
-        const rawBody = Buffer.concat(chunks).toString('utf8');
-        const form = req.headers['content-type']?.startsWith('application/x-www-form-urlencoded') ? new URLSearchParams(rawBody) : undefined;
-        const inputJson = form?.get('input_data');
-        const request: HelpdeskRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, rawBody, inputData: inputJson ? JSON.parse(inputJson) : undefined };
-        requests.push(request);
-        const answer = reply?.(request, requests.length - 1) ?? {};
-        if (answer.delayMs) await new Promise((resolve) => setTimeout(resolve, answer.delayMs));
-        const description = (request.inputData as { note?: { description?: string } } | undefined)?.note?.description;
-        const body = answer.body ?? sdpNoteAnswer(description);
-        if (!res.destroyed) {
-          res.writeHead(answer.status ?? 201, { 'content-type': 'application/json', ...answer.headers }).end(typeof body === 'string' ? body : JSON.stringify(body));
-        }
-      })();
-    });
+    void (async () => {
+      const rawBody = (await readBody(req)).toString('utf8');
+      const form = req.headers['content-type']?.startsWith('application/x-www-form-urlencoded') ? new URLSearchParams(rawBody) : undefined;
+      const inputJson = form?.get('input_data');
+      const request: HelpdeskRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, rawBody, inputData: inputJson ? JSON.parse(inputJson) : undefined };
+      requests.push(request);
+      const answer = reply?.(request, requests.length - 1) ?? {};
+      if (answer.delayMs) await new Promise((resolve) => setTimeout(resolve, answer.delayMs));
+      const description = (request.inputData as { note?: { description?: string } } | undefined)?.note?.description;
+      const body = answer.body ?? sdpNoteAnswer(description);
+      if (!res.destroyed) {
+        res.writeHead(answer.status ?? 201, { 'content-type': 'application/json', ...answer.headers }).end(typeof body === 'string' ? body : JSON.stringify(body));
+      }
+    })();
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
-  };
+  const { port, close } = await listenOnLoopback(server);
+  return { url: `http://127.0.0.1:${port}`, requests, close };
 }

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Enhancement } from '../../src/events.js';
+import { listenOnLoopback, readBody } from './http.js';
 
 /** The Chat Completions request as the fake received it. */
 export type ChatRequest = {
@@ -59,34 +59,23 @@ export type FakeOpenAi = {
 export async function startFakeOpenAi(reply: (request: ChatRequest, previous: number) => FakeReply = () => ({})): Promise<FakeOpenAi> {
   const requests: ChatRequest[] = [];
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      void (async () => {
-        if (req.method !== 'POST' || req.url !== '/v1/chat/completions') {
-          res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: 'not found' } }));
-          return;
-        }
-        const request: ChatRequest = { path: req.url, authorization: req.headers.authorization, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) };
-        const userMessage = request.body.messages.find((message) => message.role === 'user')?.content;
-        const previous = requests.filter((earlier) => earlier.body.messages.find((message) => message.role === 'user')?.content === userMessage).length;
-        requests.push(request);
-        const answer = reply(request, previous);
-        if (answer.delayMs) await new Promise((resolve) => setTimeout(resolve, answer.delayMs));
-        const status = answer.status ?? 200;
-        const body = answer.body ?? (status === 200 ? completionBody(answer.content ?? sampleEnhancement, request.body.model, answer.usage) : { error: { message: `fake error ${status}`, type: 'fake' } });
-        if (!res.destroyed) res.writeHead(status, { 'content-type': 'application/json', ...answer.headers }).end(JSON.stringify(body));
-      })();
-    });
+    void (async () => {
+      const rawBody = (await readBody(req)).toString('utf8');
+      if (req.method !== 'POST' || req.url !== '/v1/chat/completions') {
+        res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: 'not found' } }));
+        return;
+      }
+      const request: ChatRequest = { path: req.url, authorization: req.headers.authorization, body: JSON.parse(rawBody) };
+      const userMessage = request.body.messages.find((message) => message.role === 'user')?.content;
+      const previous = requests.filter((earlier) => earlier.body.messages.find((message) => message.role === 'user')?.content === userMessage).length;
+      requests.push(request);
+      const answer = reply(request, previous);
+      if (answer.delayMs) await new Promise((resolve) => setTimeout(resolve, answer.delayMs));
+      const status = answer.status ?? 200;
+      const body = answer.body ?? (status === 200 ? completionBody(answer.content ?? sampleEnhancement, request.body.model, answer.usage) : { error: { message: `fake error ${status}`, type: 'fake' } });
+      if (!res.destroyed) res.writeHead(status, { 'content-type': 'application/json', ...answer.headers }).end(JSON.stringify(body));
+    })();
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/v1`,
-    requests,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
-  };
+  const { port, close } = await listenOnLoopback(server);
+  return { url: `http://127.0.0.1:${port}/v1`, requests, close };
 }
