@@ -14,8 +14,12 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'databas
     connectionTimeoutMillis: 5_000,
     application_name: `streamdesk:${config.databaseSchema}`,
   });
-  // An idle client's connection dying (a restart, pg_terminate_backend) must not crash the process.
+  // A connection dying (a restart, pg_terminate_backend) must not crash the process: the query that
+  // was running fails and reports it. Every client gets a listener of its own for as long as it
+  // lives, because a dying connection can emit 'error' more than once, even after pg-pool's own
+  // one-shot listener of a running pool.query() is gone.
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
   if (config.databaseSchema !== 'public') await pool.query(`CREATE SCHEMA IF NOT EXISTS ${config.databaseSchema}`);
   return pool;
 }
@@ -40,20 +44,17 @@ async function createDatabaseIfMissing(databaseUrl: string): Promise<void> {
 
 export async function inTransaction<T>(db: Db, work: (client: DbClient) => Promise<T>): Promise<T> {
   const client = await db.connect();
-  // A checked-out client whose connection dies emits 'error'; the failing query reports it.
-  client.on('error', ignoreError);
+  let broken: Error | undefined;
   try {
     await client.query('BEGIN');
     const result = await work(client);
     await client.query('COMMIT');
     return result;
   } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    // A connection that cannot even roll back is not handed out again.
+    await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
     throw error;
   } finally {
-    client.off('error', ignoreError);
-    client.release();
+    client.release(broken);
   }
 }
-
-function ignoreError(): void {}
