@@ -56,71 +56,102 @@ if (!isScenarioName(requestedScenario)) {
 /** @type {ScenarioName} */
 const scenarioName = requestedScenario;
 
-/** @type {Record<ScenarioName, import('k6/options').Scenario>} */
-const scenarios = {
-  // A few requests a second for half a minute: is everything wired, do signatures match?
-  smoke: {
-    executor: 'constant-arrival-rate',
-    rate: envInteger('RATE', 5),
-    timeUnit: '1s',
-    duration: envString('DURATION', '30s'),
-    preAllocatedVUs: envInteger('PRE_VUS', 5),
-    maxVUs: envInteger('MAX_VUS', 20),
-  },
-  // Climb to RATE webhooks/s, hold, come down: where does latency bend?
-  ramp: {
-    executor: 'ramping-arrival-rate',
-    startRate: 10,
-    timeUnit: '1s',
-    stages: [
-      { duration: '2m', target: envInteger('RATE', 200) },
-      { duration: envString('DURATION', '5m'), target: envInteger('RATE', 200) },
-      { duration: '1m', target: 0 },
-    ],
-    preAllocatedVUs: envInteger('PRE_VUS', 50),
-    maxVUs: envInteger('MAX_VUS', 500),
-  },
-  // A quiet baseline, a burst to RATE within 10 s (a helpdesk flushing its queue after an outage),
-  // then back to baseline: does ingest absorb it, push back with 429/Retry-After, and recover?
-  spike: {
-    executor: 'ramping-arrival-rate',
-    startRate: envInteger('BASE_RATE', 20),
-    timeUnit: '1s',
-    stages: [
-      { duration: '30s', target: envInteger('BASE_RATE', 20) },
-      { duration: '10s', target: envInteger('RATE', 1000) },
-      { duration: envString('DURATION', '1m'), target: envInteger('RATE', 1000) },
-      { duration: '10s', target: envInteger('BASE_RATE', 20) },
-      { duration: '1m', target: envInteger('BASE_RATE', 20) },
-    ],
-    preAllocatedVUs: envInteger('PRE_VUS', 100),
-    maxVUs: envInteger('MAX_VUS', 1500),
-  },
-  // A steady, moderate rate for a long time: leaks, growing streams, trimming, slow drift.
-  soak: {
-    executor: 'constant-arrival-rate',
-    rate: envInteger('RATE', 50),
-    timeUnit: '1s',
-    duration: envString('DURATION', '1h'),
-    preAllocatedVUs: envInteger('PRE_VUS', 20),
-    maxVUs: envInteger('MAX_VUS', 200),
-  },
-};
-
 /**
  * Latency budgets in ms (p95, p99); a spike is allowed to queue for a moment.
  * @type {Record<ScenarioName, [number, number]>}
  */
 const latencyBudgets = { smoke: [200, 500], ramp: [250, 750], spike: [1000, 2500], soak: [250, 750] };
 const [p95Budget, p99Budget] = latencyBudgets[scenarioName];
+const p95Ms = envInteger('P95_MS', p95Budget);
+const p99Ms = envInteger('P99_MS', p99Budget);
+
+/**
+ * VUs for an arrival rate. A VU sends one request at a time, so holding `rate` per second at a
+ * latency of L seconds takes rate × L VUs: enough are allocated up front for the p95 budget, and
+ * k6 may add more up to the p99 budget with 20 % headroom. A server slower than that fails the
+ * latency thresholds anyway; below it, k6 never runs out of VUs and under-delivers.
+ * @param {number} rate peak webhooks per second of the scenario
+ */
+function vusFor(rate) {
+  return {
+    preAllocatedVUs: envInteger('PRE_VUS', Math.max(5, Math.ceil((rate * p95Ms) / 1000))),
+    maxVUs: envInteger('MAX_VUS', Math.max(20, Math.ceil((rate * p99Ms * 1.2) / 1000))),
+  };
+}
+
+const rampRate = envInteger('RATE', scenarioName === 'spike' ? 1000 : 200);
+const spikeBase = envInteger('BASE_RATE', 20);
+
+/** @type {Record<ScenarioName, () => import('k6/options').Scenario>} */
+const scenarios = {
+  // A few requests a second for half a minute: is everything wired, do signatures match?
+  smoke: () => ({
+    executor: 'constant-arrival-rate',
+    rate: envInteger('RATE', 5),
+    timeUnit: '1s',
+    duration: envString('DURATION', '30s'),
+    ...vusFor(envInteger('RATE', 5)),
+  }),
+  // Climb to RATE webhooks/s, hold, come down: where does latency bend?
+  ramp: () => ({
+    executor: 'ramping-arrival-rate',
+    startRate: 10,
+    timeUnit: '1s',
+    stages: [
+      { duration: envString('RAMP_UP', '2m'), target: rampRate },
+      { duration: envString('DURATION', '5m'), target: rampRate },
+      { duration: envString('RAMP_DOWN', '1m'), target: 0 },
+    ],
+    ...vusFor(rampRate),
+  }),
+  // A quiet baseline, a burst to RATE within RAMP_UP (a helpdesk flushing its queue after an
+  // outage), then back to baseline: does ingest absorb it, push back with 429/Retry-After, and recover?
+  spike: () => ({
+    executor: 'ramping-arrival-rate',
+    startRate: spikeBase,
+    timeUnit: '1s',
+    stages: [
+      { duration: envString('BASELINE', '30s'), target: spikeBase },
+      { duration: envString('RAMP_UP', '10s'), target: rampRate },
+      { duration: envString('DURATION', '1m'), target: rampRate },
+      { duration: envString('RAMP_DOWN', '10s'), target: spikeBase },
+      { duration: envString('RECOVERY', '1m'), target: spikeBase },
+    ],
+    ...vusFor(rampRate),
+  }),
+  // A steady, moderate rate for a long time: leaks, growing streams, trimming, slow drift.
+  soak: () => ({
+    executor: 'constant-arrival-rate',
+    rate: envInteger('RATE', 50),
+    timeUnit: '1s',
+    duration: envString('DURATION', '1h'),
+    ...vusFor(envInteger('RATE', 50)),
+  }),
+};
+
+/**
+ * A count from the environment that may be zero, or `fallback` when unset.
+ * @param {string} name
+ * @param {number} fallback
+ */
+function envCount(name, fallback) {
+  const raw = __ENV[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a whole number, 0 or more (got "${raw}")`);
+  return value;
+}
 
 /** @type {import('k6/options').Options} */
 export const options = {
-  scenarios: { [scenarioName]: scenarios[scenarioName] },
+  scenarios: { [scenarioName]: scenarios[scenarioName]() },
   thresholds: {
+    // An iteration k6 could not start (no free VU) is a webhook never offered: the run
+    // under-delivered its planned load, so its other figures do not describe that load.
+    dropped_iterations: [`count<=${envCount('MAX_DROPPED', 0)}`],
     // Under 1 % of requests may fail (any status outside 2xx/3xx, 429 and 503 included).
     http_req_failed: ['rate<0.01'],
-    http_req_duration: [`p(95)<${envInteger('P95_MS', p95Budget)}`, `p(99)<${envInteger('P99_MS', p99Budget)}`],
+    http_req_duration: [`p(95)<${p95Ms}`, `p(99)<${p99Ms}`],
     // Every response must be a 202 carrying an eventId.
     checks: ['rate>0.99'],
   },
@@ -139,7 +170,7 @@ function accepted(response) {
     if (body === null || typeof body !== 'object' || Array.isArray(body)) return undefined;
     const { eventId, duplicate } = body;
     return typeof eventId === 'string' && eventId !== '' && typeof duplicate === 'boolean' ? { eventId, duplicate } : undefined;
-  } catch {
+  } catch (_notJson) {
     return undefined;
   }
 }
@@ -217,6 +248,6 @@ export default function (data) {
     'status is 202': (r) => r.status === 202,
     'body has an eventId': () => answer !== undefined,
     // Every delivery id is new, so a duplicate means two iterations collided.
-    'first delivery, not a duplicate': () => answer?.duplicate === false,
+    'first delivery, not a duplicate': () => answer !== undefined && answer.duplicate === false,
   });
 }

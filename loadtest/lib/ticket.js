@@ -174,8 +174,9 @@ const requesters = [
  * @returns {WebhookBody}
  */
 export function ticketCreatedBody({ runId, sequence, tenantId, now = new Date() }) {
-  const template = templates[sequence % templates.length] ?? templates[0];
-  const requester = requesters[sequence % requesters.length] ?? requesters[0];
+  // k6 before v0.53 compiles scripts as ES2018: no `??`, `?.` or `catch {` here.
+  const template = templates[sequence % templates.length] || templates[0];
+  const requester = requesters[sequence % requesters.length] || requesters[0];
   if (!template || !requester) throw new Error('ticket templates are empty');
   const [first, last] = requester;
   const mailbox = `${first}.${last}`.normalize('NFD').replace(/[^A-Za-z.]/g, '').toLowerCase();
