@@ -27,7 +27,7 @@ type PhaseName = (typeof phaseNames)[number];
 type Settings = { engine: EngineSettings; ingest: IngestSettings; e2e: E2eSettings; rebuild: RebuildSettings };
 
 const fullSettings: Settings = {
-  engine: { items: 20_000, repeats: 3, rawCount: 100, runnerBatchSize: 100, blockMs: 1_000, timeoutMs: 120_000 },
+  engine: { items: 20_000, repeats: 3, rawCount: 100, runnerBatchSize: 100, bullmqConcurrency: 100, blockMs: 1_000, timeoutMs: 120_000 },
   ingest: {
     warmupSeconds: 3,
     saturation: { durationSeconds: 10, connections: 64 },
@@ -123,7 +123,7 @@ async function main(): Promise<void> {
   const stamp = report.startedAt.replace(/:/g, '-');
   try {
     if (phases.has('engine')) {
-      phase('engine', '3 no-op stages through StreamRunner vs a raw ioredis 3-hop chain');
+      phase('engine', '3 no-op stages: StreamRunner, a raw ioredis chain and BullMQ, in one process and one process per hop');
       const env = await openBenchEnv(target, runId, 'engine', cleanups);
       try {
         report.phases.engine = await runEngine(env, settings.engine, progress);
