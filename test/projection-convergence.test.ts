@@ -1,0 +1,93 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { archiveProjection } from '../src/projections/archive.js';
+import { openDatabase, type Db } from '../src/projections/db.js';
+import { migrate } from '../src/projections/migrate.js';
+import { projectionProcessor, type Projection } from '../src/projections/projection.js';
+import { ticketsProjection } from '../src/projections/tickets.js';
+import { rebuildProjection } from '../src/replay/rebuild.js';
+import type { StreamEvent } from '../src/streams/processor.js';
+import { createTestEnv, uniqueId, type TestEnv } from './support/env.js';
+import { splitAt, tenantHistory, ticketScriptArb } from './support/histories.js';
+
+let t: TestEnv;
+/** A second copy of the tables, fed the same histories out of order. */
+let shuffled: Db;
+let shuffledSchema: string;
+
+beforeAll(async () => {
+  t = await createTestEnv();
+  shuffledSchema = `${t.config.databaseSchema}_shuffled`;
+  shuffled = await openDatabase({ databaseUrl: t.config.databaseUrl, databaseSchema: shuffledSchema }, { max: 4 });
+  await migrate(shuffled);
+});
+
+afterAll(async () => {
+  await shuffled?.query(`DROP SCHEMA IF EXISTS ${shuffledSchema} CASCADE`);
+  await shuffled?.end();
+  await t?.cleanup();
+});
+
+const ticketRows = async (db: Db, tenant: string) =>
+  (await db.query('SELECT to_jsonb(t) AS row FROM tickets t WHERE tenant_id = $1 ORDER BY ticket_id', [tenant])).rows.map((row) => row.row);
+const archiveRows = async (db: Db, tenant: string) =>
+  (await db.query("SELECT to_jsonb(e) - 'recorded_at' AS row FROM events e WHERE tenant_id = $1 ORDER BY stream_position(stream_id)", [tenant])).rows.map((row) => row.row);
+
+/** Applies batches through the live projection processor, as the runner would: a failed entry is retried until it succeeds. */
+async function applyBatches(db: Db, projection: Projection, tenant: string, batches: readonly StreamEvent[][]): Promise<void> {
+  const processor = projectionProcessor(projection, db);
+  for (let batch of batches) {
+    for (let attempt = 1; batch.length > 0; attempt++) {
+      expect(attempt).toBeLessThan(20);
+      const outcomes = await processor.process(batch, { group: projection.group, tenant, signal: new AbortController().signal, attempts: new Map() });
+      batch = batch.filter((_, index) => !outcomes[index]!.ok);
+    }
+  }
+}
+
+/** Several consumers at once, each applying its share of the batches in its own order. */
+async function applyConcurrently(db: Db, tenant: string, batches: readonly StreamEvent[][], consumers: number): Promise<void> {
+  const shares = Array.from({ length: consumers }, (_, c) => batches.filter((_, index) => index % consumers === c));
+  await Promise.all(
+    shares.filter((share) => share.length > 0).flatMap((share) => [applyBatches(db, ticketsProjection, tenant, share), applyBatches(db, archiveProjection, tenant, share)]),
+  );
+}
+
+const caseArb = fc
+  .record({ scripts: fc.array(ticketScriptArb, { minLength: 1, maxLength: 4 }), picks: fc.array(fc.nat(9), { maxLength: 40 }) })
+  .chain(({ scripts, picks }) => {
+    const history = tenantHistory('x', scripts, picks, 1_767_000_000_000);
+    const indices = history.map((_, index) => index);
+    return fc.record({
+      scripts: fc.constant(scripts),
+      picks: fc.constant(picks),
+      order: fc.subarray(indices).chain((duplicates) => fc.shuffledSubarray([...indices, ...duplicates], { minLength: indices.length + duplicates.length })),
+      cuts: fc.array(fc.nat(), { maxLength: 8 }),
+      consumers: fc.integer({ min: 1, max: 3 }),
+    });
+  });
+
+describe('tickets projection', () => {
+  it('gives the in-order rows, and the rebuilt rows, whatever the order, duplication, batching and number of consumers', async () => {
+    await fc.assert(
+      fc.asyncProperty(caseArb, async ({ scripts, picks, order, cuts, consumers }) => {
+        const tenant = `p${uniqueId()}`;
+        const history = tenantHistory(tenant, scripts, picks, 1_767_000_000_000);
+        // In stream order, one consumer: the reference rows and the archive.
+        await applyBatches(t.services.db, ticketsProjection, tenant, splitAt(history, [7, 14, 21, 28, 35]));
+        await applyBatches(t.services.db, archiveProjection, tenant, [history]);
+        const inOrder = await ticketRows(t.services.db, tenant);
+        expect(inOrder).toHaveLength(scripts.length);
+
+        const arrival = order.map((index) => history[index]!);
+        await applyConcurrently(shuffled, tenant, splitAt(arrival, cuts), consumers);
+        expect(await ticketRows(shuffled, tenant)).toEqual(inOrder);
+        expect(await archiveRows(shuffled, tenant)).toEqual(await archiveRows(t.services.db, tenant));
+
+        await rebuildProjection({ ...t.services, projection: ticketsProjection, schema: t.config.databaseSchema, tenants: [tenant] });
+        expect(await ticketRows(t.services.db, tenant)).toEqual(inOrder);
+      }),
+      { numRuns: 40 },
+    );
+  }, 60_000);
+});
