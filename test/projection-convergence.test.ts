@@ -91,3 +91,50 @@ describe('tickets projection', () => {
     );
   }, 60_000);
 });
+
+describe('a failing entry in a projection batch', () => {
+  it('lets the other entries commit; the ticket converges once the failed entry is applied, and never shows a failure a later step overcame', async () => {
+    const tenant = `f${uniqueId()}`;
+    // received, context failed, then redriven: context, enhanced, written_back.
+    const history = tenantHistory(tenant, [[{ fields: { priority: 'high' }, steps: [{ failures: 1, succeeds: true }, { failures: 0, succeeds: true }, { failures: 0, succeeds: true }] }]], [], 1_767_000_000_000);
+    expect(history.map(({ event }) => event.type)).toEqual(['ticket.received', 'ticket.failed', 'ticket.context_gathered', 'ticket.enhanced', 'ticket.written_back']);
+    const context = history[2]!;
+    let contextFailures = 0;
+    const flaky: Projection = {
+      ...ticketsProjection,
+      async applyBatch(client, batchTenant, entries) {
+        if (entries.some((entry) => entry === context) && contextFailures++ < 4) throw new Error('deadlock detected');
+        return ticketsProjection.applyBatch(client, batchTenant, entries);
+      },
+    };
+    const processor = projectionProcessor(flaky, t.services.db);
+    const ctx = { group: 'projector', tenant, signal: new AbortController().signal, attempts: new Map<string, number>() };
+    const row = async () => (await t.services.db.query('SELECT status, subject, context, enhancement, writeback, failure, last_stream_id FROM tickets WHERE tenant_id = $1', [tenant])).rows[0];
+
+    const outcomes = await processor.process(history, ctx);
+    expect(outcomes.map((outcome) => outcome.ok)).toEqual([true, true, false, true, true]);
+    // The entries after it committed; the failed one is reported, so the runner keeps it pending and retries it.
+    expect(await row()).toMatchObject({ status: 'written_back', context: null, failure: null, last_stream_id: history[4]!.streamId });
+    expect(await processor.process([context], ctx)).toEqual([{ ok: false, error: expect.objectContaining({ code: expect.any(String) }) }]);
+    expect(await processor.process([context], ctx)).toEqual([{ ok: true, emit: [] }]);
+    const converged = await row();
+    expect(converged).toMatchObject({ status: 'written_back', subject: expect.any(String), failure: null, last_stream_id: history[4]!.streamId });
+    expect(converged.context).not.toBeNull();
+    expect(converged.enhancement).not.toBeNull();
+
+    // The same history applied in stream order gives the same row.
+    await applyBatches(shuffled, ticketsProjection, tenant, [history]);
+    expect(await ticketRows(shuffled, tenant)).toEqual(await ticketRows(t.services.db, tenant));
+  });
+
+  it('shows a failure newer than every success, whatever the order', async () => {
+    const tenant = `g${uniqueId()}`;
+    // Context succeeded, enhance failed twice and was never redriven.
+    const history = tenantHistory(tenant, [[{ fields: {}, steps: [{ failures: 0, succeeds: true }, { failures: 2, succeeds: false }] }]], [], 1_767_000_000_000);
+    expect(history.map(({ event }) => event.type)).toEqual(['ticket.received', 'ticket.context_gathered', 'ticket.failed', 'ticket.failed']);
+    await applyBatches(t.services.db, ticketsProjection, tenant, [[history[3]!], [history[1]!, history[2]!], [history[0]!]]);
+    const { rows } = await t.services.db.query('SELECT status, failure, context, last_stream_id FROM tickets WHERE tenant_id = $1', [tenant]);
+    expect(rows[0]).toMatchObject({ status: 'failed', failure: { stage: 'enhance', message: 'enhance failed (0.1)' }, last_stream_id: history[3]!.streamId });
+    expect(rows[0].context).not.toBeNull();
+  });
+});
