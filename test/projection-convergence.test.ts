@@ -87,9 +87,9 @@ describe('tickets projection', () => {
         await rebuildProjection({ ...t.services, projection: ticketsProjection, schema: t.config.databaseSchema, tenants: [tenant] });
         expect(await ticketRows(t.services.db, tenant)).toEqual(inOrder);
       }),
-      { numRuns: 40 },
+      { numRuns: 30 },
     );
-  }, 60_000);
+  }, 90_000);
 });
 
 describe('a failing entry in a projection batch', () => {
