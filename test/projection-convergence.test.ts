@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { archiveProjection } from '../src/projections/archive.js';
@@ -136,5 +138,38 @@ describe('a failing entry in a projection batch', () => {
     const { rows } = await t.services.db.query('SELECT status, failure, context, last_stream_id FROM tickets WHERE tenant_id = $1', [tenant]);
     expect(rows[0]).toMatchObject({ status: 'failed', failure: { stage: 'enhance', message: 'enhance failed (0.1)' }, last_stream_id: history[3]!.streamId });
     expect(rows[0].context).not.toBeNull();
+  });
+});
+
+describe('rows projected before column positions were kept (migration 006)', () => {
+  it('count their filled columns as filled by their last event and drop a failure a later step overcame', async () => {
+    const schema = `${t.config.databaseSchema}_upgrade`;
+    const old = await openDatabase({ databaseUrl: t.config.databaseUrl, databaseSchema: schema }, { max: 1 });
+    try {
+      const migrations = new URL('../src/projections/migrations/', import.meta.url);
+      await old.query('CREATE TABLE schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
+      for (const version of readdirSync(migrations).map((file) => file.replace(/\.sql$/, '')).filter((version) => version < '006').sort()) {
+        await old.query(readFileSync(new URL(`${version}.sql`, migrations), 'utf8'));
+        await old.query('INSERT INTO schema_migrations (version) VALUES ($1)', [version]);
+      }
+      const row = (ticket: string, status: string, lastStreamId: string) => [ticket, status, `Subject ${ticket}`, lastStreamId, randomUUID()];
+      for (const values of [row('R-1', 'written_back', '1767000000005-0'), row('R-2', 'failed', '1767000000003-0')]) {
+        await old.query(
+          `INSERT INTO tickets (tenant_id, ticket_id, status, subject, description, context, failure, failed_at, updated_at, last_event_id, last_stream_id, version, event_ids)
+           VALUES ('acme', $1, $2, $3, 'd', '{"kbArticles": []}', '{"stage": "enhance"}', now(), now(), $5, $4, 3, ARRAY[$5::uuid])`,
+          values,
+        );
+      }
+      expect(await migrate(old)).toContain('006_ticket_column_positions');
+      const { rows } = await old.query("SELECT ticket_id, status, failure, failed_at, context_position::text, failure_position::text, ticket_position::text FROM tickets WHERE tenant_id = 'acme' ORDER BY ticket_id");
+      const position = (streamId: string) => String(BigInt(streamId.split('-')[0]!) * 2n ** 64n + BigInt(streamId.split('-')[1]!));
+      expect(rows).toEqual([
+        { ticket_id: 'R-1', status: 'written_back', failure: null, failed_at: null, context_position: position('1767000000005-0'), failure_position: null, ticket_position: position('1767000000005-0') },
+        { ticket_id: 'R-2', status: 'failed', failure: { stage: 'enhance' }, failed_at: expect.any(Date), context_position: position('1767000000003-0'), failure_position: position('1767000000003-0'), ticket_position: position('1767000000003-0') },
+      ]);
+    } finally {
+      await old.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await old.end();
+    }
   });
 });
