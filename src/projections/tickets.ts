@@ -27,8 +27,8 @@ function stepResult(event: Exclude<TicketEvent, { type: 'ticket.received' }>): u
 /**
  * Splits a batch into rounds in which each ticket appears at most once (one statement can then apply
  * a whole round): round k holds each ticket's k-th event. The projection does not depend on the
- * order events are applied in; rows are locked in ticket order, so concurrent batches touching the
- * same tickets do not deadlock within a round.
+ * order events are applied in; a round is sorted by ticket so that concurrent projectors lock the
+ * rows of one statement in the same order, which keeps deadlocks between them rare.
  */
 function rounds(entries: readonly StreamEvent[]): StreamEvent[][] {
   const seen = new Map<string, number>();
