@@ -98,8 +98,8 @@ describe('3 projectors and 3 workers, projectors SIGKILLed and their Postgres co
     // Projectors SIGKILLed at random and restarted while webhooks flow.
     let projectorKills = 0;
     const killingProjectors = (async () => {
-      while (projectorKills < 8 && (projectorKills < 4 || !sendingFinished)) {
-        await sleep(500 + Math.random() * 1_500);
+      while (projectorKills < 5 && (projectorKills < 4 || !sendingFinished)) {
+        await sleep(1_000 + Math.random() * 1_500);
         const victim = Math.floor(Math.random() * projectors.length);
         await kill9(projectors[victim]!);
         projectorKills += 1;

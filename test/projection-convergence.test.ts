@@ -89,7 +89,7 @@ describe('tickets projection', () => {
         await rebuildProjection({ ...t.services, projection: ticketsProjection, schema: t.config.databaseSchema, tenants: [tenant] });
         expect(await ticketRows(t.services.db, tenant)).toEqual(inOrder);
       }),
-      { numRuns: 30 },
+      { numRuns: 25 },
     );
   }, 90_000);
 });
