@@ -10,7 +10,7 @@ import { ticketsProjection } from '../src/projections/tickets.js';
 import { rebuildProjection } from '../src/replay/rebuild.js';
 import type { StreamEvent } from '../src/streams/processor.js';
 import { createTestEnv, uniqueId, type TestEnv } from './support/env.js';
-import { splitAt, tenantHistory, ticketScriptArb } from './support/histories.js';
+import { expectedTicketRow, splitAt, tenantHistory, ticketScriptArb } from './support/histories.js';
 
 let t: TestEnv;
 /** A second copy of the tables, fed the same histories out of order. */
@@ -80,6 +80,7 @@ describe('tickets projection', () => {
         await applyBatches(t.services.db, archiveProjection, tenant, [history]);
         const inOrder = await ticketRows(t.services.db, tenant);
         expect(inOrder).toHaveLength(scripts.length);
+        for (const row of inOrder) expect(row).toMatchObject(expectedTicketRow(history, row.ticket_id));
 
         const arrival = order.map((index) => history[index]!);
         await applyConcurrently(shuffled, tenant, splitAt(arrival, cuts), consumers);

@@ -96,3 +96,34 @@ export function splitAt<T>(items: readonly T[], cuts: readonly number[]): T[][] 
   }
   return batches;
 }
+
+const statusOf = { 'ticket.received': 'received', 'ticket.context_gathered': 'context_gathered', 'ticket.enhanced': 'enhanced', 'ticket.written_back': 'written_back', 'ticket.failed': 'failed' } as const;
+
+/**
+ * What a ticket's row must show, worked out from its history in plain code: the newest event decides
+ * the status, each column comes from the newest event that carries it, a failure shows only if no
+ * step succeeded after it, and every event counts once.
+ */
+export function expectedTicketRow(history: readonly StreamEvent[], ticket: string): Record<string, unknown> {
+  const events = history.filter(({ event }) => event.ticket === ticket).map(({ event }) => event);
+  const newestOf = <T extends TicketEvent['type']>(type: T) => events.filter((event): event is Extract<TicketEvent, { type: T }> => event.type === type).at(-1);
+  const received = events.filter((event): event is Extract<TicketEvent, { type: 'ticket.received' }> => event.type === 'ticket.received');
+  const carried = (key: 'priority' | 'category' | 'requester') => received.filter((event) => event.data.ticket[key] !== undefined).at(-1)?.data.ticket[key] ?? null;
+  const lastSuccess = Math.max(-1, ...['ticket.context_gathered', 'ticket.enhanced', 'ticket.written_back'].map((type) => events.findLastIndex((event) => event.type === type)));
+  const failure = newestOf('ticket.failed');
+  const newest = events.at(-1)!;
+  return {
+    status: statusOf[newest.type],
+    last_event_id: newest.id,
+    subject: received.at(-1)?.data.ticket.subject ?? null,
+    priority: carried('priority'),
+    category: carried('category'),
+    requester: carried('requester'),
+    context: newestOf('ticket.context_gathered')?.data.context ?? null,
+    enhancement: newestOf('ticket.enhanced') ? { summary: newestOf('ticket.enhanced')!.data.enhancement.summary } : null,
+    writeback: newestOf('ticket.written_back')?.data ?? null,
+    failure: failure && events.indexOf(failure) > lastSuccess ? { message: failure.data.error.message } : null,
+    version: events.length,
+    event_ids: events.map((event) => event.id).sort(),
+  };
+}
