@@ -130,14 +130,21 @@ describe('3 projectors and 3 workers, projectors SIGKILLed and their Postgres co
 
     // One worker killed while it holds entries it has not acknowledged: the others take them over.
     await waitFor(async () => (await count("SELECT count(*) AS n FROM tickets WHERE status = 'written_back'")) >= 600, { timeoutMs: 60_000, message: '600 tickets written back' });
-    await waitFor(async () => {
+    const holder = await waitFor(async () => {
       for (const tenant of tenants) {
-        for (const group of ['context', 'enhance', 'writeback']) if (Number(((await services.redis.xpending(services.keys.events(tenant), group)) as [number])[0]) > 0) return true;
+        for (const group of ['context', 'enhance', 'writeback']) {
+          const [, , , consumers] = (await services.redis.xpending(services.keys.events(tenant), group)) as [number, string | null, string | null, [string, string][] | null];
+          for (const [consumer, held] of consumers ?? []) {
+            // Consumer names carry the process id.
+            const index = workers.findIndex((worker) => consumer.includes(`-${worker.pid}-`));
+            if (index >= 0 && Number(held) > 0) return { index };
+          }
+        }
       }
-      return false;
-    }, { intervalMs: 5, message: 'workers hold pending entries' });
-    await kill9(workers[0]!);
-    workers[0] = start('worker');
+      return undefined;
+    }, { intervalMs: 5, message: 'a worker holds pending entries' });
+    await kill9(workers[holder.index]!);
+    workers[holder.index] = start('worker');
 
     await sending;
     await Promise.all([killingProjectors, terminating]);
