@@ -1,26 +1,34 @@
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import pg from 'pg';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/config.js';
-import { TenantRegistry } from '../src/tenants/registry.js';
-import { createRedis } from '../src/streams/redis.js';
-import { redisKeys } from '../src/streams/keys.js';
+import { ticketsProjection } from '../src/projections/tickets.js';
+import { rebuildProjection } from '../src/replay/rebuild.js';
+import { openServices, type Services } from '../src/runtime/services.js';
 import { dropTestData, isolatedEnv, uniqueId, waitFor } from './support/env.js';
 import { exitOf, listeningPort, spawnCli } from './support/child.js';
 import { signedHeaders, ticketBody } from './support/webhook.js';
 
 const env = isolatedEnv(uniqueId(), { CLAIM_IDLE_MS: '1500', RETRY_BASE_MS: '50', RETRY_MAX_MS: '500', LOG_LEVEL: 'info' });
 const config = loadConfig(env);
-const keys = redisKeys(config.redisPrefix);
-const tenants = ['north', 'south', 'west'];
-const total = 2_000;
+const tenants = ['north', 'south', 'east', 'west', 'centre'];
+const total = 3_000;
+const groups = ['context', 'enhance', 'writeback', 'projector', 'archiver'];
 const children = new Set<ChildProcessWithoutNullStreams>();
+let services: Services;
 let db: pg.Client;
-
+const secrets = new Map<string, string>();
 const workerOutput: string[] = [];
 
-function start(role: string): ChildProcessWithoutNullStreams {
+/** The port each child listens on, watched from its start so no line of its output is missed. */
+const listening = new Map<ChildProcessWithoutNullStreams, Promise<number>>();
+
+function start(role: 'ingest' | 'worker' | 'projector'): ChildProcessWithoutNullStreams {
   const child = spawnCli(['start', '--role', role], env);
+  const port = listeningPort(child, 60_000);
+  port.catch(() => undefined);
+  listening.set(child, port);
   if (role === 'worker') child.stdout.on('data', (chunk: Buffer) => workerOutput.push(chunk.toString()));
   children.add(child);
   child.once('exit', () => children.delete(child));
@@ -33,14 +41,28 @@ async function kill9(child: ChildProcessWithoutNullStreams): Promise<void> {
 }
 
 const count = async (sql: string) => Number((await db.query(sql)).rows[0].n);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function groupTotals(): Promise<{ pending: number; lag: number }> {
+  let pending = 0;
+  let lag = 0;
+  for (const tenant of tenants) {
+    for (const group of (await services.redis.xinfo('GROUPS', services.keys.events(tenant))) as unknown[][]) {
+      pending += Number(group[group.indexOf('pending') + 1]);
+      // lag is nil when Redis cannot tell; count it as work left.
+      lag += group[group.indexOf('lag') + 1] === null ? 1 : Number(group[group.indexOf('lag') + 1]);
+    }
+  }
+  return { pending, lag };
+}
+
+const snapshot = async () =>
+  (await db.query('SELECT to_jsonb(t) AS row FROM tickets t ORDER BY tenant_id, ticket_id')).rows;
 
 beforeAll(async () => {
-  // Services migrate on start; the test reads through its own connection.
-  const registry = await TenantRegistry.connect(config);
-  const secrets = new Map<string, string>();
-  for (const tenant of tenants) secrets.set(tenant, (await registry.create({ id: tenant })).secret);
-  await registry.close();
-  Object.assign(env, { CRASH_SECRETS: JSON.stringify(Object.fromEntries(secrets)) });
+  // Services migrate here once, before the roles start; the test reads and rebuilds through them.
+  services = await openServices(config, pino({ level: 'silent' }));
+  for (const tenant of tenants) secrets.set(tenant, (await services.registry.create({ id: tenant })).secret);
   db = new pg.Client({ connectionString: config.databaseUrl, options: `-c search_path=${config.databaseSchema}` });
   await db.connect();
 });
@@ -48,17 +70,17 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const child of children) child.kill('SIGKILL');
   await db?.end();
+  await services?.close();
   await dropTestData(config);
 });
 
-describe('a worker killed with SIGKILL mid-stream', () => {
-  it('still gets every accepted ticket to written_back exactly once', async () => {
-    const secrets = JSON.parse(env.CRASH_SECRETS!) as Record<string, string>;
+describe('3 projectors and 3 workers, projectors SIGKILLed and their Postgres connections terminated', () => {
+  it('projects every accepted ticket exactly once, each row equal to its rebuild, nothing pending, no dead letter', async () => {
     const ingest = start('ingest');
-    const port = await listeningPort(ingest);
-    start('projector');
-    let worker = start('worker');
-    await listeningPort(worker);
+    const workers = [start('worker'), start('worker'), start('worker')];
+    const projectors = [start('projector'), start('projector'), start('projector')];
+    const port = await listening.get(ingest)!;
+    await Promise.all([...workers, ...projectors].map((child) => listening.get(child)));
 
     let sent = 0;
     const send = async () => {
@@ -66,63 +88,100 @@ describe('a worker killed with SIGKILL mid-stream', () => {
         const i = sent++;
         const tenant = tenants[i % tenants.length]!;
         const body = ticketBody({ id: `K-${i}`, subject: `Crash test ${i}: VPN to 10.1.${i % 250}.7 fails`, description: `Ticket ${i} of the crash test; printer and mail ok.` });
-        const response = await fetch(`http://127.0.0.1:${port}/v1/webhooks/${tenant}/tickets`, { method: 'POST', body, headers: signedHeaders(secrets[tenant]!, body, { deliveryId: `K-${i}` }) });
+        const response = await fetch(`http://127.0.0.1:${port}/v1/webhooks/${tenant}/tickets`, { method: 'POST', body, headers: signedHeaders(secrets.get(tenant)!, body, { deliveryId: `K-${i}` }) });
         expect(response.status).toBe(202);
       }
     };
-    const sending = Promise.all(Array.from({ length: 16 }, send));
+    let sendingFinished = false;
+    const sending = Promise.all(Array.from({ length: 12 }, send)).finally(() => (sendingFinished = true));
 
-    const redis = createRedis(config, 'commands');
-    const workerPending = async () => {
-      let pending = 0;
-      for (const tenant of tenants) {
-        for (const group of ['context', 'enhance', 'writeback']) pending += Number(((await redis.xpending(keys.events(tenant), group)) as [number])[0]);
+    // Projectors SIGKILLed at random and restarted while webhooks flow.
+    let projectorKills = 0;
+    const killingProjectors = (async () => {
+      while (projectorKills < 5 && (projectorKills < 4 || !sendingFinished)) {
+        await sleep(1_000 + Math.random() * 1_500);
+        const victim = Math.floor(Math.random() * projectors.length);
+        await kill9(projectors[victim]!);
+        projectorKills += 1;
+        projectors[victim] = start('projector');
+        await listening.get(projectors[victim]!);
       }
-      return pending;
-    };
-    for (const threshold of [300, 1_000]) {
-      await waitFor(async () => (await count("SELECT count(*) AS n FROM tickets WHERE status = 'written_back'")) >= threshold, { timeoutMs: 60_000, message: `${threshold} tickets written back` });
-      // Killed while it holds entries it has not acknowledged.
-      await waitFor(async () => (await workerPending()) > 0, { intervalMs: 5, message: 'worker holds pending entries' });
-      await kill9(worker);
-      worker = start('worker');
-      await listeningPort(worker);
-    }
-    await sending;
+    })();
 
-    await waitFor(async () => (await count("SELECT count(*) AS n FROM tickets WHERE status = 'written_back'")) === total, { timeoutMs: 120_000, intervalMs: 250, message: 'every ticket written back' });
+    // The projectors' connections terminated in a loop for a few seconds: only this test's backends
+    // (its schema is in application_name) that run the projections' transactions.
+    const killer = new pg.Client({ connectionString: config.databaseUrl });
+    await killer.connect();
+    let terminated = 0;
+    const terminating = (async () => {
+      await waitFor(async () => (await count("SELECT count(*) AS n FROM tickets WHERE status = 'written_back'")) >= 200, { timeoutMs: 60_000, message: 'pipeline under way' });
+      const until = Date.now() + 4_000;
+      while (Date.now() < until) {
+        const { rowCount } = await killer.query(
+          `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+            WHERE application_name = $1 AND pid <> pg_backend_pid()
+              AND query ~ '^(BEGIN|COMMIT|ROLLBACK)|INSERT INTO (tickets|events|projection_checkpoints)'`,
+          [`streamdesk:${config.databaseSchema}`],
+        );
+        terminated += rowCount ?? 0;
+        await sleep(50);
+      }
+    })();
+
+    // One worker killed while it holds entries it has not acknowledged: the others take them over.
+    await waitFor(async () => (await count("SELECT count(*) AS n FROM tickets WHERE status = 'written_back'")) >= 600, { timeoutMs: 60_000, message: '600 tickets written back' });
+    const holder = await waitFor(async () => {
+      for (const tenant of tenants) {
+        for (const group of ['context', 'enhance', 'writeback']) {
+          const [, , , consumers] = (await services.redis.xpending(services.keys.events(tenant), group)) as [number, string | null, string | null, [string, string][] | null];
+          for (const [consumer, held] of consumers ?? []) {
+            // Consumer names carry the process id.
+            const index = workers.findIndex((worker) => consumer.includes(`-${worker.pid}-`));
+            if (index >= 0 && Number(held) > 0) return { index };
+          }
+        }
+      }
+      return undefined;
+    }, { intervalMs: 5, message: 'a worker holds pending entries' });
+    await kill9(workers[holder.index]!);
+    workers[holder.index] = start('worker');
+
+    await sending;
+    await Promise.all([killingProjectors, terminating]);
+    await killer.end();
+    expect(projectorKills).toBeGreaterThanOrEqual(4);
+    expect(terminated).toBeGreaterThan(0);
+
+    await waitFor(async () => (await count("SELECT count(*) AS n FROM tickets WHERE status = 'written_back'")) === total, { timeoutMs: 90_000, intervalMs: 250, message: 'every ticket written back' });
+    await waitFor(async () => {
+      const { pending, lag } = await groupTotals();
+      return pending === 0 && lag === 0;
+    }, { timeoutMs: 30_000, intervalMs: 250, message: 'every group caught up, nothing pending' });
+
     // Exactly once: four distinct events per ticket, applied once each, archived once each.
     expect(await count('SELECT count(*) AS n FROM tickets WHERE cardinality(event_ids) <> 4 OR version <> 4')).toBe(0);
-    expect(await count('SELECT count(*) AS n FROM tickets WHERE context IS NULL OR enhancement IS NULL OR writeback IS NULL OR written_back_at IS NULL')).toBe(0);
-    await waitFor(async () => (await count('SELECT count(*) AS n FROM events')) === total * 4, { timeoutMs: 60_000, message: 'every event archived' });
-    expect(await count('SELECT count(*) AS n FROM (SELECT ticket_id, type FROM events GROUP BY tenant_id, ticket_id, type HAVING count(*) > 1) d')).toBe(0);
-
-    // The restarted workers took over what the killed ones held.
-    expect(workerOutput.join('')).toContain('took over idle entries');
-    try {
-      for (const tenant of tenants) {
-        const entries = (await redis.xrange(keys.events(tenant), '-', '+')) as [string, string[]][];
-        const perType = new Map<string, number>();
-        for (const [, fields] of entries) {
-          const type = fields[fields.indexOf('type') + 1]!;
-          perType.set(type, (perType.get(type) ?? 0) + 1);
-        }
-        const expected = total / tenants.length;
-        const ticketsOfTenant = tenants.indexOf(tenant) < total % tenants.length ? Math.ceil(expected) : Math.floor(expected);
-        expect(Object.fromEntries(perType)).toEqual({
-          'ticket.received': ticketsOfTenant,
-          'ticket.context_gathered': ticketsOfTenant,
-          'ticket.enhanced': ticketsOfTenant,
-          'ticket.written_back': ticketsOfTenant,
-        });
-        expect(await redis.xlen(keys.dlq(tenant))).toBe(0);
-        await waitFor(async () => {
-          const groups = (await redis.xinfo('GROUPS', keys.events(tenant))) as unknown[][];
-          return groups.every((group) => Number(group[group.indexOf('pending') + 1]) === 0);
-        }, { message: `no pending entries for ${tenant}` });
+    expect(await count('SELECT count(*) AS n FROM tickets WHERE subject IS NULL OR context IS NULL OR enhancement IS NULL OR writeback IS NULL OR received_at IS NULL OR written_back_at IS NULL OR failure IS NOT NULL')).toBe(0);
+    expect(await count('SELECT count(*) AS n FROM events')).toBe(total * 4);
+    expect(await count('SELECT count(*) AS n FROM (SELECT 1 FROM events GROUP BY tenant_id, ticket_id, type HAVING count(*) > 1) d')).toBe(0);
+    for (const tenant of tenants) {
+      const perType = new Map<string, number>();
+      for (const [, fields] of (await services.redis.xrange(services.keys.events(tenant), '-', '+')) as [string, string[]][]) {
+        const type = fields[fields.indexOf('type') + 1]!;
+        perType.set(type, (perType.get(type) ?? 0) + 1);
       }
-    } finally {
-      redis.disconnect();
+      const perTenant = total / tenants.length;
+      expect(Object.fromEntries(perType)).toEqual({ 'ticket.received': perTenant, 'ticket.context_gathered': perTenant, 'ticket.enhanced': perTenant, 'ticket.written_back': perTenant });
+      expect(await services.redis.xlen(services.keys.dlq(tenant))).toBe(0);
+      const groupNames = ((await services.redis.xinfo('GROUPS', services.keys.events(tenant))) as unknown[][]).map((group) => group[group.indexOf('name') + 1]);
+      expect([...groupNames].sort()).toEqual([...groups].sort());
     }
-  }, 300_000);
+    // The surviving workers took over what the killed one held.
+    expect(workerOutput.join('')).toContain('took over idle entries');
+
+    // Every row equals what a rebuild from history gives, column by column.
+    const live = await snapshot();
+    expect(live).toHaveLength(total);
+    await rebuildProjection({ ...services, projection: ticketsProjection, schema: config.databaseSchema, tenants });
+    expect(await snapshot()).toEqual(live);
+  }, 180_000);
 });

@@ -1,12 +1,13 @@
-import { toStreamdeskError } from '../errors.js';
+import { isOutage, toStreamdeskError } from '../errors.js';
 import type { GroupProcessor, Outcome, ProcessContext, StreamEvent } from '../streams/processor.js';
 import type { ConsumerTracing } from '../telemetry/tracing.js';
 import { inTransaction, type Db, type DbClient } from './db.js';
 import { sql } from './sql.js';
 
 /**
- * A projection folds a tenant's events, in stream order, into Postgres. `applyBatch` runs inside the
- * transaction that also moves the checkpoint, so an event's effect and the checkpoint commit together.
+ * A projection folds a tenant's events into Postgres, giving the same rows whatever order they come in
+ * and however often each is applied. `applyBatch` runs inside the transaction that also moves the
+ * checkpoint, so an event's effect and the checkpoint commit together.
  */
 export interface Projection {
   /** Checkpoint name. */
@@ -40,30 +41,24 @@ export type ProjectionProcessorOptions = {
 };
 
 /**
- * Adapts a projection to the stream runner: one transaction per batch; a failing batch is split to
- * find the entry at fault.
+ * Adapts a projection to the stream runner: one transaction per batch. A failing batch is halved until
+ * the entries at fault are found; the others commit and only those are retried (or dead-lettered).
+ * Projections converge in any order, so entries of a ticket committing ahead of a failed earlier one
+ * change nothing once it is applied; until then it stays pending, counted and logged by the runner.
+ * An outage fails the whole batch at once: no point asking a database that is down once per entry.
  */
 export function projectionProcessor(projection: Projection, db: Db, options: ProjectionProcessorOptions = {}): GroupProcessor {
   async function applyEntries(entries: readonly StreamEvent[], ctx: ProcessContext): Promise<Outcome[]> {
-    const committed = (applied: AppliedBatch | void) => {
-      if (applied) options.onCommitted?.(applied);
-    };
     try {
-      committed(await inTransaction(db, (client) => applyWithCheckpoint(client, projection, ctx.tenant, entries)));
+      const applied = await inTransaction(db, (client) => applyWithCheckpoint(client, projection, ctx.tenant, entries));
+      if (applied) options.onCommitted?.(applied);
       return entries.map(() => ({ ok: true, emit: [] }));
     } catch (error) {
-      if (entries.length === 1) return [{ ok: false, error: toStreamdeskError(error) }];
+      const failure = toStreamdeskError(error);
+      if (entries.length === 1 || isOutage(failure)) return entries.map(() => ({ ok: false, error: failure }));
     }
-    const outcomes: Outcome[] = [];
-    for (const entry of entries) {
-      try {
-        committed(await inTransaction(db, (client) => applyWithCheckpoint(client, projection, ctx.tenant, [entry])));
-        outcomes.push({ ok: true, emit: [] });
-      } catch (error) {
-        outcomes.push({ ok: false, error: toStreamdeskError(error) });
-      }
-    }
-    return outcomes;
+    const half = Math.ceil(entries.length / 2);
+    return [...(await applyEntries(entries.slice(0, half), ctx)), ...(await applyEntries(entries.slice(half), ctx))];
   }
 
   return {

@@ -25,8 +25,10 @@ function stepResult(event: Exclude<TicketEvent, { type: 'ticket.received' }>): u
 }
 
 /**
- * Splits a batch into rounds in which each ticket appears at most once, keeping every ticket's own
- * order: round k holds each ticket's k-th event. One statement can then apply a whole round.
+ * Splits a batch into rounds in which each ticket appears at most once (one statement can then apply
+ * a whole round): round k holds each ticket's k-th event. The projection does not depend on the
+ * order events are applied in; a round is sorted by ticket so that concurrent projectors lock the
+ * rows of one statement in the same order, which keeps deadlocks between them rare.
  */
 function rounds(entries: readonly StreamEvent[]): StreamEvent[][] {
   const seen = new Map<string, number>();
@@ -36,6 +38,7 @@ function rounds(entries: readonly StreamEvent[]): StreamEvent[][] {
     seen.set(entry.event.ticket, round + 1);
     (result[round] ??= []).push(entry);
   }
+  for (const round of result) round.sort((a, b) => (a.event.ticket < b.event.ticket ? -1 : a.event.ticket > b.event.ticket ? 1 : 0));
   return result;
 }
 
@@ -70,9 +73,10 @@ async function applySteps(client: DbClient, entries: readonly StepEntry[]): Prom
     entries.map(({ event }) => stepStatus[event.type]),
     entries.map(({ event }) => JSON.stringify(stepResult(event))),
   ]);
-  const replayed = new Set(entries.filter(({ event }) => event.replay).map(({ event }) => event.ticket));
+  // A round holds one event per ticket: a row returned for a ticket is that event's effect.
+  const writtenBack = new Set(entries.filter(({ event }) => event.type === 'ticket.written_back' && !event.replay).map(({ event }) => event.ticket));
   return rows
-    .filter((row) => row.status === 'written_back' && row.written_back_after_ms !== null && !replayed.has(row.ticket_id))
+    .filter((row) => writtenBack.has(row.ticket_id) && row.status === 'written_back' && row.written_back_after_ms !== null)
     .map((row) => ({ ticket: row.ticket_id, latencyMs: row.written_back_after_ms! }));
 }
 
