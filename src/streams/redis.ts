@@ -11,6 +11,7 @@ declare module 'ioredis' {
     sdTouch(...args: (string | number)[]): Result<string[], Context>;
     sdReleaseConsumer(...args: (string | number)[]): Result<number, Context>;
     sdCountAfter(...args: (string | number)[]): Result<number[], Context>;
+    sdTrim(...args: (string | number)[]): Result<number, Context>;
   }
 }
 
@@ -21,6 +22,7 @@ const scripts = {
   sdTouch: { numberOfKeys: 1, lua: lua('touch') },
   sdReleaseConsumer: { numberOfKeys: 1, lua: lua('release-consumer') },
   sdCountAfter: { numberOfKeys: 1, lua: lua('count-after') },
+  sdTrim: { numberOfKeys: 1, lua: lua('trim') },
 };
 
 export type RedisPurpose = 'ingest' | 'commands' | 'blocking' | 'registry';
