@@ -113,8 +113,11 @@ export async function replayStage(options: StageReplayOptions): Promise<StageRep
   let appended = 0;
   let done = 0;
   for await (const batch of readHistory(options, tenant, { after: justBefore(options.from), until: options.to, batchSize: options.batchSize ?? 500 })) {
-    const inputs = batch.filter(({ event }) => handles.includes(event.type) && !event.replay && !handled.has(event.id));
-    for (const { event } of inputs) handled.add(event.id);
+    const inputs = batch.filter(({ event }) => {
+      if (!handles.includes(event.type) || event.replay || handled.has(event.id)) return false;
+      handled.add(event.id);
+      return true;
+    });
     for (let start = 0; start < inputs.length && !signal.aborted; start += processor.concurrency) {
       const chunk = inputs.slice(start, start + processor.concurrency);
       const ids = chunk.map(({ event }) => event.id);
