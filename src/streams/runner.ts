@@ -440,6 +440,11 @@ export class StreamRunner {
       const key = keys.events(tenant);
       const [, claimed, ] = (await redis.xautoclaim(key, this.group, this.consumer, this.policy.claimIdleMs, '0-0', 'COUNT', Math.min(free, 100))) as [string, StreamEntry[], string[]];
       const own = this.held.get(tenant);
+      // Entries still held here that another consumer had taken are ours again: touch them again.
+      for (const [id] of claimed) {
+        const delivery = own?.get(id);
+        if (delivery) delivery.takenOver = false;
+      }
       const entries = claimed.filter((entry): entry is [string, string[]] => entry[1] !== null && !own?.has(entry[0]));
       if (entries.length === 0) continue;
       const ids = entries.map(([id]) => id);
