@@ -75,7 +75,7 @@ describe('takeover warnings', () => {
       started();
       await released;
       return [{ type: 'ticket.context_gathered', data: emptyContext }];
-    }, logger, 1_500, 'slow-consumer');
+    }, logger, 3_000, 'slow-consumer');
     try {
       const entry = await appendEvent(t.services, receivedEvent('taken', 'T-1'));
       await handlerStarted;
