@@ -1,3 +1,6 @@
+import { ReplyError } from 'ioredis';
+import pg from 'pg';
+
 /**
  * The error catalogue. Every error that reaches a client, a log line or a dead letter carries one of
  * these codes; docs/errors.md documents each one (a test keeps the two in step).
@@ -52,22 +55,56 @@ export class StreamdeskError extends Error {
   }
 }
 
-const redisOutage = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Connection is closed|Stream isn't writeable|max retries|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN/i;
-const postgresOutage = /^(08|57P0|53)/;
+/** Socket-level failures: the peer refused, dropped or never answered the connection. */
+const networkCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENOTCONN', 'EAI_AGAIN']);
+/** SQLSTATE classes that mean the server, not the statement, failed: 08 connection, 53 resources, 57P01–57P03 shutdown. */
+const postgresOutageState = /^(08|53|57P0[1-3])/;
+/** pg's own connection errors, which carry no code: matched whole, never as a substring of any message. */
+const pgConnectionMessages = new Set([
+  'Connection terminated unexpectedly',
+  'Connection terminated',
+  'Connection terminated due to connection timeout',
+  'Client was closed and is not queryable',
+  'Client has encountered a connection error and is not queryable',
+  'timeout exceeded when trying to connect',
+  'Query read timeout',
+]);
+/** ioredis's own errors for a connection that is down or not ready (no code either). */
+const ioredisConnectionMessages = new Set(['Connection is closed.', "Stream isn't writeable and enableOfflineQueue options is false", 'None of startup nodes is available']);
+const ioredisErrorNames = new Set(['MaxRetriesPerRequestError', 'ClusterAllFailedError']);
+/** Redis replies that mean "not now" rather than "not this command". */
+const redisBusyReply = /^(LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY )/;
 
 /** Outages of our own stores are not the event's fault: retried without using up its attempts. */
 export function isOutage(error: StreamdeskError): boolean {
   return error.code === 'REDIS_UNAVAILABLE' || error.code === 'POSTGRES_UNAVAILABLE';
 }
 
+type Origin = 'postgres' | 'redis' | undefined;
+
+/**
+ * Which of our stores an error says is down, judged by what the error is (its class, SQLSTATE or
+ * system error code), never by words that happen to appear in its message.
+ */
+function outageOrigin(error: unknown): Origin {
+  if (!(error instanceof Error)) return undefined;
+  const { code, syscall } = error as Error & { code?: unknown; syscall?: unknown };
+  if (error instanceof pg.DatabaseError) return typeof code === 'string' && postgresOutageState.test(code) ? 'postgres' : undefined;
+  if (error instanceof ReplyError) return redisBusyReply.test(error.message) ? 'redis' : undefined;
+  if (ioredisErrorNames.has(error.name) || ioredisConnectionMessages.has(error.message)) return 'redis';
+  if (pgConnectionMessages.has(error.message)) return 'postgres';
+  // A bare socket error (code + syscall, on any address and port) is rejected as it is only by pg:
+  // ioredis reports its own errors above, and fetch/undici and the OpenAI SDK wrap it as a `cause`.
+  if (typeof code === 'string' && typeof syscall === 'string' && networkCodes.has(code)) return 'postgres';
+  return undefined;
+}
+
 /** Maps whatever a Redis, Postgres or handler call threw to a coded error. */
 export function toStreamdeskError(error: unknown): StreamdeskError {
   if (error instanceof StreamdeskError) return error;
   const message = error instanceof Error ? error.message : String(error);
-  const sqlState = typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : '';
-  if (postgresOutage.test(sqlState) || /terminating connection|Connection terminated|not queryable|timeout exceeded when trying to connect|ECONNREFUSED .*:5432/i.test(message)) {
-    return new StreamdeskError('POSTGRES_UNAVAILABLE', message, undefined, { cause: error });
-  }
-  if (redisOutage.test(message)) return new StreamdeskError('REDIS_UNAVAILABLE', message, undefined, { cause: error });
+  const origin = outageOrigin(error);
+  if (origin === 'postgres') return new StreamdeskError('POSTGRES_UNAVAILABLE', message, undefined, { cause: error });
+  if (origin === 'redis') return new StreamdeskError('REDIS_UNAVAILABLE', message, undefined, { cause: error });
   return new StreamdeskError('HANDLER_FAILED', message, undefined, { cause: error });
 }

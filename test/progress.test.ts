@@ -33,4 +33,18 @@ describe('replay progress', () => {
       { progress: 'rebuild tickets', finished: true, seconds: 2, events: 4_000 },
     ]);
   });
+
+  it('never shows more done than its total: an estimate that fell short grows to what is done', () => {
+    let now = 0;
+    const { stream, writes } = fakeStream(false);
+    const progress = progressReporter(stream, 'replay enhance', () => now);
+    now = 1_000;
+    progress.update(120, 100);
+    expect(JSON.parse(writes.at(-1)!)).toMatchObject({ done: 120, total: 120, etaSeconds: 0 });
+    const terminal = fakeStream(true);
+    const bar = progressReporter(terminal.stream, 'replay enhance', () => now);
+    now = 2_000;
+    bar.update(7, 0);
+    expect(terminal.writes.at(-1)).toContain(' 7/7 events ');
+  });
 });

@@ -7,7 +7,9 @@ import { roles, startRole, type Role } from '../runtime/roles.js';
 import { createLogger } from '../runtime/logger.js';
 import { openServices, type Services } from '../runtime/services.js';
 import { listDeadLetters, redriveDeadLetters } from '../streams/dlq.js';
-import { tenantStatus } from '../streams/status.js';
+import { redisKeys } from '../streams/keys.js';
+import { createRedis, waitForRedis } from '../streams/redis.js';
+import { allTenantsStatus, type TenantStatus } from '../streams/status.js';
 import { shutdownTelemetry } from '../telemetry/tracing.js';
 import { publicTenant, writebackSchema, type WritebackTarget } from '../tenants/registry.js';
 import { extraCommands } from './commands.js';
@@ -28,6 +30,18 @@ ${Object.values(extraCommands).map((command) => `  ${command.usage}\n`).join('')
 Configuration comes from environment variables; see README.md.`;
 
 export class UsageError extends Error {}
+
+function formatStatus(s: TenantStatus): string {
+  const lines = [`${s.tenant}: ${s.streamLength} events, ${s.dlqLength} dead letters`];
+  for (const g of s.groups) {
+    const states = g.consumerStates ?? [];
+    const count = (state: string) => states.filter((c) => c.state === state).length;
+    const lag = g.lag === null ? '?' : `${g.lagCapped ? '>=' : ''}${g.lag}`;
+    lines.push(`  ${g.name.padEnd(10)} lag=${lag} pending=${g.pending} oldest=${g.oldestPendingAgeMs === null ? '-' : `${Math.round(g.oldestPendingAgeMs / 1_000)}s`} consumers: ${count('live')} live, ${count('stalled')} stalled, ${count('dead')} dead`);
+    for (const c of states.filter((consumer) => consumer.state !== 'live')) lines.push(`    ${c.state} ${c.name} silent ${Math.round(c.idleMs / 1_000)}s, ${c.pending} pending`);
+  }
+  return lines.join('\n');
+}
 
 function print(value: unknown, asJson: boolean, text: () => string): void {
   process.stdout.write(`${asJson ? JSON.stringify(value, null, 2) : text()}\n`);
@@ -125,15 +139,20 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'status': {
       const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean', default: false } } });
-      return withServices(config, 'cli', async ({ registry, redis, keys }) => {
-        const statuses = await Promise.all((await registry.list()).map((tenant) => tenantStatus(redis, keys, tenant.id)));
-        print({ tenants: statuses }, values.json, () =>
-          statuses
-            .map((s) => [`${s.tenant}: ${s.streamLength} events, ${s.dlqLength} dead letters`, ...s.groups.map((g) => `  ${g.name.padEnd(10)} lag=${g.lag ?? '?'} pending=${g.pending} oldest=${g.oldestPendingAgeMs === null ? '-' : `${Math.round(g.oldestPendingAgeMs / 1_000)}s`} consumers=${g.consumers}`)].join('\n'))
-            .join('\n') || 'No tenants',
-        );
-        return 0;
-      });
+      // Everything status shows lives in Redis: it answers while Postgres is down.
+      const redis = createRedis(config, 'commands');
+      try {
+        await waitForRedis(redis).catch((error: unknown) => {
+          throw new Error(`Cannot reach Redis at ${config.redisClusterNodes ? 'REDIS_CLUSTER_NODES' : config.redisUrl.replace(/\/\/[^@]*@/, '//***@')}: ${(error as Error).message}`);
+        });
+        const keys = redisKeys(config.redisPrefix);
+        const tenants = (await redis.smembers(keys.tenantIds)).sort();
+        const statuses = await allTenantsStatus(redis, keys, tenants, { claimIdleMs: config.retry.claimIdleMs });
+        print({ tenants: statuses }, values.json, () => statuses.map(formatStatus).join('\n') || 'No tenants');
+      } finally {
+        redis.disconnect();
+      }
+      return 0;
     }
     case 'dlq': {
       const [sub, ...args] = rest;

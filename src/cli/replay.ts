@@ -69,7 +69,7 @@ async function stage(config: Config, args: string[]): Promise<number> {
     const result = await replayStage({
       db: services.db, redis: services.redis, keys: services.keys, stage: found, tenant: values.tenant, from, to,
       dryRun: values['dry-run'], run: values.run, emittedTtlSeconds: config.idempotencyTtlSeconds, logger,
-      onProgress: (done) => progress.update(done, 0),
+      onProgress: (done, total) => progress.update(done, total),
     });
     progress.finish({ inputs: result.inputs });
     if (values.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

@@ -42,8 +42,10 @@ export async function webhookRoutes(app: FastifyInstance, deps: WebhookDeps): Pr
   async function backlogOfTenant(tenant: string): Promise<number> {
     const cached = backlog.get(tenant);
     if (cached && cached.until > Date.now()) return cached.value;
-    const value = backlogOf(await tenantStatus(redis, keys, tenant));
-    backlog.set(tenant, { value, until: Date.now() + 1_000 });
+    // Counted in Redis up to the limit: the verdict needs no more, and XINFO's lag is not trusted.
+    const value = backlogOf(await tenantStatus(redis, keys, tenant, { lagCap: config.tenantBacklogLimit }));
+    // A full backlog is not counted again before the Retry-After it answers with.
+    backlog.set(tenant, { value, until: Date.now() + (value >= config.tenantBacklogLimit ? 5_000 : 1_000) });
     return value;
   }
 

@@ -24,6 +24,17 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'databas
   return pool;
 }
 
+/**
+ * A small pool on the same database as `db` whose connections look tables up in `searchPath`
+ * (comma-separated schemas) first: the same code then writes to other copies of its tables.
+ */
+export function poolWithSearchPath(db: Db, searchPath: string, max = 2): Db {
+  const pool = new pg.Pool({ ...db.options, max, options: `-c search_path=${searchPath.replace(/\s+/g, '')}` });
+  pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
+  return pool;
+}
+
 async function createDatabaseIfMissing(databaseUrl: string): Promise<void> {
   const url = new URL(databaseUrl);
   const name = decodeURIComponent(url.pathname.slice(1)) || 'postgres';

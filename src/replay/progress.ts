@@ -9,7 +9,9 @@ export function progressReporter(out: NodeJS.WriteStream, label: string, now: ()
   let lastDraw = 0;
   const rate = (done: number) => done / Math.max(0.001, (now() - started) / 1_000);
   return {
-    update(done, total, detail = {}) {
+    update(done, estimated, detail = {}) {
+      // A total is an estimate: it never shows less than what is already done.
+      const total = Math.max(estimated, done);
       const at = now();
       if (at - lastDraw < (out.isTTY ? 100 : 1_000)) return;
       lastDraw = at;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { Db, DbClient } from '../projections/db.js';
-import { applyWithCheckpoint, type Projection } from '../projections/projection.js';
+import { poolWithSearchPath, type Db, type DbClient } from '../projections/db.js';
+import { projectionProcessor, type Projection } from '../projections/projection.js';
+import type { StreamEvent } from '../streams/processor.js';
 import { countHistory, readHistory, type HistorySource } from './history.js';
 
 export type RebuildProgress = { tenant: string; applied: number; total: number; phase: 'build' | 'catch-up' | 'swap' | 'done' };
@@ -100,15 +101,22 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
   }
   // The shadow tables come first: the projection's SQL finds them; functions are found in the live schema.
   const path = `${shadow}, ${schema}`;
+  // The live runner's own processor applies history, on connections that write to the shadow tables.
+  const shadowDb = poolWithSearchPath(db, path);
+  const processor = projectionProcessor(projection, shadowDb);
+  const apply = async (tenant: string, batch: StreamEvent[]) => {
+    const outcomes = await processor.process(batch, { group: projection.group, tenant, signal: options.signal ?? new AbortController().signal, attempts: new Map() });
+    const failure = outcomes.find((outcome) => !outcome.ok);
+    if (failure && !failure.ok) throw failure.error;
+  };
   let events = 0;
 
-  const applyHistory = async (client: DbClient | undefined, tenant: string, phase: RebuildProgress['phase']) => {
-    const after = await shadowCheckpoint(client ?? db, shadow, projection.name, tenant);
+  const applyHistory = async (tenant: string, phase: RebuildProgress['phase']) => {
+    const after = await shadowCheckpoint(db, shadow, projection.name, tenant);
     const total = phase === 'build' ? await countHistory(options, tenant, after) : 0;
     let applied = 0;
     for await (const batch of readAhead(readHistory(options, tenant, { after, batchSize: options.batchSize ?? 2_000 }))) {
-      if (client) await applyWithCheckpoint(client, projection, tenant, batch);
-      else await withSearchPath(db, path, (own) => applyWithCheckpoint(own, projection, tenant, batch));
+      await apply(tenant, batch);
       applied += batch.length;
       events += batch.length;
       options.onProgress?.({ tenant, applied, total: Math.max(total, applied), phase });
@@ -116,34 +124,41 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
     }
   };
 
-  for (const tenant of tenants) {
-    if (options.signal?.aborted) throw new RebuildInterrupted(shadow);
-    await applyHistory(undefined, tenant, 'build');
-  }
-
-  await withSearchPath(db, path, async (client) => {
-    // Live writers wait while the last events are applied and the rows are swapped in.
-    for (const table of tables) await client.query(`LOCK TABLE ${schema}.${table} IN SHARE ROW EXCLUSIVE MODE`);
-    for (const tenant of tenants) await applyHistory(client, tenant, 'catch-up');
-    options.onProgress?.({ tenant: '*', applied: events, total: events, phase: 'swap' });
-    for (const table of tables) {
-      const { rows } = await client.query<{ column_name: string }>(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 AND is_generated = 'NEVER' ORDER BY ordinal_position",
-        [schema, table],
-      );
-      const columns = rows.map((row) => `"${row.column_name}"`).join(', ');
-      await client.query(`DELETE FROM ${schema}.${table} WHERE tenant_id = ANY($1)`, [tenants]);
-      await client.query(`INSERT INTO ${schema}.${table} (${columns}) SELECT ${columns} FROM ${shadow}.${table} WHERE tenant_id = ANY($1)`, [tenants]);
+  try {
+    for (const tenant of tenants) {
+      if (options.signal?.aborted) throw new RebuildInterrupted(shadow);
+      await applyHistory(tenant, 'build');
     }
-    await client.query(
-      `INSERT INTO ${schema}.projection_checkpoints AS c (projection, tenant_id, stream_id, updated_at)
-         SELECT projection, tenant_id, stream_id, now() FROM ${shadow}.projection_checkpoints WHERE projection = $1
-       ON CONFLICT (projection, tenant_id) DO UPDATE SET stream_id = EXCLUDED.stream_id, updated_at = now()
-       WHERE stream_position(c.stream_id) < stream_position(EXCLUDED.stream_id)`,
-      [projection.name],
-    );
-    await client.query(`DROP SCHEMA ${shadow} CASCADE`);
-  });
+
+    await withSearchPath(db, path, async (client) => {
+      // Live writers wait while the last events are applied (into the shadow tables, by the
+      // processor's own connections) and the rows are swapped in.
+      for (const table of tables) await client.query(`LOCK TABLE ${schema}.${table} IN SHARE ROW EXCLUSIVE MODE`);
+      for (const tenant of tenants) await applyHistory(tenant, 'catch-up');
+      options.onProgress?.({ tenant: '*', applied: events, total: events, phase: 'swap' });
+      for (const table of tables) {
+        const { rows } = await client.query<{ column_name: string }>(
+          "SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 AND is_generated = 'NEVER' ORDER BY ordinal_position",
+          [schema, table],
+        );
+        const columns = rows.map((row) => `"${row.column_name}"`).join(', ');
+        await client.query(`DELETE FROM ${schema}.${table} WHERE tenant_id = ANY($1)`, [tenants]);
+        await client.query(`INSERT INTO ${schema}.${table} (${columns}) SELECT ${columns} FROM ${shadow}.${table} WHERE tenant_id = ANY($1)`, [tenants]);
+      }
+      await client.query(
+        `INSERT INTO ${schema}.projection_checkpoints AS c (projection, tenant_id, stream_id, updated_at)
+           SELECT projection, tenant_id, stream_id, now() FROM ${shadow}.projection_checkpoints WHERE projection = $1
+         ON CONFLICT (projection, tenant_id) DO UPDATE SET stream_id = EXCLUDED.stream_id, updated_at = now()
+         WHERE stream_position(c.stream_id) < stream_position(EXCLUDED.stream_id)`,
+        [projection.name],
+      );
+      // The processor's connections must not hold the shadow schema open while it is dropped.
+      await shadowDb.end();
+      await client.query(`DROP SCHEMA ${shadow} CASCADE`);
+    });
+  } finally {
+    if (!shadowDb.ended) await shadowDb.end();
+  }
   options.onProgress?.({ tenant: '*', applied: events, total: events, phase: 'done' });
   return { shadowSchema: shadow, events, resumed, swapped: true };
 }

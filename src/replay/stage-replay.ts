@@ -1,11 +1,12 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
-import type { AnyStage, Stage } from '../consumers/stage.js';
-import { encodeEvent, type TicketEvent } from '../events.js';
+import { stageProcessor, type AnyStage } from '../consumers/stage.js';
+import { encodeEvent, eventDataSchemas, type EventData, type EventType } from '../events.js';
 import { followOnEvent } from '../streams/follow-on.js';
 import { derivedEventId } from '../streams/ids.js';
 import { currentTraceparent } from '../telemetry/traceparent.js';
 import { readHistory, type HistorySource } from './history.js';
+import { replaySql } from './sql.js';
 
 export type StageReplayOptions = HistorySource & {
   stage: AnyStage;
@@ -20,12 +21,15 @@ export type StageReplayOptions = HistorySource & {
   emittedTtlSeconds: number;
   logger: Logger;
   signal?: AbortSignal;
-  onProgress?: (done: number) => void;
+  /** History entries read per batch. */
+  batchSize?: number;
+  /** Inputs handled so far, of about `total` (never less than `done`). */
+  onProgress?: (done: number, total: number) => void;
 };
 
 export type StageReplayResult = {
   runId: string;
-  /** Input events in the range that the stage handles. */
+  /** Input events in the range that the stage handles (a redriven copy counts with its original). */
   inputs: number;
   /** Tickets whose follow-on events differ from what the stage emitted originally. */
   ticketsChanged: number;
@@ -45,64 +49,109 @@ export function toStreamBound(value: string, end: 'from' | 'to'): string {
   return end === 'from' ? `${ms}-0` : `${ms}-18446744073709551615`;
 }
 
+type Comparable = { type: string; data: unknown };
+
+/**
+ * What a dry run compares of a follow-on event: the enhancement's fields, the context found (which
+ * tickets, assets and articles, not their ranks or current status), the write-back target; never
+ * latency, tokens, note ids or event ids, which differ on every run.
+ */
+function whatMatters({ type, data }: Comparable): unknown {
+  const schema = eventDataSchemas[type as EventType];
+  const parsed = schema?.safeParse(data);
+  if (!parsed?.success) return { type, data };
+  const sorted = (values: string[]) => [...values].sort();
+  switch (type) {
+    case 'ticket.context_gathered': {
+      const { context } = parsed.data as EventData<'ticket.context_gathered'>;
+      return {
+        type,
+        similarTickets: sorted(context.similarTickets.map((ticket) => ticket.ticketId)),
+        assets: sorted(context.assets.map((asset) => `${asset.ip} ${asset.hostname}`)),
+        unmatchedIps: sorted(context.unmatchedIps),
+        kbArticles: sorted(context.kbArticles.map((article) => article.articleId)),
+      };
+    }
+    case 'ticket.enhanced':
+      return { type, enhancement: (parsed.data as EventData<'ticket.enhanced'>).enhancement };
+    case 'ticket.written_back':
+      return { type, target: (parsed.data as EventData<'ticket.written_back'>).target };
+    case 'ticket.failed':
+      return { type, code: (parsed.data as EventData<'ticket.failed'>).error.code };
+    default:
+      return { type, data: parsed.data };
+  }
+}
+
+/** What live processing made of an input: its follow-ons, or (only failed) its failure. */
+function originalOutcome(originals: readonly Comparable[]): unknown[] {
+  const succeeded = originals.filter((event) => event.type !== 'ticket.failed');
+  return (succeeded.length > 0 ? succeeded : originals.slice(-1)).map(whatMatters);
+}
+
 /**
  * Re-runs the current code of one stage over a range of a tenant's history and appends its
- * follow-on events marked as a replay. The projector applies them like any newer event; later
- * stages pick them up like live events.
+ * follow-on events marked as a replay. History is read in batches and each batch goes through the
+ * same stage processor the live runner drives, so replay cannot diverge from live processing. An
+ * input is handled once, even when the range also holds a redriven copy of it. The projector
+ * applies the new events like any newer event; later stages pick them up like live events.
  */
 export async function replayStage(options: StageReplayOptions): Promise<StageReplayResult> {
   const { stage, tenant, redis, keys, db } = options;
   const dryRun = options.dryRun ?? false;
   const runId = derivedEventId('replay', stage.name, tenant, options.from, options.to, options.run ?? '');
   const handles = stage.handles as readonly string[];
-  const inputs: TicketEvent[] = [];
-  for await (const batch of readHistory(options, tenant, { after: justBefore(options.from), until: options.to })) {
-    for (const { event } of batch) if (handles.includes(event.type) && !event.replay) inputs.push(event);
-  }
+  const processor = stageProcessor(stage, options.logger);
+  const signal = options.signal ?? new AbortController().signal;
+  const { rows: counted } = await db.query<{ n: number }>(replaySql.countStageInputs, [tenant, handles, options.from, options.to]);
+  let total = counted[0]?.n ?? 0;
 
-  const originals = await db.query<{ causation_id: string; type: string; data: unknown }>(
-    'SELECT causation_id, type, data FROM events WHERE tenant_id = $1 AND causation_id = ANY($2) AND replay_id IS NULL ORDER BY stream_position(stream_id)',
-    [tenant, inputs.map((event) => event.id)],
-  );
-  const originalByInput = new Map<string, { type: string; data: unknown }[]>();
-  for (const row of originals.rows) originalByInput.set(row.causation_id, [...(originalByInput.get(row.causation_id) ?? []), { type: row.type, data: row.data }]);
-
-  const changedTickets = new Set<string>();
-  const seenTickets = new Set<string>();
+  // Ids only: a redriven copy carries its original's id and must not call the handler (the model) again.
+  const handled = new Set<string>();
+  const tickets = new Map<string, boolean>();
   const failed: StageReplayResult['failed'] = [];
   let appended = 0;
   let done = 0;
-  for (const input of inputs) {
-    if (options.signal?.aborted) break;
-    seenTickets.add(input.ticket);
-    let emitted;
-    try {
-      emitted = await (stage.handle as Stage['handle'])(input, { tenant, attempt: 1, signal: options.signal ?? new AbortController().signal, log: options.logger });
-    } catch (error) {
-      failed.push({ eventId: input.id, ticket: input.ticket, error: (error as Error).message });
-      continue;
-    }
-    const before = (originalByInput.get(input.id) ?? []).map(({ type, data }) => ({ type, data }));
-    const after = emitted.map(({ type, data }) => ({ type, data: JSON.parse(JSON.stringify(data)) as unknown }));
-    if (!isDeepStrictEqual(before, after)) changedTickets.add(input.ticket);
-    if (!dryRun) {
-      for (const [index, followOn] of emitted.entries()) {
-        const event = followOnEvent(input, followOn, { group: stage.name, index, traceparent: currentTraceparent(), replay: runId });
-        const [added] = await redis.sdIngest(keys.events(tenant), keys.eventEmitted(tenant, event.id), options.emittedTtlSeconds, event.id, ...encodeEvent(event));
-        if (added === 1) appended += 1;
+  for await (const batch of readHistory(options, tenant, { after: justBefore(options.from), until: options.to, batchSize: options.batchSize ?? 500 })) {
+    const inputs = batch.filter(({ event }) => {
+      if (!handles.includes(event.type) || event.replay || handled.has(event.id)) return false;
+      handled.add(event.id);
+      return true;
+    });
+    for (let start = 0; start < inputs.length && !signal.aborted; start += processor.concurrency) {
+      const chunk = inputs.slice(start, start + processor.concurrency);
+      const ids = chunk.map(({ event }) => event.id);
+      const [outcomes, originals] = await Promise.all([
+        processor.process(chunk, { group: stage.name, tenant, signal, attempts: new Map(ids.map((id) => [id, 1])) }),
+        db.query<{ causation_id: string; type: string; data: unknown }>(replaySql.originalFollowOns, [tenant, ids]),
+      ]);
+      const originalsOf = new Map<string, Comparable[]>();
+      for (const row of originals.rows) originalsOf.set(row.causation_id, [...(originalsOf.get(row.causation_id) ?? []), { type: row.type, data: row.data }]);
+      for (const [index, { event: input }] of chunk.entries()) {
+        const outcome = outcomes[index]!;
+        if (!tickets.has(input.ticket)) tickets.set(input.ticket, false);
+        if (!outcome.ok) {
+          failed.push({ eventId: input.id, ticket: input.ticket, error: outcome.error.message });
+          continue;
+        }
+        const after = outcome.emit.map((followOn) => whatMatters({ type: followOn.type, data: JSON.parse(JSON.stringify(followOn.data)) as unknown }));
+        if (!isDeepStrictEqual(originalOutcome(originalsOf.get(input.id) ?? []), after)) tickets.set(input.ticket, true);
+        if (dryRun) continue;
+        for (const [position, followOn] of outcome.emit.entries()) {
+          const event = followOnEvent(input, followOn, { group: stage.name, index: position, traceparent: outcome.traceparent ?? currentTraceparent(), replay: runId });
+          const [added] = await redis.sdIngest(keys.events(tenant), keys.eventEmitted(tenant, event.id), options.emittedTtlSeconds, event.id, ...encodeEvent(event));
+          if (added === 1) appended += 1;
+        }
       }
+      done += chunk.length;
+      // The total counts archived inputs; inputs only in the stream raise it as they come.
+      total = Math.max(total, done);
+      options.onProgress?.(done, total);
     }
-    options.onProgress?.(++done);
+    if (signal.aborted) break;
   }
-  return {
-    runId,
-    inputs: inputs.length,
-    ticketsChanged: changedTickets.size,
-    ticketsUnchanged: [...seenTickets].filter((ticket) => !changedTickets.has(ticket)).length,
-    appended,
-    failed,
-    dryRun,
-  };
+  const changed = [...tickets.values()].filter(Boolean).length;
+  return { runId, inputs: handled.size, ticketsChanged: changed, ticketsUnchanged: tickets.size - changed, appended, failed, dryRun };
 }
 
 /** The greatest stream id below `id`, or undefined for the very first one. */

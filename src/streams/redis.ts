@@ -10,6 +10,8 @@ declare module 'ioredis' {
     sdSettle(...args: (string | number)[]): Result<number, Context>;
     sdTouch(...args: (string | number)[]): Result<string[], Context>;
     sdReleaseConsumer(...args: (string | number)[]): Result<number, Context>;
+    sdCountAfter(...args: (string | number)[]): Result<number[], Context>;
+    sdTrim(...args: (string | number)[]): Result<number, Context>;
   }
 }
 
@@ -19,6 +21,8 @@ const scripts = {
   sdSettle: { lua: lua('settle') },
   sdTouch: { numberOfKeys: 1, lua: lua('touch') },
   sdReleaseConsumer: { numberOfKeys: 1, lua: lua('release-consumer') },
+  sdCountAfter: { numberOfKeys: 1, lua: lua('count-after') },
+  sdTrim: { numberOfKeys: 1, lua: lua('trim') },
 };
 
 export type RedisPurpose = 'ingest' | 'commands' | 'blocking' | 'registry';

@@ -8,6 +8,9 @@ export type RetentionPolicy = Readonly<{ maxAgeMs: number; maxLength: number }>;
 
 export type TrimResult = { tenant: string; trimmed: number; minId: string | undefined; heldBy: string | undefined };
 
+/** Entries the length bound may walk per call (inside Redis); a longer excess goes over several runs. */
+const lengthBudget = 10_000;
+
 const successor = (id: string) => {
   const [ms = '0', seq = '0'] = id.split('-');
   return `${ms}-${BigInt(seq) + 1n}`;
@@ -16,34 +19,48 @@ const successor = (id: string) => {
 /**
  * Trims a tenant's stream to the retention policy (entries older than maxAge, or beyond maxLength),
  * but never past an entry the archiver has not stored, nor past any group's unprocessed (pending or
- * undelivered) entries: trimmed history stays replayable from the archive.
+ * undelivered) entries: trimmed history stays replayable from the archive. Looks at the stream's
+ * length and first entry before anything else; the trim itself runs in Redis (trim.lua), so no
+ * range of entries is read into this process.
  */
 export async function trimTenantStream(redis: RedisClient, keys: RedisKeys, db: Db, tenant: string, policy: RetentionPolicy, now = Date.now()): Promise<TrimResult> {
   const stream = keys.events(tenant);
-  const candidates: string[] = [`${Math.max(0, now - policy.maxAgeMs)}-0`];
-  const newest = (await redis.xrevrange(stream, '+', '-', 'COUNT', policy.maxLength)) as [string, string[]][];
-  if (newest.length === policy.maxLength) candidates.push(newest.at(-1)![0]);
-  let minId = candidates.sort(compareStreamIds).at(-1)!;
+  const ageBound = `${Math.max(0, now - policy.maxAgeMs)}-0`;
+  const replies = (await redis.pipeline().xlen(stream).xrange(stream, '-', '+', 'COUNT', 1).xinfo('GROUPS', stream).exec()) ?? [];
+  const length = Number(replies[0]?.[1] ?? 0);
+  const [first] = (replies[1]?.[1] ?? []) as [string, string[]][];
+  if (!first || (length <= policy.maxLength && compareStreamIds(first[0], ageBound) >= 0)) return { tenant, trimmed: 0, minId: undefined, heldBy: undefined };
+
+  const groups = ((replies[2]?.[0] ? [] : replies[2]?.[1]) ?? []) as unknown[][];
+  const byName = new Map(groups.map((raw) => toRecord(raw)).map((info) => [String(info.name), info]));
+  if (!byName.has('archiver')) return { tenant, trimmed: 0, minId: undefined, heldBy: 'archiver (no archiver group yet)' };
+
+  // The floor: nothing at or above it may go.
+  let floor = '18446744073709551615-18446744073709551615';
   let heldBy: string | undefined;
   const hold = (bound: string, by: string) => {
-    if (compareStreamIds(bound, minId) < 0) {
-      minId = bound;
+    if (compareStreamIds(bound, floor) < 0) {
+      floor = bound;
       heldBy = by;
     }
   };
+  const withPending = [...byName.entries()].filter(([, info]) => Number(info.pending) > 0);
+  const pipeline = redis.pipeline();
+  for (const [name] of withPending) pipeline.xpending(stream, name);
+  const [pendingReplies, checkpoint] = await Promise.all([
+    withPending.length > 0 ? pipeline.exec() : Promise.resolve([]),
+    db.query<{ stream_id: string }>("SELECT stream_id FROM projection_checkpoints WHERE projection = 'events' AND tenant_id = $1", [tenant]),
+  ]);
+  for (const [name, info] of byName) hold(successor(String(info['last-delivered-id'])), name);
+  withPending.forEach(([name], index) => {
+    const [error, summary] = pendingReplies?.[index] ?? [new Error('no reply'), null];
+    if (error) throw error;
+    const oldest = (summary as [number, string | null])[1];
+    if (oldest) hold(oldest, name);
+  });
+  hold(checkpoint.rows[0] ? successor(checkpoint.rows[0].stream_id) : '0-1', 'archive');
 
-  const groups = (await redis.xinfo('GROUPS', stream).catch(() => [])) as unknown[][];
-  const byName = new Map(groups.map((raw) => toRecord(raw)).map((info) => [String(info.name), info]));
-  if (!byName.has('archiver')) return { tenant, trimmed: 0, minId: undefined, heldBy: 'archiver (no archiver group yet)' };
-  for (const [name, info] of byName) {
-    hold(successor(String(info['last-delivered-id'])), name);
-    if (Number(info.pending) > 0) {
-      const [, oldestPending] = (await redis.xpending(stream, name)) as [number, string | null];
-      if (oldestPending) hold(oldestPending, name);
-    }
-  }
-  const { rows } = await db.query<{ stream_id: string }>("SELECT stream_id FROM projection_checkpoints WHERE projection = 'events' AND tenant_id = $1", [tenant]);
-  hold(rows[0] ? successor(rows[0].stream_id) : '0-1', 'archive');
-  const trimmed = await redis.xtrim(stream, 'MINID', minId);
-  return { tenant, trimmed, minId, heldBy };
+  const trimmed = await redis.sdTrim(stream, floor, ageBound, policy.maxLength, lengthBudget);
+  const floorBinds = compareStreamIds(floor, ageBound) <= 0 || length > policy.maxLength;
+  return { tenant, trimmed, minId: compareStreamIds(ageBound, floor) < 0 ? ageBound : floor, heldBy: floorBinds ? heldBy : undefined };
 }

@@ -48,6 +48,8 @@ type Delivery = {
   outages: number;
   /** The wait a peer asked for with its last failure (a 429's Retry-After). */
   retryAfterMs: number | undefined;
+  /** Another consumer owns it now (reported once; its late result will be dropped). */
+  takenOver?: boolean;
 };
 
 type RetryRecord = { failures: number; firstFailedAt: number; lastError: string };
@@ -101,6 +103,7 @@ export class StreamRunner {
 
   async start(): Promise<void> {
     this.running = true;
+    await this.heartbeat();
     await this.refreshTenants();
     this.readLoop = this.read();
     const every = (ms: number, work: () => Promise<void>) => {
@@ -113,7 +116,10 @@ export class StreamRunner {
     };
     every(this.options.tenantRefreshMs, () => this.refreshTenants());
     every(Math.max(50, Math.min(5_000, Math.floor(this.policy.claimIdleMs / 2))), () => this.reclaimIdle());
-    every(Math.max(50, Math.floor(this.policy.claimIdleMs / 3)), () => this.touchHeld());
+    every(Math.max(50, Math.floor(this.policy.claimIdleMs / 3)), async () => {
+      await this.heartbeat();
+      await this.touchHeld();
+    });
     every(Math.min(60_000, this.options.deadConsumerIdleMs), () => this.removeDeadConsumers());
   }
 
@@ -136,6 +142,7 @@ export class StreamRunner {
         .sdReleaseConsumer(this.options.keys.events(tenant), this.group, this.consumer)
         .catch((error: unknown) => this.log.warn({ err: error, tenant }, 'could not leave the consumer group'));
     }
+    await this.options.redis.zrem(this.options.keys.consumersSeen, this.consumer).catch(() => undefined);
   }
 
   private async refreshTenants(): Promise<void> {
@@ -433,6 +440,11 @@ export class StreamRunner {
       const key = keys.events(tenant);
       const [, claimed, ] = (await redis.xautoclaim(key, this.group, this.consumer, this.policy.claimIdleMs, '0-0', 'COUNT', Math.min(free, 100))) as [string, StreamEntry[], string[]];
       const own = this.held.get(tenant);
+      // Entries still held here that another consumer had taken are ours again: touch them again.
+      for (const [id] of claimed) {
+        const delivery = own?.get(id);
+        if (delivery) delivery.takenOver = false;
+      }
       const entries = claimed.filter((entry): entry is [string, string[]] => entry[1] !== null && !own?.has(entry[0]));
       if (entries.length === 0) continue;
       const ids = entries.map(([id]) => id);
@@ -451,16 +463,28 @@ export class StreamRunner {
     }
   }
 
+  /** Keeps held entries fresh; reports, once each, those another consumer has taken over. */
   private async touchHeld(): Promise<void> {
     for (const [tenant, held] of this.held) {
-      if (held.size === 0) continue;
-      const lost = await this.options.redis.sdTouch(this.options.keys.events(tenant), this.group, this.consumer, ...held.keys());
+      const ids = [...held.values()].filter((delivery) => !delivery.takenOver).map((delivery) => delivery.streamId);
+      if (ids.length === 0) continue;
+      const lost = await this.options.redis.sdTouch(this.options.keys.events(tenant), this.group, this.consumer, ...ids);
+      for (const id of lost) {
+        const delivery = held.get(id);
+        if (delivery) delivery.takenOver = true;
+      }
       if (lost.length > 0) this.log.warn({ group: this.group, tenant, entries: lost }, 'entries were taken over by another consumer');
     }
   }
 
+  /** Tells `streamdesk status` this consumer's process is alive, even while its streams are quiet. */
+  private async heartbeat(): Promise<void> {
+    await this.options.redis.zadd(this.options.keys.consumersSeen, Date.now(), this.consumer);
+  }
+
   private async removeDeadConsumers(): Promise<void> {
     const { redis, keys, deadConsumerIdleMs } = this.options;
+    await redis.zremrangebyscore(keys.consumersSeen, '-inf', Date.now() - deadConsumerIdleMs);
     for (const tenant of this.tenants) {
       const consumers = (await redis.xinfo('CONSUMERS', keys.events(tenant), this.group)) as (string | number)[][];
       for (const info of consumers) {

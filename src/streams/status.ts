@@ -1,50 +1,124 @@
+import { compareStreamIds } from './ids.js';
 import type { RedisKeys } from './keys.js';
 import { toRecord } from './reply.js';
 import type { RedisClient } from './redis.js';
 
+/**
+ * live: its process showed a sign of life (a heartbeat, or a read or claim Redis saw) within the
+ * claim timeout. stalled: none for longer, while it holds entries (they are taken over). dead:
+ * none for longer, holding nothing.
+ */
+export type ConsumerState = 'live' | 'stalled' | 'dead';
+
+export type ConsumerStatus = { name: string; pending: number; idleMs: number; state: ConsumerState };
+
 export type GroupStatus = {
   name: string;
-  /** Entries not yet delivered to the group (null when Redis can't tell, after deletions). */
+  /**
+   * Entries after the group's last-delivered id, counted in Redis up to a cap (not XINFO's `lag`,
+   * which an AOF reload leaves nil or too large). null only where no count was made.
+   */
   lag: number | null;
+  /** The count stopped at its cap: the lag is at least `lag`. */
+  lagCapped?: boolean;
   /** Entries delivered but not yet acknowledged. */
   pending: number;
   oldestPendingAgeMs: number | null;
   consumers: number;
+  /** Each consumer and its state; present when the status was asked for with a claim timeout. */
+  consumerStates?: ConsumerStatus[];
 };
 
 export type TenantStatus = { tenant: string; streamLength: number; dlqLength: number; groups: GroupStatus[] };
 
-/** Length, dead letters and per-group progress of one tenant's stream. */
-export async function tenantStatus(redis: RedisClient, keys: RedisKeys, tenant: string, now = Date.now()): Promise<TenantStatus> {
+export type StatusOptions = {
+  now?: number;
+  /** Stop counting a group's undelivered entries here (the count runs in Redis, one entry at a time). */
+  lagCap?: number;
+  /** Classify consumers: idle past this with no heartbeat is stalled or dead. */
+  claimIdleMs?: number;
+  /** Consumer heartbeats (name → ms), read once for many tenants; fetched when absent. */
+  heartbeats?: ReadonlyMap<string, number>;
+};
+
+const defaultLagCap = 10_000;
+
+/** Replies of one pipeline, failing on the first error unless `tolerate` accepts it. */
+async function run(pipeline: ReturnType<RedisClient['pipeline']>, tolerate: (error: Error) => boolean = () => false): Promise<unknown[]> {
+  const replies = (await pipeline.exec()) ?? [];
+  return replies.map(([error, value]) => {
+    if (error && !tolerate(error)) throw error;
+    return error ? undefined : value;
+  });
+}
+
+/** Every runner's last heartbeat (see StreamRunner), by consumer name. */
+export async function consumerHeartbeats(redis: RedisClient, keys: RedisKeys): Promise<Map<string, number>> {
+  const flat = await redis.zrange(keys.consumersSeen, 0, -1, 'WITHSCORES');
+  const beats = new Map<string, number>();
+  for (let i = 0; i + 1 < flat.length; i += 2) beats.set(flat[i]!, Number(flat[i + 1]));
+  return beats;
+}
+
+/**
+ * Length, dead letters and per-group progress of one tenant's stream, in two pipelined round
+ * trips (all of a tenant's keys share its hash slot). Reads only Redis.
+ */
+export async function tenantStatus(redis: RedisClient, keys: RedisKeys, tenant: string, options: StatusOptions = {}): Promise<TenantStatus> {
+  const now = options.now ?? Date.now();
   const stream = keys.events(tenant);
-  const [streamLength, dlqLength, rawGroups] = await Promise.all([
-    redis.xlen(stream),
-    redis.xlen(keys.dlq(tenant)),
-    redis.xinfo('GROUPS', stream).catch((error: unknown) => {
-      if (String(error).includes('no such key')) return [];
-      throw error;
-    }) as Promise<unknown[][]>,
-  ]);
-  const groups = await Promise.all(
-    rawGroups.map(async (raw) => {
-      const info = toRecord(raw);
-      const name = String(info.name);
-      const pending = Number(info.pending ?? 0);
-      let oldestPendingAgeMs: number | null = null;
-      if (pending > 0) {
-        const [, oldestId] = (await redis.xpending(stream, name)) as [number, string | null, string | null, unknown];
-        if (oldestId) oldestPendingAgeMs = Math.max(0, now - Number(oldestId.split('-')[0]));
-      }
-      return {
-        name,
-        lag: info.lag === null || info.lag === undefined ? null : Number(info.lag),
-        pending,
-        oldestPendingAgeMs,
-        consumers: Number(info.consumers ?? 0),
-      };
-    }),
+  const [streamLength, dlqLength, rawGroups] = await run(
+    redis.pipeline().xlen(stream).xlen(keys.dlq(tenant)).xinfo('GROUPS', stream),
+    (error) => error.message.includes('no such key'),
   );
-  return { tenant, streamLength, dlqLength, groups: groups.sort((a, b) => a.name.localeCompare(b.name)) };
+  const infos = ((rawGroups ?? []) as unknown[][]).map((raw) => toRecord(raw));
+  if (infos.length === 0) return { tenant, streamLength: Number(streamLength), dlqLength: Number(dlqLength), groups: [] };
+
+  const classify = options.claimIdleMs !== undefined;
+  const heartbeats = classify ? (options.heartbeats ?? (await consumerHeartbeats(redis, keys))) : undefined;
+  const lagCap = options.lagCap ?? defaultLagCap;
+  const byLastId = [...infos].sort((a, b) => compareStreamIds(String(b['last-delivered-id']), String(a['last-delivered-id'])));
+  const second = redis.pipeline().sdCountAfter(stream, lagCap, ...byLastId.map((info) => String(info['last-delivered-id'])));
+  for (const info of infos) {
+    if (Number(info.pending ?? 0) > 0) second.xpending(stream, String(info.name));
+    if (classify) second.xinfo('CONSUMERS', stream, String(info.name));
+  }
+  const [counts, ...rest] = await run(second);
+  const lagOf = new Map(byLastId.map((info, index) => [String(info.name), Number((counts as number[])[index] ?? 0)]));
+
+  const groups = infos.map((info): GroupStatus => {
+    const name = String(info.name);
+    const pending = Number(info.pending ?? 0);
+    let oldestPendingAgeMs: number | null = null;
+    if (pending > 0) {
+      const [, oldestId] = rest.shift() as [number, string | null];
+      if (oldestId) oldestPendingAgeMs = Math.max(0, now - Number(oldestId.split('-')[0]));
+    }
+    const lag = lagOf.get(name) ?? 0;
+    const group: GroupStatus = { name, lag, pending, oldestPendingAgeMs, consumers: Number(info.consumers ?? 0) };
+    if (lag >= lagCap) group.lagCapped = true;
+    if (classify) group.consumerStates = ((rest.shift() ?? []) as unknown[][]).map((raw) => consumerStatus(toRecord(raw), now, options.claimIdleMs!, heartbeats!));
+    return group;
+  });
+  return { tenant, streamLength: Number(streamLength), dlqLength: Number(dlqLength), groups: groups.sort((a, b) => a.name.localeCompare(b.name)) };
+}
+
+function consumerStatus(info: Record<string, unknown>, now: number, claimIdleMs: number, heartbeats: ReadonlyMap<string, number>): ConsumerStatus {
+  const name = String(info.name);
+  const pending = Number(info.pending ?? 0);
+  const idleMs = Number(info.idle ?? 0);
+  // Redis refreshes `idle` only when a read returns entries or a claim runs; a live consumer of a
+  // quiet stream is known by its heartbeat instead.
+  const beat = heartbeats.get(name);
+  const silentMs = Math.min(idleMs, beat === undefined ? Infinity : Math.max(0, now - beat));
+  const state: ConsumerState = silentMs <= claimIdleMs ? 'live' : pending > 0 ? 'stalled' : 'dead';
+  return { name, pending, idleMs: silentMs, state };
+}
+
+/** Every tenant's status, the tenants' pipelines in flight together; heartbeats are read once. */
+export async function allTenantsStatus(redis: RedisClient, keys: RedisKeys, tenants: readonly string[], options: StatusOptions = {}): Promise<TenantStatus[]> {
+  const heartbeats = options.claimIdleMs !== undefined ? (options.heartbeats ?? (await consumerHeartbeats(redis, keys))) : undefined;
+  return Promise.all(tenants.map((tenant) => tenantStatus(redis, keys, tenant, { ...options, ...(heartbeats ? { heartbeats } : {}) })));
 }
 
 /** Entries not yet processed by the tenant's slowest group. */
