@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { AnyStage, Stage } from '../consumers/stage.js';
 import { encodeEvent, type TicketEvent } from '../events.js';
 import { followOnEvent } from '../streams/follow-on.js';
+import { appendUnlessSeen } from '../streams/ingest.js';
 import { derivedEventId } from '../streams/ids.js';
 import { currentTraceparent } from '../telemetry/traceparent.js';
 import { readHistory, type HistorySource } from './history.js';
@@ -88,8 +89,8 @@ export async function replayStage(options: StageReplayOptions): Promise<StageRep
     if (!dryRun) {
       for (const [index, followOn] of emitted.entries()) {
         const event = followOnEvent(input, followOn, { group: stage.name, index, traceparent: currentTraceparent(), replay: runId });
-        const [added] = await redis.sdIngest(keys.events(tenant), keys.eventEmitted(tenant, event.id), options.emittedTtlSeconds, event.id, ...encodeEvent(event));
-        if (added === 1) appended += 1;
+        const added = await appendUnlessSeen(redis, { stream: keys.events(tenant), marker: keys.eventEmitted(tenant, event.id), markerTtlSeconds: options.emittedTtlSeconds, eventId: event.id, fields: encodeEvent(event) });
+        if (added.outcome === 'appended') appended += 1;
       }
     }
     options.onProgress?.(++done);
