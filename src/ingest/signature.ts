@@ -30,9 +30,12 @@ export function verifyWebhookSignature(options: {
   // Every pair is compared, so the time taken does not tell which secret or candidate matched.
   let matches = false;
   for (const secret of secrets) {
-    const expected = Buffer.from(signWebhook(secret, timestamp, rawBody));
-    for (const given of candidates) {
-      if (given.length === expected.length && timingSafeEqual(given, expected)) matches = true;
+    const mac = createHmac('sha256', secret).update(`${timestamp}.`).update(rawBody).digest();
+    // Hex is the contract; base64 is what some helpdesk scripting languages' HMAC functions return.
+    for (const expected of [Buffer.from(`v1=${mac.toString('hex')}`), Buffer.from(`v1=${mac.toString('base64')}`)]) {
+      for (const given of candidates) {
+        if (given.length === expected.length && timingSafeEqual(given, expected)) matches = true;
+      }
     }
   }
   if (!matches) throw new StreamdeskError('INVALID_SIGNATURE', 'X-Streamdesk-Signature does not match the body signed with the tenant secret');

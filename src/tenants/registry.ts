@@ -244,6 +244,11 @@ export class TenantRegistry {
     return removed;
   }
 
+  /** How many lookups this process holds in its cache (bounded by `cacheEntries`). */
+  get cachedLookups(): number {
+    return this.cache.size;
+  }
+
   /** Forgets what this process cached about a tenant (tests and single-process tools). */
   forget(id: string): void {
     this.cache.delete(id);
