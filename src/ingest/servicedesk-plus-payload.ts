@@ -111,7 +111,8 @@ export function mapServiceDeskPlus(body: Record<string, unknown>, eventFromUrl: 
   const field = (name: string) => request[name] ?? body[name];
   const problems: MappingProblem[] = [];
 
-  const eventName = (text(body.event) ?? text(body.operation) ?? eventFromUrl ?? 'created').toLowerCase();
+  // The URL's ?event= is the webhook's own setting, so it wins over the body's field.
+  const eventName = (eventFromUrl ?? text(body.event) ?? text(body.operation) ?? 'created').toLowerCase();
   const action = actions[eventName];
   if (!action) problems.push({ path: 'event', message: `must be "created" or "updated" (got "${eventName.slice(0, 40)}")` });
 
