@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { pino } from 'pino';
 import { loadConfig, type Config } from '../config/config.js';
 import { StreamdeskError } from '../errors.js';
 import { openDatabase } from '../projections/db.js';
@@ -9,8 +10,9 @@ import { openServices, type Services } from '../runtime/services.js';
 import { listDeadLetters, redriveDeadLetters } from '../streams/dlq.js';
 import { tenantStatus } from '../streams/status.js';
 import { shutdownTelemetry } from '../telemetry/tracing.js';
-import { publicTenant, writebackSchema, type WritebackTarget } from '../tenants/registry.js';
 import { extraCommands } from './commands.js';
+import { tenantCommand, tenantUsage } from './tenant.js';
+import { UsageError } from './usage-error.js';
 import './demo.js';
 
 const usage = `Usage: streamdesk <command> [options]
@@ -18,23 +20,20 @@ const usage = `Usage: streamdesk <command> [options]
 Commands:
   start [--role all|ingest|worker|projector]   run the pipeline (default role: all)
   migrate                                      apply database migrations
-  tenant create <id> [--name N] [--writeback-json JSON] [--json]
-                                               register a tenant; prints its signing secret once
-  tenant list [--json]                         list tenants (no secrets)
-  status [--json]                              stream length, per-group lag and pending, DLQ size
+${tenantUsage}  status [--json]                              stream length, per-group lag and pending, DLQ size
   dlq list --tenant T [--json]                 show dead letters
   dlq redrive --tenant T [--id ID ...]         put dead letters back on the stream
 ${Object.values(extraCommands).map((command) => `  ${command.usage}\n`).join('')}
 Configuration comes from environment variables; see README.md.`;
 
-export class UsageError extends Error {}
+export { UsageError };
 
 function print(value: unknown, asJson: boolean, text: () => string): void {
   process.stdout.write(`${asJson ? JSON.stringify(value, null, 2) : text()}\n`);
 }
 
 async function withServices<T>(config: Config, role: string, work: (services: Services) => Promise<T>): Promise<T> {
-  const services = await openServices(config, createLogger({ logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel }, role));
+  const services = await openServices(config, createLogger({ logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel }, role, pino.destination({ dest: 2, sync: true })));
   try {
     return await work(services);
   } finally {
@@ -67,19 +66,6 @@ async function start(config: Config, args: string[]): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
 }
 
-function parseWriteback(json: string | undefined): WritebackTarget | undefined {
-  if (json === undefined) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(json);
-  } catch {
-    throw new UsageError('--writeback-json is not valid JSON');
-  }
-  const parsed = writebackSchema.safeParse(value);
-  if (!parsed.success) throw new UsageError(`--writeback-json: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || 'value'}: ${issue.message}`).join('; ')}`);
-  return parsed.data;
-}
-
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === 'help' || command === '--help' || command === '-h') {
@@ -101,28 +87,8 @@ export async function main(argv: string[]): Promise<number> {
       }
       return 0;
     }
-    case 'tenant': {
-      const [sub, ...args] = rest;
-      const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { name: { type: 'string' }, 'writeback-json': { type: 'string' }, json: { type: 'boolean', default: false } } });
-      if (sub === 'create') {
-        const id = positionals[0];
-        if (!id) throw new UsageError('tenant create needs an id: streamdesk tenant create <id>');
-        const writeback = parseWriteback(values['writeback-json']);
-        return withServices(config, 'cli', async ({ registry }) => {
-          const tenant = await registry.create({ id, name: values.name, writeback });
-          print({ id: tenant.id, secret: tenant.secret }, values.json, () => `Created tenant ${tenant.id}\nSigning secret (shown only now, keep it safe): ${tenant.secret}`);
-          return 0;
-        });
-      }
-      if (sub === 'list') {
-        return withServices(config, 'cli', async ({ registry }) => {
-          const tenants = (await registry.list()).map(publicTenant);
-          print({ tenants }, values.json, () => (tenants.length === 0 ? 'No tenants' : tenants.map((t) => `${t.id}\t${t.name}\twriteback=${t.writeback.type}\tcreated ${t.createdAt}`).join('\n')));
-          return 0;
-        });
-      }
-      throw new UsageError('tenant needs a subcommand: create or list');
-    }
+    case 'tenant':
+      return tenantCommand(config, rest);
     case 'status': {
       const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean', default: false } } });
       return withServices(config, 'cli', async ({ registry, redis, keys }) => {

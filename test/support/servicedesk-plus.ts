@@ -30,7 +30,7 @@ function fill(template: string, values: SdpValues, escape: (value: string) => st
 
 /** The form body (application/x-www-form-urlencoded) of the form template. */
 export function formBody(values: SdpValues, event = 'created'): string {
-  return new URLSearchParams(formTemplate.map(([key, value]) => [key, key === 'event' ? event : fill(value, values, (v) => v)])).toString();
+  return new URLSearchParams(formTemplate.map(([key, value]): [string, string] => [key, key === 'event' ? event : fill(value, values, (v) => v)])).toString();
 }
 
 /** The JSON template with the values pasted in as they are (no escaping of quotes or newlines). */
