@@ -12,7 +12,10 @@ export function printable(text: string): string {
   return text.replace(unsafe, escapeChar);
 }
 
-/** JSON for a terminal: JSON.stringify leaves C1 controls and bidi overrides raw, so they are escaped too. */
+// JSON.stringify escapes C0 controls in strings itself (raw line breaks are its indentation).
+const unsafeInJson = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/** JSON for a terminal: JSON.stringify leaves DEL, C1 controls and bidi overrides raw, so they are escaped too. */
 export function printableJson(value: unknown): string {
-  return JSON.stringify(value, null, 2).replace(unsafe, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(value, null, 2).replace(unsafeInJson, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
