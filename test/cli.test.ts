@@ -73,7 +73,10 @@ describe('tenant lifecycle commands', () => {
   });
 
   it('updates, rotates with an overlap, retires, and deletes with --purge after confirmation', async () => {
-    const { secret } = JSON.parse((await runCli(['tenant', 'create', 'cli-life', '--json'], env)).stdout);
+    const created = await runCli(['tenant', 'create', 'cli-life', '--json'], env);
+    // The quickstart runs without SECRETS_ENCRYPTION_KEY: it works, and says what that means.
+    expect(created.stderr).toContain('SECRETS_ENCRYPTION_KEY is not set');
+    const { secret } = JSON.parse(created.stdout);
     const updated = await runCli(['tenant', 'update', 'cli-life', '--name', 'Life', '--inbound-auth', 'basic', '--json'], env);
     expect(JSON.parse(updated.stdout)).toMatchObject({ id: 'cli-life', name: 'Life', inboundAuth: 'basic' });
     const rotated = JSON.parse((await runCli(['tenant', 'rotate-secret', 'cli-life', '--overlap-seconds', '600', '--json'], env)).stdout);

@@ -11,7 +11,7 @@ import { listDeadLetters, redriveDeadLetters } from '../streams/dlq.js';
 import { tenantStatus } from '../streams/status.js';
 import { shutdownTelemetry } from '../telemetry/tracing.js';
 import { extraCommands } from './commands.js';
-import { tenantCommand, tenantUsage } from './tenant.js';
+import { tenantCommand, tenantUsage, unencryptedWarning } from './tenant.js';
 import { UsageError } from './usage-error.js';
 import './demo.js';
 
@@ -47,6 +47,7 @@ async function start(config: Config, args: string[]): Promise<void> {
   const role = values.role as Role;
   const logger = createLogger(config, role);
   const services = await openServices(config, logger);
+  if (!services.registry.encryptsSecrets) logger.warn(unencryptedWarning);
   const running = await startRole(role, services);
   let signalled = false;
   const shutdown = async (signal: string) => {

@@ -24,6 +24,11 @@ export const tenantUsage = `  tenant create <id> [--name N] [--inbound-auth hmac
   tenant reseal                                re-encrypt every tenant's secrets with SECRETS_ENCRYPTION_KEY
 `;
 
+export const unencryptedWarning = 'SECRETS_ENCRYPTION_KEY is not set: tenant secrets, tokens and helpdesk keys are stored unencrypted in Redis';
+
+/** Commands that store a secret say when it is stored unencrypted. */
+const storingSecrets = new Set(['create', 'update', 'rotate-secret', 'rotate-helpdesk-key']);
+
 const options = {
   name: { type: 'string' },
   'inbound-auth': { type: 'string' },
@@ -103,6 +108,7 @@ export async function tenantCommand(config: Config, rest: string[]): Promise<num
   const withServices = async (work: (services: Services) => Promise<number>): Promise<number> => {
     const services = await openServices(config, createLogger({ logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel }, 'cli', pino.destination({ dest: 2, sync: true })));
     try {
+      if (storingSecrets.has(sub ?? '') && !services.registry.encryptsSecrets) process.stderr.write(`streamdesk: warning: ${unencryptedWarning}\n`);
       return await work(services);
     } finally {
       await services.close();

@@ -47,7 +47,6 @@ export async function openServices(config: Config, logger: Logger, options: { me
     throw new Error(`Cannot prepare Postgres at ${config.databaseUrl.replace(/\/\/[^@]*@/, '//***@')}: ${(error as Error).message}`);
   }
   const registry = await TenantRegistry.connect(config);
-  if (!registry.encryptsSecrets) logger.warn('SECRETS_ENCRYPTION_KEY is not set: tenant secrets, tokens and helpdesk keys are stored unencrypted in Redis');
   return {
     config,
     logger,
