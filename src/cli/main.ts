@@ -12,6 +12,7 @@ import { tenantStatus } from '../streams/status.js';
 import { shutdownTelemetry } from '../telemetry/tracing.js';
 import { extraCommands } from './commands.js';
 import { tenantCommand, tenantUsage, unencryptedWarning } from './tenant.js';
+import { printable } from './printable.js';
 import { UsageError } from './usage-error.js';
 import './demo.js';
 
@@ -112,7 +113,7 @@ export async function main(argv: string[]): Promise<number> {
         if (sub === 'list') {
           const letters = await listDeadLetters(redis, keys, tenant, 1_000);
           print({ deadLetters: letters }, values.json, () =>
-            letters.length === 0 ? 'No dead letters' : letters.map((l) => `${l.id}\t${l.group}\t${l.code}\tattempts=${l.attempts}\tticket=${l.event.ticket ?? '?'}\t${l.message}`).join('\n'),
+            letters.length === 0 ? 'No dead letters' : letters.map((l) => `${l.id}\t${l.group}\t${l.code}\tattempts=${l.attempts}\tticket=${printable(l.event.ticket ?? '?')}\t${printable(l.message)}`).join('\n'),
           );
           return 0;
         }
