@@ -14,7 +14,8 @@ let t: TestEnv;
 let app: FastifyInstance;
 
 beforeAll(async () => {
-  t = await createTestEnv({ SECRETS_ENCRYPTION_KEY: firstKey });
+  // Write-back targets here are never called; loopback ones, as every test's fake helpdesk, are allowed.
+  t = await createTestEnv({ SECRETS_ENCRYPTION_KEY: firstKey, WRITEBACK_ALLOW_PRIVATE: 'true' });
   const { services } = t;
   app = await buildApp(t.config, { logger: services.logger, redis: services.ingestRedis, keys: services.keys, db: services.db, metrics: services.metrics, registry: services.registry });
 });
@@ -39,7 +40,7 @@ describe('tenant lifecycle through the admin API', () => {
     const updated = await admin('PATCH', '/v1/admin/tenants/life', {
       name: 'Life Limited',
       inboundAuth: 'token',
-      writeback: { type: 'servicedesk-plus', baseUrl: 'https://sdp.example.com', authToken: 'tech-key-1' },
+      writeback: { type: 'servicedesk-plus', baseUrl: 'http://127.0.0.1:9/sdp', authToken: 'tech-key-1' },
     });
     expect(updated.statusCode).toBe(200);
     expect(updated.json()).toMatchObject({ id: 'life', name: 'Life Limited', inboundAuth: 'token', writeback: { type: 'servicedesk-plus' } });
@@ -71,12 +72,12 @@ describe('tenant lifecycle through the admin API', () => {
   });
 
   it('rotates the helpdesk API key without showing it', async () => {
-    await admin('POST', '/v1/admin/tenants', { id: 'keyed', writeback: { type: 'servicedesk-plus', baseUrl: 'https://sdp.example.com', authToken: 'old-tech-key' } });
+    await admin('POST', '/v1/admin/tenants', { id: 'keyed', writeback: { type: 'servicedesk-plus', baseUrl: 'http://127.0.0.1:9/sdp', authToken: 'old-tech-key' } });
     const rotated = await admin('POST', '/v1/admin/tenants/keyed/helpdesk-key', { key: 'new-tech-key' });
     expect(rotated.statusCode).toBe(200);
     expect(rotated.body).not.toContain('new-tech-key');
     t.services.registry.forget('keyed');
-    expect((await t.services.registry.get('keyed'))?.writeback).toEqual({ type: 'servicedesk-plus', baseUrl: 'https://sdp.example.com', authToken: 'new-tech-key' });
+    expect((await t.services.registry.get('keyed'))?.writeback).toEqual({ type: 'servicedesk-plus', baseUrl: 'http://127.0.0.1:9/sdp', authToken: 'new-tech-key' });
     await admin('POST', '/v1/admin/tenants', { id: 'keyless' });
     expect((await admin('POST', '/v1/admin/tenants/keyless/helpdesk-key', { key: 'k' })).statusCode).toBe(400);
   });
@@ -116,19 +117,19 @@ describe('tenant lifecycle through the admin API', () => {
 
 describe('secrets at rest', () => {
   it('keeps no secret, token or helpdesk key in plain text in Redis, and names the key that sealed each', async () => {
-    const created = await t.services.registry.create({ id: 'sealed', writeback: { type: 'servicedesk-plus', baseUrl: 'https://sdp.example.com/x', authToken: 'tech-key-PLAIN' } });
+    const created = await t.services.registry.create({ id: 'sealed', writeback: { type: 'servicedesk-plus', baseUrl: 'http://127.0.0.1:9/sdp-x', authToken: 'tech-key-PLAIN' } });
     await t.services.registry.rotateSecret('sealed');
     const raw = await rawEntity('sealed');
     const everything = JSON.stringify(raw);
     expect(everything).not.toContain(created.secret);
     expect(everything).not.toContain('tech-key-PLAIN');
-    expect(everything).not.toContain('sdp.example.com');
+    expect(everything).not.toContain('127.0.0.1:9/sdp-x');
     expect(everything).not.toContain('whsec_');
     for (const field of ['secret', 'previousSecret', 'writeback']) expect(raw[field]).toMatch(/^enc:v1:[0-9a-f]{12}:/);
   });
 
   it('reads values sealed with an earlier key after a key rotation, and reseals them with the new key', async () => {
-    const { secret } = await t.services.registry.create({ id: 'rekeyed', writeback: { type: 'webhook', url: 'https://hooks.example.com/n', secret: 'hook-secret-0123456789' } });
+    const { secret } = await t.services.registry.create({ id: 'rekeyed', writeback: { type: 'webhook', url: 'http://127.0.0.1:9/hooks', secret: 'hook-secret-0123456789' } });
     const firstKeyId = /^enc:v1:([0-9a-f]{12}):/.exec((await rawEntity('rekeyed')).secret ?? '')?.[1];
 
     const withoutOldKey = await TenantRegistry.connect({ ...t.config, secretsKey: secondKey, secretsPreviousKeys: [] });
@@ -144,7 +145,7 @@ describe('secrets at rest', () => {
     expect(newKeyId).not.toBe(firstKeyId);
 
     const onlyNewKey = await TenantRegistry.connect({ ...t.config, secretsKey: secondKey, secretsPreviousKeys: [] });
-    expect((await onlyNewKey.get('rekeyed'))?.writeback).toEqual({ type: 'webhook', url: 'https://hooks.example.com/n', secret: 'hook-secret-0123456789' });
+    expect((await onlyNewKey.get('rekeyed'))?.writeback).toEqual({ type: 'webhook', url: 'http://127.0.0.1:9/hooks', secret: 'hook-secret-0123456789' });
     await onlyNewKey.close();
   });
 
