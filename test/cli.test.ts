@@ -19,6 +19,7 @@ describe('configuration', () => {
     ['DATABASE_URL', 'mysql://x', /DATABASE_URL: expected a URL starting with postgres:\/\/ or postgresql:\/\//],
     ['ADMIN_TOKEN', 'short', /ADMIN_TOKEN: expected at least 16 characters$/m],
     ['MAX_ATTEMPTS', '0', /MAX_ATTEMPTS: expected an integer between 1 and 100/],
+    ['SECRETS_ENCRYPTION_KEY', 'short', /SECRETS_ENCRYPTION_KEY: expected 32 bytes as 64 hex digits or base64$/m],
   ])('a bad %s stops start-up with one line naming it', async (name, value, expected) => {
     const result = await runCli(['start'], { ...env, [name]: value });
     expect(result.code).toBe(1);

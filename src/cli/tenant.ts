@@ -180,8 +180,12 @@ export async function tenantCommand(config: Config, rest: string[]): Promise<num
           return 1;
         }
         const report = await deleteTenant({ registry, redis, keys, db }, tenantId, { purge: values.purge });
+        if (!report.registration && !values.purge) {
+          process.stderr.write(`streamdesk: Tenant "${tenantId}" does not exist\n`);
+          return 1;
+        }
         print(report, values.json, () => reportText(report));
-        return report.registration || values.purge ? 0 : 1;
+        return 0;
       });
     }
     case 'reseal':

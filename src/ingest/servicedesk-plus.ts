@@ -55,7 +55,7 @@ export async function serviceDeskPlusRoutes(app: FastifyInstance, deps: IngestDe
       const tenant = await lookUpTenant(registry, tenantId);
       const auth = authenticateWebhook({ tenantId, tenant, headers: request.headers, rawBody, toleranceSeconds: config.webhookToleranceSeconds });
       const body = parseBody((request.headers['content-type'] ?? '').toLowerCase(), rawBody);
-      const eventFromUrl = typeof request.query.event === 'string' ? request.query.event : undefined;
+      const eventFromUrl = typeof request.query.event === 'string' && request.query.event !== '' ? request.query.event : undefined;
       const mapped = mapServiceDeskPlus(body, eventFromUrl);
       if (Array.isArray(mapped)) throw new StreamdeskError('BAD_REQUEST', mapped.map((p) => `${p.path || 'body'}: ${p.message}`).join('; '), mapped);
       return accept(request, reply, { tenantId, auth, rawBody, action: mapped.action, ticket: mapped.ticket, modifiedAt: mapped.modifiedAt });
