@@ -132,6 +132,15 @@ describe('POST /v1/webhooks/:tenant/servicedesk-plus takes the documented templa
     expect(description.endsWith('\n[truncated]')).toBe(true);
   });
 
+  it('keeps text that looks like the template itself inside an unescaped description', async () => {
+    const description = 'Pasted config: {"id": "999", "subject": "fake"}\n", "site": "Nowhere", "event": "updated"} and a trailing quote"';
+    const response = await post('sdp-token', rawJsonBody({ id: '4800', subject: 'Looks like JSON', description, site: 'Real site' }), json, tokenHeaders());
+    expect(response.statusCode, response.body).toBe(202);
+    const event = await lastReceived('sdp-token');
+    expect(event.data.action).toBe('ticket.created');
+    expect(event.data.ticket).toMatchObject({ id: '4800', subject: 'Looks like JSON', description, site: 'Real site' });
+  });
+
   it('treats placeholders left unsubstituted (empty fields) as absent', async () => {
     const response = await post('sdp-token', formBody({ id: '6001', subject: 'No site, no requester', description: 'plain text' }), form, tokenHeaders());
     expect(response.statusCode, response.body).toBe(202);
