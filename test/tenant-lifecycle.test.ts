@@ -52,6 +52,11 @@ describe('tenant lifecycle through the admin API', () => {
     expect(withToken.statusCode).toBe(202);
     expect((await admin('GET', '/v1/admin/tenants/life')).json().name).toBe('Life Limited');
     expect((await admin('PATCH', '/v1/admin/tenants/life', {})).statusCode).toBe(400);
+    expect((await admin('PATCH', '/v1/admin/tenants/life', { inboundAuth: 'oauth' })).json().error.details[0].path).toBe('inboundAuth');
+    await admin('POST', '/v1/admin/tenants', { id: 'life-basic', inboundAuth: 'basic' });
+    const listed = (await admin('GET', '/v1/admin/tenants')).json().tenants as { id: string; inboundAuth: string }[];
+    expect(listed.find((tenant) => tenant.id === 'life-basic')?.inboundAuth).toBe('basic');
+    expect(JSON.stringify(listed)).not.toContain('whsec_');
     expect((await admin('PATCH', '/v1/admin/tenants/nobody', { name: 'x' })).json().error.code).toBe('UNKNOWN_TENANT');
   });
 
