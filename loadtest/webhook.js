@@ -184,9 +184,8 @@ function refusal(tenant, response) {
   const detail = response.status === 0 ? response.error : `${response.status} ${String(response.body).slice(0, 300)}`;
   switch (response.status) {
     case 401:
-      return `tenant "${tenant.id}": signature refused (${detail}). Is the secret in TENANTS the one printed by \`streamdesk tenant create ${tenant.id}\`, and is this machine's clock within 300 s of the server's?`;
-    case 404:
-      return `tenant "${tenant.id}" does not exist on the server (${detail}). Create it with \`streamdesk tenant create ${tenant.id}\` or POST /v1/admin/tenants.`;
+      // An unknown tenant is answered like a wrong secret, so both are named.
+      return `tenant "${tenant.id}": signature refused (${detail}). Does the tenant exist (\`streamdesk tenant list\`), is the secret in TENANTS the one printed by \`streamdesk tenant create ${tenant.id}\` (and the tenant's inbound auth hmac), and is this machine's clock within 300 s of the server's?`;
     default:
       return `tenant "${tenant.id}": probe webhook answered ${detail}`;
   }

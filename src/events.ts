@@ -9,6 +9,7 @@ export const ticketSchema = z.object({
   description: z.string().max(100_000),
   priority: z.string().trim().max(64).optional(),
   category: z.string().trim().max(256).optional(),
+  site: z.string().trim().max(256).optional(),
   requester: z.object({ name: z.string().max(256).optional(), email: z.string().email().max(320).optional() }).optional(),
   createdAt: z.iso.datetime({ offset: true }).optional(),
 });

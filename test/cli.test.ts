@@ -19,6 +19,7 @@ describe('configuration', () => {
     ['DATABASE_URL', 'mysql://x', /DATABASE_URL: expected a URL starting with postgres:\/\/ or postgresql:\/\//],
     ['ADMIN_TOKEN', 'short', /ADMIN_TOKEN: expected at least 16 characters$/m],
     ['MAX_ATTEMPTS', '0', /MAX_ATTEMPTS: expected an integer between 1 and 100/],
+    ['SECRETS_ENCRYPTION_KEY', 'short', /SECRETS_ENCRYPTION_KEY: expected 32 bytes as 64 hex digits or base64$/m],
   ])('a bad %s stops start-up with one line naming it', async (name, value, expected) => {
     const result = await runCli(['start'], { ...env, [name]: value });
     expect(result.code).toBe(1);
@@ -57,6 +58,39 @@ describe('tenant commands', () => {
     const listed = await runCli(['tenant', 'list'], env);
     expect(listed.stdout).toContain('cli-acme\tACME Corp');
     expect(listed.stdout).not.toContain(secret);
+  });
+});
+
+describe('tenant lifecycle commands', () => {
+  it('prints names with their control characters escaped, in text and in JSON', async () => {
+    const hostile = 'Evil\u001b[31mRED\u0007\u009b2J\u202eroot';
+    expect((await runCli(['tenant', 'create', 'cli-evil', '--name', hostile], env)).code).toBe(0);
+    const listed = await runCli(['tenant', 'list'], env);
+    expect(listed.stdout).toContain('cli-evil\tEvil\\x1b[31mRED\\x07\\x9b2J\\u202eroot\t');
+    expect(listed.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202e]/);
+    const json = await runCli(['tenant', 'list', '--json'], env);
+    expect(json.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202e]/);
+    expect(JSON.parse(json.stdout).tenants.find((tenant: { id: string }) => tenant.id === 'cli-evil').name).toBe(hostile);
+  });
+
+  it('updates, rotates with an overlap, retires, and deletes with --purge after confirmation', async () => {
+    const created = await runCli(['tenant', 'create', 'cli-life', '--json'], env);
+    // The quickstart runs without SECRETS_ENCRYPTION_KEY: it works, and says what that means.
+    expect(created.stderr).toContain('SECRETS_ENCRYPTION_KEY is not set');
+    const { secret } = JSON.parse(created.stdout);
+    const updated = await runCli(['tenant', 'update', 'cli-life', '--name', 'Life', '--inbound-auth', 'basic', '--json'], env);
+    expect(JSON.parse(updated.stdout)).toMatchObject({ id: 'cli-life', name: 'Life', inboundAuth: 'basic' });
+    const rotated = JSON.parse((await runCli(['tenant', 'rotate-secret', 'cli-life', '--overlap-seconds', '600', '--json'], env)).stdout);
+    expect(rotated.secret).not.toBe(secret);
+    expect(Date.parse(rotated.previousSecretExpiresAt)).toBeGreaterThan(Date.now());
+    expect((await runCli(['tenant', 'retire-secret', 'cli-life'], env)).stdout).toContain('Retired the previous secret of cli-life');
+    const unconfirmed = await runCli(['tenant', 'delete', 'cli-life', '--purge'], env);
+    expect(unconfirmed.code).toBe(2);
+    expect(unconfirmed.stderr).toContain('pass --yes');
+    const deleted = await runCli(['tenant', 'delete', 'cli-life', '--purge', '--yes', '--json'], env);
+    expect(deleted.code).toBe(0);
+    expect(JSON.parse(deleted.stdout)).toMatchObject({ tenant: 'cli-life', registration: true, postgres: { events: 0, tickets: 0 } });
+    expect((await runCli(['tenant', 'list'], env)).stdout).not.toContain('cli-life');
   });
 });
 

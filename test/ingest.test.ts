@@ -74,7 +74,7 @@ describe('POST /v1/webhooks/:tenant/tickets', () => {
       ['a stale timestamp', () => post('acme', body, signedHeaders(acme.secret, body, { timestamp: now() - 305 })), 401, 'STALE_TIMESTAMP'],
       ['a future timestamp', () => post('acme', body, signedHeaders(acme.secret, body, { timestamp: now() + 305 })), 401, 'STALE_TIMESTAMP'],
       ['missing signature headers', () => post('acme', body, { 'content-type': 'application/json' }), 401, 'MISSING_SIGNATURE'],
-      ['an unknown tenant', () => post('nobody', body, signedHeaders(acme.secret, body)), 404, 'UNKNOWN_TENANT'],
+      ['an unknown tenant, like a wrong secret', () => post('nobody', body, signedHeaders(acme.secret, body)), 401, 'INVALID_SIGNATURE'],
       ['a malformed tenant id', () => post('Bad_Tenant', body, signedHeaders(acme.secret, body)), 400, 'INVALID_TENANT_ID'],
       ['a non-JSON content type', () => post('acme', body, { ...signedHeaders(acme.secret, body), 'content-type': 'text/plain' }), 415, 'UNSUPPORTED_MEDIA_TYPE'],
     ];

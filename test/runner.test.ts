@@ -4,6 +4,7 @@ import { StreamdeskError } from '../src/errors.js';
 import { listDeadLetters, redriveDeadLetters } from '../src/streams/dlq.js';
 import { toRecord } from '../src/streams/reply.js';
 import { StreamRunner, type RunnerOptions } from '../src/streams/runner.js';
+import { deleteTenant } from '../src/tenants/purge.js';
 import { createTestEnv, waitFor, type TestEnv } from './support/env.js';
 import { appendEvent, pendingCount, readStream, receivedEvent } from './support/events.js';
 
@@ -56,6 +57,18 @@ async function startRunner(stage: AnyStage, overrides: Partial<RunnerOptions> = 
 const followOns = async (tenant: string, type: string) => (await readStream(t.services, tenant)).filter(([, fields]) => fields.type === type);
 
 describe('stream runner', () => {
+  it('stops reading a deleted tenant, so its purged stream is not recreated, and keeps serving the others', async () => {
+    const [doomed, kept] = [await newTenant(), await newTenant()];
+    await startRunner(contextStage(async () => [{ type: 'ticket.context_gathered', data: emptyContext }]));
+    await appendEvent(t.services, receivedEvent(doomed, 'GONE-1'));
+    await waitFor(async () => (await followOns(doomed, 'ticket.context_gathered')).length === 1);
+    const { registry, redis, keys, db } = t.services;
+    await deleteTenant({ registry, redis, keys, db }, doomed, { purge: true });
+    await appendEvent(t.services, receivedEvent(kept, 'KEPT-1'));
+    await waitFor(async () => (await followOns(kept, 'ticket.context_gathered')).length === 1);
+    expect(await redis.exists(keys.events(doomed))).toBe(0);
+  });
+
   it('emits the follow-on event and acknowledges the input in one step, with an id derived from the input', async () => {
     const tenant = await newTenant();
     await startRunner(contextStage(async () => [{ type: 'ticket.context_gathered', data: emptyContext }]));

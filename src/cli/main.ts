@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { pino } from 'pino';
 import { loadConfig, type Config } from '../config/config.js';
 import { StreamdeskError } from '../errors.js';
 import { openDatabase } from '../projections/db.js';
@@ -11,8 +12,10 @@ import { redisKeys } from '../streams/keys.js';
 import { createRedis, waitForRedis } from '../streams/redis.js';
 import { allTenantsStatus, type TenantStatus } from '../streams/status.js';
 import { shutdownTelemetry } from '../telemetry/tracing.js';
-import { publicTenant, writebackSchema, type WritebackTarget } from '../tenants/registry.js';
 import { extraCommands } from './commands.js';
+import { tenantCommand, tenantUsage, unencryptedWarning } from './tenant.js';
+import { printable } from './printable.js';
+import { UsageError } from './usage-error.js';
 import './demo.js';
 
 const usage = `Usage: streamdesk <command> [options]
@@ -20,16 +23,13 @@ const usage = `Usage: streamdesk <command> [options]
 Commands:
   start [--role all|ingest|worker|projector]   run the pipeline (default role: all)
   migrate                                      apply database migrations
-  tenant create <id> [--name N] [--writeback-json JSON] [--json]
-                                               register a tenant; prints its signing secret once
-  tenant list [--json]                         list tenants (no secrets)
-  status [--json]                              stream length, per-group lag and pending, DLQ size
+${tenantUsage}  status [--json]                              stream length, per-group lag and pending, DLQ size
   dlq list --tenant T [--json]                 show dead letters
   dlq redrive --tenant T [--id ID ...]         put dead letters back on the stream
 ${Object.values(extraCommands).map((command) => `  ${command.usage}\n`).join('')}
 Configuration comes from environment variables; see README.md.`;
 
-export class UsageError extends Error {}
+export { UsageError };
 
 function formatStatus(s: TenantStatus): string {
   const lines = [`${s.tenant}: ${s.streamLength} events, ${s.dlqLength} dead letters`];
@@ -48,7 +48,7 @@ function print(value: unknown, asJson: boolean, text: () => string): void {
 }
 
 async function withServices<T>(config: Config, role: string, work: (services: Services) => Promise<T>): Promise<T> {
-  const services = await openServices(config, createLogger({ logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel }, role));
+  const services = await openServices(config, createLogger({ logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel }, role, pino.destination({ dest: 2, sync: true })));
   try {
     return await work(services);
   } finally {
@@ -62,6 +62,7 @@ async function start(config: Config, args: string[]): Promise<void> {
   const role = values.role as Role;
   const logger = createLogger(config, role);
   const services = await openServices(config, logger);
+  if (!services.registry.encryptsSecrets) logger.warn(unencryptedWarning);
   const running = await startRole(role, services);
   let signalled = false;
   const shutdown = async (signal: string) => {
@@ -79,19 +80,6 @@ async function start(config: Config, args: string[]): Promise<void> {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
-}
-
-function parseWriteback(json: string | undefined): WritebackTarget | undefined {
-  if (json === undefined) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(json);
-  } catch {
-    throw new UsageError('--writeback-json is not valid JSON');
-  }
-  const parsed = writebackSchema.safeParse(value);
-  if (!parsed.success) throw new UsageError(`--writeback-json: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || 'value'}: ${issue.message}`).join('; ')}`);
-  return parsed.data;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -115,28 +103,8 @@ export async function main(argv: string[]): Promise<number> {
       }
       return 0;
     }
-    case 'tenant': {
-      const [sub, ...args] = rest;
-      const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { name: { type: 'string' }, 'writeback-json': { type: 'string' }, json: { type: 'boolean', default: false } } });
-      if (sub === 'create') {
-        const id = positionals[0];
-        if (!id) throw new UsageError('tenant create needs an id: streamdesk tenant create <id>');
-        const writeback = parseWriteback(values['writeback-json']);
-        return withServices(config, 'cli', async ({ registry }) => {
-          const tenant = await registry.create({ id, name: values.name, writeback });
-          print({ id: tenant.id, secret: tenant.secret }, values.json, () => `Created tenant ${tenant.id}\nSigning secret (shown only now, keep it safe): ${tenant.secret}`);
-          return 0;
-        });
-      }
-      if (sub === 'list') {
-        return withServices(config, 'cli', async ({ registry }) => {
-          const tenants = (await registry.list()).map(publicTenant);
-          print({ tenants }, values.json, () => (tenants.length === 0 ? 'No tenants' : tenants.map((t) => `${t.id}\t${t.name}\twriteback=${t.writeback.type}\tcreated ${t.createdAt}`).join('\n')));
-          return 0;
-        });
-      }
-      throw new UsageError('tenant needs a subcommand: create or list');
-    }
+    case 'tenant':
+      return tenantCommand(config, rest);
     case 'status': {
       const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean', default: false } } });
       // Everything status shows lives in Redis: it answers while Postgres is down.
@@ -164,7 +132,7 @@ export async function main(argv: string[]): Promise<number> {
         if (sub === 'list') {
           const letters = await listDeadLetters(redis, keys, tenant, 1_000);
           print({ deadLetters: letters }, values.json, () =>
-            letters.length === 0 ? 'No dead letters' : letters.map((l) => `${l.id}\t${l.group}\t${l.code}\tattempts=${l.attempts}\tticket=${l.event.ticket ?? '?'}\t${l.message}`).join('\n'),
+            letters.length === 0 ? 'No dead letters' : letters.map((l) => `${l.id}\t${l.group}\t${l.code}\tattempts=${l.attempts}\tticket=${printable(l.event.ticket ?? '?')}\t${printable(l.message)}`).join('\n'),
           );
           return 0;
         }

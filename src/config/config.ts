@@ -24,6 +24,12 @@ const boolean = z
   .enum(['true', 'false', '1', '0'], { message: 'expected true or false' })
   .transform((value) => value === 'true' || value === '1');
 
+// 32 bytes, as 64 hex digits or base64: the AES-256-GCM key that encrypts tenant secrets at rest.
+const encryptionKey = z
+  .string()
+  .trim()
+  .refine((value) => /^[0-9a-fA-F]{64}$/.test(value) || (/^[A-Za-z0-9+/_-]{43}=?$/.test(value) && Buffer.from(value, 'base64').length === 32), 'expected 32 bytes as 64 hex digits or base64');
+
 const envSchema = z.object({
   REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
   REDIS_CLUSTER_NODES: z
@@ -60,6 +66,13 @@ const envSchema = z.object({
   STREAM_RETENTION_MS: intInRange(0, 10 * 365 * 86_400_000).default(7 * 86_400_000),
   STREAM_MAX_LENGTH: intInRange(1, 1_000_000_000).default(1_000_000),
   TRIM_INTERVAL_MS: intInRange(1_000, 86_400_000).default(60_000),
+  SECRETS_ENCRYPTION_KEY: encryptionKey.optional(),
+  SECRETS_ENCRYPTION_PREVIOUS_KEYS: z
+    .string()
+    .trim()
+    .transform((value) => value.split(',').map((key) => key.trim()).filter((key) => key.length > 0))
+    .pipe(z.array(encryptionKey))
+    .optional(),
 });
 
 export type Config = Readonly<{
@@ -80,6 +93,10 @@ export type Config = Readonly<{
   idempotencyTtlSeconds: number;
   metricsTenantLabel: boolean;
   retention: Readonly<{ maxAgeMs: number; maxLength: number; intervalMs: number }>;
+  /** Absent: tenant secrets are stored unencrypted (a warning is logged at start-up). */
+  secretsKey: string | undefined;
+  /** Earlier keys, for reading values written before a key rotation. */
+  secretsPreviousKeys: readonly string[];
 }>;
 
 export class ConfigError extends Error {
@@ -120,5 +137,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     idempotencyTtlSeconds: e.IDEMPOTENCY_TTL_SECONDS,
     metricsTenantLabel: e.METRICS_TENANT_LABEL,
     retention: Object.freeze({ maxAgeMs: e.STREAM_RETENTION_MS, maxLength: e.STREAM_MAX_LENGTH, intervalMs: e.TRIM_INTERVAL_MS }),
+    secretsKey: e.SECRETS_ENCRYPTION_KEY,
+    secretsPreviousKeys: Object.freeze(e.SECRETS_ENCRYPTION_PREVIOUS_KEYS ?? []),
   });
 }

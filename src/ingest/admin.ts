@@ -8,11 +8,19 @@ import { listDeadLetters, redriveDeadLetters } from '../streams/dlq.js';
 import type { RedisKeys } from '../streams/keys.js';
 import type { RedisClient } from '../streams/redis.js';
 import { tenantStatus } from '../streams/status.js';
-import { publicTenant, tenantIdSchema, writebackSchema, type TenantRegistry } from '../tenants/registry.js';
+import { deleteTenant } from '../tenants/purge.js';
+import { inboundAuthSchema, publicTenant, tenantIdSchema, writebackSchema, type TenantRegistry } from '../tenants/registry.js';
 
 export type AdminDeps = { adminToken: string; redis: RedisClient; keys: RedisKeys; registry: TenantRegistry; db: Db };
 
-const createTenantBody = z.object({ id: tenantIdSchema, name: z.string().min(1).max(200).optional(), writeback: writebackSchema.optional() });
+const tenantName = z.string().min(1).max(200);
+const createTenantBody = z.object({ id: tenantIdSchema, name: tenantName.optional(), inboundAuth: inboundAuthSchema.optional(), writeback: writebackSchema.optional() });
+const updateTenantBody = z
+  .object({ name: tenantName.optional(), inboundAuth: inboundAuthSchema.optional(), writeback: writebackSchema.optional() })
+  .refine((body) => Object.keys(body).length > 0, 'give at least one of name, inboundAuth, writeback');
+const rotateBody = z.object({ overlapSeconds: z.number().int().min(0).max(90 * 86_400).optional() }).default({});
+const helpdeskKeyBody = z.object({ key: z.string().min(1).max(4_096) });
+const deleteQuery = z.object({ purge: z.enum(['true', 'false']).optional(), confirm: z.string().optional() });
 const redriveBody = z.object({ ids: z.array(z.string().regex(/^\d+-\d+$/, 'must be a stream entry id')).max(10_000).optional() }).default({});
 
 function parse<T>(schema: z.ZodType<T>, value: unknown): T {
@@ -45,6 +53,45 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
   });
 
   app.get('/v1/admin/tenants', async () => ({ tenants: (await registry.list()).map(publicTenant) }));
+
+  app.get<{ Params: { tenant: string } }>('/v1/admin/tenants/:tenant', async (request) => {
+    parse(tenantIdSchema, request.params.tenant);
+    const tenant = await registry.get(request.params.tenant);
+    if (!tenant) throw new StreamdeskError('UNKNOWN_TENANT', `Tenant "${request.params.tenant}" does not exist`);
+    return publicTenant(tenant);
+  });
+
+  app.patch<{ Params: { tenant: string } }>('/v1/admin/tenants/:tenant', async (request) => {
+    const tenant = await knownTenant(request.params.tenant);
+    return publicTenant(await registry.update(tenant, parse(updateTenantBody, request.body)));
+  });
+
+  // The new secret (or token) is shown only in this answer; the old one stays accepted during the overlap.
+  app.post<{ Params: { tenant: string } }>('/v1/admin/tenants/:tenant/secret/rotate', async (request) => {
+    const tenant = await knownTenant(request.params.tenant);
+    const rotated = await registry.rotateSecret(tenant, parse(rotateBody, request.body ?? {}).overlapSeconds);
+    return { id: rotated.id, secret: rotated.secret, inboundAuth: rotated.inboundAuth, previousSecretExpiresAt: publicTenant(rotated).previousSecretExpiresAt };
+  });
+
+  app.post<{ Params: { tenant: string } }>('/v1/admin/tenants/:tenant/secret/retire', async (request) => {
+    const tenant = await knownTenant(request.params.tenant);
+    return { id: tenant, retired: await registry.retirePreviousSecret(tenant) };
+  });
+
+  app.post<{ Params: { tenant: string } }>('/v1/admin/tenants/:tenant/helpdesk-key', async (request) => {
+    const tenant = await knownTenant(request.params.tenant);
+    return publicTenant(await registry.rotateHelpdeskKey(tenant, parse(helpdeskKeyBody, request.body).key));
+  });
+
+  // Deleting is confirmed by repeating the tenant id: ?confirm=<id>; ?purge=true also removes its data.
+  app.delete<{ Params: { tenant: string }; Querystring: Record<string, string> }>('/v1/admin/tenants/:tenant', async (request) => {
+    const tenant = await knownTenant(request.params.tenant);
+    const query = parse(deleteQuery, request.query);
+    if (query.confirm !== tenant) {
+      throw new StreamdeskError('BAD_REQUEST', 'Deleting a tenant needs ?confirm=<tenant id>', [{ path: 'confirm', message: 'must repeat the tenant id' }]);
+    }
+    return deleteTenant({ registry, redis, keys, db }, tenant, { purge: query.purge === 'true' });
+  });
 
   app.get('/v1/admin/status', async () => {
     const tenants = await registry.list();

@@ -8,6 +8,7 @@ import type { RedisClient } from '../streams/redis.js';
 import type { TenantRegistry } from '../tenants/registry.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { adminRoutes } from './admin.js';
+import { serviceDeskPlusRoutes } from './servicedesk-plus.js';
 import { webhookRoutes } from './webhook.js';
 
 export type AppDeps = {
@@ -77,9 +78,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
 
   if (deps.registry) {
     const registry = deps.registry;
-    await app.register(async (scope) =>
-      webhookRoutes(scope, { config, redis: deps.redis, keys: deps.keys, registry, onAccepted: (tenant, duplicate) => deps.metrics.webhookAccepted(tenant, duplicate) }),
-    );
+    const ingestDeps = { config, redis: deps.redis, keys: deps.keys, registry, onAccepted: (tenant: string, duplicate: boolean) => deps.metrics.webhookAccepted(tenant, duplicate) };
+    await app.register(async (scope) => webhookRoutes(scope, ingestDeps));
+    await app.register(async (scope) => serviceDeskPlusRoutes(scope, ingestDeps));
     if (config.adminToken) {
       const adminToken = config.adminToken;
       await app.register(async (scope) => adminRoutes(scope, { adminToken, redis: deps.redis, keys: deps.keys, registry, db: deps.db }));

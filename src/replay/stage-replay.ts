@@ -4,6 +4,7 @@ import { stageProcessor, type AnyStage } from '../consumers/stage.js';
 import { encodeEvent, eventDataSchemas, type EventData, type EventType } from '../events.js';
 import { followOnEvent } from '../streams/follow-on.js';
 import { derivedEventId } from '../streams/ids.js';
+import { appendUnlessSeen } from '../streams/ingest.js';
 import { currentTraceparent } from '../telemetry/traceparent.js';
 import { readHistory, type HistorySource } from './history.js';
 import { replaySql } from './sql.js';
@@ -139,8 +140,8 @@ export async function replayStage(options: StageReplayOptions): Promise<StageRep
         if (dryRun) continue;
         for (const [position, followOn] of outcome.emit.entries()) {
           const event = followOnEvent(input, followOn, { group: stage.name, index: position, traceparent: outcome.traceparent ?? currentTraceparent(), replay: runId });
-          const [added] = await redis.sdIngest(keys.events(tenant), keys.eventEmitted(tenant, event.id), options.emittedTtlSeconds, event.id, ...encodeEvent(event));
-          if (added === 1) appended += 1;
+          const added = await appendUnlessSeen(redis, { stream: keys.events(tenant), marker: keys.eventEmitted(tenant, event.id), markerTtlSeconds: options.emittedTtlSeconds, eventId: event.id, fields: encodeEvent(event) });
+          if (added.outcome === 'appended') appended += 1;
         }
       }
       done += chunk.length;

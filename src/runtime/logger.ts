@@ -22,6 +22,7 @@ export function createLogger(config: Pick<Config, 'logLevel'>, role: string, des
       paths: [
         'secret', '*.secret', 'authToken', '*.authToken', 'apiKey', '*.apiKey', 'writeback.secret', 'writeback.authToken',
         'req.headers.authorization', 'req.headers["x-streamdesk-signature"]', 'headers.authorization', 'headers["x-streamdesk-signature"]',
+        'req.headers["x-streamdesk-token"]', 'headers["x-streamdesk-token"]',
         'body', 'rawBody',
         // ioredis errors carry the failed command's arguments: event fields, ticket text included.
         '*.command.args',

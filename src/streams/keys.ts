@@ -11,6 +11,10 @@ export function redisKeys(prefix: string) {
     events: (tenant: string) => tenantKey(tenant, 'events'),
     dlq: (tenant: string) => tenantKey(tenant, 'dlq'),
     deliverySeen: (tenant: string, deliveryId: string) => tenantKey(tenant, `seen:${deliveryId}`),
+    /** A signed request (hash of timestamp and body) or a ticket event (hash of ticket, type, modification time) already accepted. */
+    dedupe: (tenant: string, hash: string) => tenantKey(tenant, `dedupe:${hash}`),
+    /** Every key of a tenant matches this pattern (SCAN MATCH), for purging. */
+    tenantKeyPattern: (tenant: string) => tenantKey(tenant, '*'),
     eventEmitted: (tenant: string, eventId: string) => tenantKey(tenant, `emitted:${eventId}`),
     retryState: (tenant: string, group: string) => tenantKey(tenant, `retry:${group}`),
   };

@@ -6,7 +6,7 @@ export type RedisClient = Redis | Cluster;
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    sdIngest(...args: (string | number)[]): Result<[0, string] | [1, string, string], Context>;
+    sdIngest(...args: (string | number)[]): Result<[0 | 2, string] | [1, string, string], Context>;
     sdSettle(...args: (string | number)[]): Result<number, Context>;
     sdTouch(...args: (string | number)[]): Result<string[], Context>;
     sdReleaseConsumer(...args: (string | number)[]): Result<number, Context>;
@@ -17,7 +17,8 @@ declare module 'ioredis' {
 
 const lua = (name: string) => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
 const scripts = {
-  sdIngest: { numberOfKeys: 2, lua: lua('ingest') },
+  // Two or three keys: the key count is the first argument (see streams/ingest.ts).
+  sdIngest: { lua: lua('ingest') },
   sdSettle: { lua: lua('settle') },
   sdTouch: { numberOfKeys: 1, lua: lua('touch') },
   sdReleaseConsumer: { numberOfKeys: 1, lua: lua('release-consumer') },

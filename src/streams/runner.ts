@@ -147,6 +147,9 @@ export class StreamRunner {
 
   private async refreshTenants(): Promise<void> {
     const ids = await this.options.redis.smembers(this.options.keys.tenantIds);
+    // A deleted tenant is no longer read, so its purged stream is not recreated here.
+    const registered = new Set(ids);
+    for (const tenant of this.tenants) if (!registered.has(tenant)) this.tenants.delete(tenant);
     for (const tenant of ids) {
       if (this.tenants.has(tenant)) continue;
       await this.ensureGroup(tenant);
@@ -187,7 +190,8 @@ export class StreamRunner {
       } catch (error) {
         if (!this.running) break;
         if (String(error).includes('NOGROUP')) {
-          for (const tenant of readable) await this.ensureGroup(tenant).catch(() => undefined);
+          await this.refreshTenants().catch(() => undefined);
+          for (const tenant of readable) if (this.tenants.has(tenant)) await this.ensureGroup(tenant).catch(() => undefined);
           continue;
         }
         outageMs = Math.min(2_000, Math.max(50, outageMs * 2));

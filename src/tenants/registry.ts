@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { createClient, createCluster } from 'redis';
-import { EntityId, Repository, Schema, type Entity } from 'redis-om';
+import { Repository, Schema, type Entity } from 'redis-om';
 import { z } from 'zod';
 import type { Config } from '../config/config.js';
 import { StreamdeskError } from '../errors.js';
 import { redisKeys, tenantIdPattern } from '../streams/keys.js';
+import { BoundedCache } from './cache.js';
+import { SecretBox } from './secret-box.js';
 
 export const writebackSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('none') }),
@@ -15,38 +17,96 @@ export type WritebackTarget = z.infer<typeof writebackSchema>;
 
 export const tenantIdSchema = z.string().regex(tenantIdPattern, 'must match ^[a-z0-9][a-z0-9-]{0,62}$');
 
+/** How a tenant's helpdesk proves itself: an HMAC signature (strongest), a token header, or HTTP Basic. */
+export const inboundAuthModes = ['hmac', 'token', 'basic'] as const;
+export type InboundAuth = (typeof inboundAuthModes)[number];
+export const inboundAuthSchema = z.enum(inboundAuthModes);
+
 export type Tenant = Readonly<{
   id: string;
   name: string;
+  inboundAuth: InboundAuth;
+  /** The signing secret (hmac) or token (token, basic). */
   secret: string;
+  /** The secret before the last rotation, still accepted until retired or expired. */
+  previousSecret: Readonly<{ value: string; expiresAt: Date | undefined }> | undefined;
   writeback: WritebackTarget;
   createdAt: Date;
+  updatedAt: Date;
 }>;
 
-/** What may be shown of a tenant: no signing secret, no helpdesk credentials. */
-export function publicTenant(tenant: Tenant): { id: string; name: string; writeback: { type: WritebackTarget['type'] }; createdAt: string } {
-  return { id: tenant.id, name: tenant.name, writeback: { type: tenant.writeback.type }, createdAt: tenant.createdAt.toISOString() };
+export type PublicTenant = {
+  id: string;
+  name: string;
+  inboundAuth: InboundAuth;
+  previousSecretExpiresAt: string | null | undefined;
+  writeback: { type: WritebackTarget['type'] };
+  createdAt: string;
+  updatedAt: string;
+};
+
+/** What may be shown of a tenant: no signing secret or token, no helpdesk credentials. */
+export function publicTenant(tenant: Tenant): PublicTenant {
+  return {
+    id: tenant.id,
+    name: tenant.name,
+    inboundAuth: tenant.inboundAuth,
+    // undefined: no previous secret; null: one, accepted until retired.
+    previousSecretExpiresAt: tenant.previousSecret ? (tenant.previousSecret.expiresAt?.toISOString() ?? null) : undefined,
+    writeback: { type: tenant.writeback.type },
+    createdAt: tenant.createdAt.toISOString(),
+    updatedAt: tenant.updatedAt.toISOString(),
+  };
+}
+
+/** The secrets a request may be verified with right now: the current one, and the previous one during its overlap. */
+export function acceptedSecrets(tenant: Tenant, now = Date.now()): string[] {
+  const previous = tenant.previousSecret;
+  return previous && (!previous.expiresAt || previous.expiresAt.getTime() > now) ? [tenant.secret, previous.value] : [tenant.secret];
+}
+
+export function newSecret(): string {
+  return `whsec_${randomBytes(24).toString('hex')}`;
 }
 
 type RegistryClient = ReturnType<typeof createClient> | ReturnType<typeof createCluster>;
 
-type TenantEntity = Entity & { name?: string; secret?: string; writeback?: string; createdAt?: Date };
+type TenantEntity = Entity & {
+  name?: string;
+  inboundAuth?: string;
+  secret?: string;
+  previousSecret?: string;
+  previousSecretExpiresAt?: number;
+  writeback?: string;
+  createdAt?: Date;
+  updatedAt?: Date;
+};
+
+export type TenantChanges = { name?: string | undefined; inboundAuth?: InboundAuth | undefined; writeback?: WritebackTarget | undefined };
 
 /**
  * Tenants live as redis-om HASH entities (plain Redis serves them), with a set of ids that
- * consumers watch to pick up new tenants without a restart.
+ * consumers watch to pick up new tenants without a restart. Secrets, tokens and write-back
+ * credentials are sealed by a SecretBox before they reach Redis.
  */
 export class TenantRegistry {
-  private readonly cache = new Map<string, { tenant: Tenant | undefined; until: number }>();
+  private readonly cache: BoundedCache<Tenant | undefined>;
 
   private constructor(
     private readonly client: RegistryClient,
     private readonly repository: Repository<TenantEntity>,
     private readonly idsKey: string,
-    private readonly cacheMs: number,
-  ) {}
+    private readonly box: SecretBox,
+    options: { cacheMs: number; cacheEntries: number },
+  ) {
+    this.cache = new BoundedCache(options.cacheEntries, options.cacheMs);
+  }
 
-  static async connect(config: Pick<Config, 'redisUrl' | 'redisPrefix' | 'redisClusterNodes'>, options: { cacheMs?: number } = {}): Promise<TenantRegistry> {
+  static async connect(
+    config: Pick<Config, 'redisUrl' | 'redisPrefix' | 'redisClusterNodes'> & Partial<Pick<Config, 'secretsKey' | 'secretsPreviousKeys'>>,
+    options: { cacheMs?: number; cacheEntries?: number } = {},
+  ): Promise<TenantRegistry> {
+    const box = new SecretBox(config.secretsKey, config.secretsPreviousKeys ?? []);
     // Without an offline queue a lookup fails at once while Redis is down, and the webhook answers 503.
     const clientOptions = { disableOfflineQueue: true, socket: { connectTimeout: 5_000, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2_000) } };
     const client: RegistryClient = config.redisClusterNodes
@@ -57,41 +117,60 @@ export class TenantRegistry {
     const keys = redisKeys(config.redisPrefix);
     const schema = new Schema<TenantEntity>(
       keys.tenantEntityPrefix,
-      { name: { type: 'string' }, secret: { type: 'string' }, writeback: { type: 'string' }, createdAt: { type: 'date' } },
+      {
+        name: { type: 'string' },
+        inboundAuth: { type: 'string' },
+        secret: { type: 'string' },
+        previousSecret: { type: 'string' },
+        previousSecretExpiresAt: { type: 'number' },
+        writeback: { type: 'string' },
+        createdAt: { type: 'date' },
+        updatedAt: { type: 'date' },
+      },
       { dataStructure: 'HASH' },
     );
-    return new TenantRegistry(client, new Repository(schema, client as never), keys.tenantIds, options.cacheMs ?? 1_000);
+    return new TenantRegistry(client, new Repository(schema, client as never), keys.tenantIds, box, {
+      cacheMs: options.cacheMs ?? 1_000,
+      cacheEntries: options.cacheEntries ?? 10_000,
+    });
   }
 
-  /** Registers a tenant and returns it with its new signing secret; TENANT_EXISTS if the id is taken. */
-  async create(input: { id: string; name?: string | undefined; writeback?: WritebackTarget | undefined }): Promise<Tenant> {
+  /** False when secrets are stored unencrypted (no SECRETS_ENCRYPTION_KEY). */
+  get encryptsSecrets(): boolean {
+    return this.box.encrypting;
+  }
+
+  /** Registers a tenant and returns it with its new secret; TENANT_EXISTS if the id is taken. */
+  async create(input: { id: string; name?: string | undefined; inboundAuth?: InboundAuth | undefined; writeback?: WritebackTarget | undefined }): Promise<Tenant> {
     const id = tenantIdSchema.parse(input.id);
+    const now = new Date();
     const tenant: Tenant = {
       id,
       name: input.name ?? id,
-      secret: `whsec_${randomBytes(24).toString('hex')}`,
+      inboundAuth: input.inboundAuth ?? 'hmac',
+      secret: newSecret(),
+      previousSecret: undefined,
       writeback: writebackSchema.parse(input.writeback ?? { type: 'none' }),
-      createdAt: new Date(),
+      createdAt: now,
+      updatedAt: now,
     };
     // The id set doubles as the lock: only the caller that adds the id writes the entity.
     if ((await this.client.sAdd(this.idsKey, id)) === 0) throw new StreamdeskError('TENANT_EXISTS', `Tenant "${id}" already exists`);
     try {
-      await this.repository.save(id, { name: tenant.name, secret: tenant.secret, writeback: JSON.stringify(tenant.writeback), createdAt: tenant.createdAt });
+      await this.save(tenant);
     } catch (error) {
       await this.client.sRem(this.idsKey, id).catch(() => undefined);
       throw error;
     }
-    this.cache.delete(id);
     return tenant;
   }
 
-  /** The tenant, or undefined when there is none with that id. Briefly cached for the webhook path. */
+  /** The tenant, or undefined when there is none with that id. Cached (bounded in size and age) for the webhook path. */
   async get(id: string): Promise<Tenant | undefined> {
     const cached = this.cache.get(id);
-    if (cached && cached.until > Date.now()) return cached.tenant;
-    const entity = await this.repository.fetch(id);
-    const tenant = toTenant(id, entity);
-    this.cache.set(id, { tenant, until: Date.now() + this.cacheMs });
+    if (cached) return cached.value;
+    const tenant = await this.read(id);
+    this.cache.set(id, tenant);
     return tenant;
   }
 
@@ -101,19 +180,126 @@ export class TenantRegistry {
     return tenants.filter((tenant): tenant is Tenant => tenant !== undefined);
   }
 
+  /** Changes name, inbound auth mode or write-back target; UNKNOWN_TENANT if there is no such tenant. */
+  async update(id: string, changes: TenantChanges): Promise<Tenant> {
+    const tenant = await this.require(id);
+    return this.save({
+      ...tenant,
+      ...(changes.name !== undefined ? { name: changes.name } : {}),
+      ...(changes.inboundAuth !== undefined ? { inboundAuth: changes.inboundAuth } : {}),
+      ...(changes.writeback !== undefined ? { writeback: writebackSchema.parse(changes.writeback) } : {}),
+      updatedAt: new Date(),
+    });
+  }
+
+  /**
+   * A new secret (or token) becomes current; the old one stays accepted for `overlapSeconds`
+   * (undefined: until retired). A previous secret from an earlier rotation is dropped.
+   */
+  async rotateSecret(id: string, overlapSeconds?: number): Promise<Tenant> {
+    const tenant = await this.require(id);
+    const now = Date.now();
+    return this.save({
+      ...tenant,
+      secret: newSecret(),
+      previousSecret: { value: tenant.secret, expiresAt: overlapSeconds === undefined ? undefined : new Date(now + overlapSeconds * 1_000) },
+      updatedAt: new Date(now),
+    });
+  }
+
+  /** Ends the overlap: only the current secret is accepted from now on. Returns whether there was one to retire. */
+  async retirePreviousSecret(id: string): Promise<boolean> {
+    const tenant = await this.require(id);
+    if (!tenant.previousSecret) return false;
+    await this.save({ ...tenant, previousSecret: undefined, updatedAt: new Date() });
+    return true;
+  }
+
+  /** Replaces the helpdesk API key (ServiceDesk Plus technician key, or the note webhook's signing secret). */
+  async rotateHelpdeskKey(id: string, key: string): Promise<Tenant> {
+    const tenant = await this.require(id);
+    const target = tenant.writeback;
+    if (target.type === 'none') throw new StreamdeskError('BAD_REQUEST', `Tenant "${id}" has no write-back target, so no helpdesk key to rotate`);
+    const writeback = writebackSchema.parse(target.type === 'servicedesk-plus' ? { ...target, authToken: key } : { ...target, secret: key });
+    return this.save({ ...tenant, writeback, updatedAt: new Date() });
+  }
+
+  /** Re-seals every tenant's secrets with the current key (after SECRETS_ENCRYPTION_KEY changed). */
+  async reseal(): Promise<number> {
+    let count = 0;
+    for (const id of (await this.client.sMembers(this.idsKey)).sort()) {
+      const tenant = await this.read(id);
+      if (!tenant) continue;
+      await this.save(tenant);
+      count++;
+    }
+    return count;
+  }
+
+  /** Removes the registration (entity and id). The tenant's data is left to purgeTenant. */
+  async remove(id: string): Promise<boolean> {
+    const removed = (await this.client.sRem(this.idsKey, id)) > 0;
+    await this.repository.remove(id);
+    this.cache.delete(id);
+    return removed;
+  }
+
+  /** How many lookups this process holds in its cache (bounded by `cacheEntries`). */
+  get cachedLookups(): number {
+    return this.cache.size;
+  }
+
+  /** Forgets what this process cached about a tenant (tests and single-process tools). */
+  forget(id: string): void {
+    this.cache.delete(id);
+  }
+
   async close(): Promise<void> {
     await this.client.disconnect().catch(() => undefined);
   }
-}
 
-function toTenant(id: string, entity: TenantEntity): Tenant | undefined {
-  if (!entity.secret) return undefined;
-  const writeback = writebackSchema.safeParse(JSON.parse(entity.writeback ?? '{"type":"none"}'));
-  return {
-    id: String(entity[EntityId] ?? id),
-    name: entity.name ?? id,
-    secret: entity.secret,
-    writeback: writeback.success ? writeback.data : { type: 'none' },
-    createdAt: entity.createdAt instanceof Date ? entity.createdAt : new Date(0),
-  };
+  private async require(id: string): Promise<Tenant> {
+    const tenant = await this.read(tenantIdSchema.parse(id));
+    if (!tenant) throw new StreamdeskError('UNKNOWN_TENANT', `Tenant "${id}" does not exist`);
+    return tenant;
+  }
+
+  private async save(tenant: Tenant): Promise<Tenant> {
+    const { id, previousSecret } = tenant;
+    await this.repository.save(id, {
+      name: tenant.name,
+      inboundAuth: tenant.inboundAuth,
+      secret: this.box.seal(tenant.secret, `${id}:secret`),
+      ...(previousSecret ? { previousSecret: this.box.seal(previousSecret.value, `${id}:previousSecret`) } : {}),
+      ...(previousSecret?.expiresAt ? { previousSecretExpiresAt: previousSecret.expiresAt.getTime() } : {}),
+      writeback: this.box.seal(JSON.stringify(tenant.writeback), `${id}:writeback`),
+      createdAt: tenant.createdAt,
+      updatedAt: tenant.updatedAt,
+    });
+    this.cache.delete(id);
+    return tenant;
+  }
+
+  private async read(id: string): Promise<Tenant | undefined> {
+    const entity = await this.repository.fetch(id);
+    if (!entity.secret) return undefined;
+    const writeback = writebackSchema.safeParse(JSON.parse(this.box.open(entity.writeback ?? '{"type":"none"}', `${id}:writeback`)));
+    const inboundAuth = inboundAuthSchema.safeParse(entity.inboundAuth ?? 'hmac');
+    const createdAt = entity.createdAt instanceof Date ? entity.createdAt : new Date(0);
+    return {
+      id,
+      name: entity.name ?? id,
+      inboundAuth: inboundAuth.success ? inboundAuth.data : 'hmac',
+      secret: this.box.open(entity.secret, `${id}:secret`),
+      previousSecret: entity.previousSecret
+        ? {
+            value: this.box.open(entity.previousSecret, `${id}:previousSecret`),
+            expiresAt: typeof entity.previousSecretExpiresAt === 'number' ? new Date(entity.previousSecretExpiresAt) : undefined,
+          }
+        : undefined,
+      writeback: writeback.success ? writeback.data : { type: 'none' },
+      createdAt,
+      updatedAt: entity.updatedAt instanceof Date ? entity.updatedAt : createdAt,
+    };
+  }
 }

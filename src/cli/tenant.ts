@@ -1,0 +1,201 @@
+import { createInterface } from 'node:readline/promises';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import type { Config } from '../config/config.js';
+import { createLogger } from '../runtime/logger.js';
+import { openServices, type Services } from '../runtime/services.js';
+import { deleteTenant, type PurgeReport } from '../tenants/purge.js';
+import { inboundAuthModes, publicTenant, writebackSchema, type InboundAuth, type Tenant, type WritebackTarget } from '../tenants/registry.js';
+import { printable, printableJson } from './printable.js';
+import { UsageError } from './usage-error.js';
+
+export const tenantUsage = `  tenant create <id> [--name N] [--inbound-auth hmac|token|basic] [--writeback-json JSON] [--json]
+                                               register a tenant; prints its signing secret or token once
+  tenant list [--json]                         list tenants (no secrets)
+  tenant update <id> [--name N] [--inbound-auth M] [--writeback-json JSON] [--json]
+                                               change a tenant's name, inbound auth mode or write-back target
+  tenant rotate-secret <id> [--overlap-seconds S] [--json]
+                                               new secret or token; the old one is accepted for S seconds, or until retired
+  tenant retire-secret <id>                    stop accepting the secret from before the last rotation
+  tenant rotate-helpdesk-key <id> --key K      replace the write-back target's API key or signing secret
+  tenant delete <id> [--purge] [--yes] [--json]
+                                               unregister a tenant; --purge also removes its streams, DLQ,
+                                               markers, rows and archive (asks for the id unless --yes)
+  tenant reseal                                re-encrypt every tenant's secrets with SECRETS_ENCRYPTION_KEY
+`;
+
+export const unencryptedWarning = 'SECRETS_ENCRYPTION_KEY is not set: tenant secrets, tokens and helpdesk keys are stored unencrypted in Redis';
+
+/** Commands that store a secret say when it is stored unencrypted. */
+const storingSecrets = new Set(['create', 'update', 'rotate-secret', 'rotate-helpdesk-key']);
+
+const options = {
+  name: { type: 'string' },
+  'inbound-auth': { type: 'string' },
+  'writeback-json': { type: 'string' },
+  'overlap-seconds': { type: 'string' },
+  key: { type: 'string' },
+  purge: { type: 'boolean', default: false },
+  yes: { type: 'boolean', default: false },
+  json: { type: 'boolean', default: false },
+} as const;
+
+function print(value: unknown, asJson: boolean, text: () => string): void {
+  process.stdout.write(`${asJson ? printableJson(value) : text()}\n`);
+}
+
+function parseWriteback(json: string | undefined): WritebackTarget | undefined {
+  if (json === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    throw new UsageError('--writeback-json is not valid JSON');
+  }
+  const parsed = writebackSchema.safeParse(value);
+  if (!parsed.success) throw new UsageError(`--writeback-json: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || 'value'}: ${issue.message}`).join('; ')}`);
+  return parsed.data;
+}
+
+function parseInboundAuth(mode: string | undefined): InboundAuth | undefined {
+  if (mode === undefined) return undefined;
+  if (!(inboundAuthModes as readonly string[]).includes(mode)) throw new UsageError(`--inbound-auth must be one of ${inboundAuthModes.join(', ')}`);
+  return mode as InboundAuth;
+}
+
+function parseName(name: string | undefined): string | undefined {
+  if (name !== undefined && (name.length === 0 || name.length > 200)) throw new UsageError('--name must be 1 to 200 characters');
+  return name;
+}
+
+const describe = (tenant: Tenant) => {
+  const shown = publicTenant(tenant);
+  const overlap = shown.previousSecretExpiresAt === undefined ? '' : `\tprevious secret accepted ${shown.previousSecretExpiresAt === null ? 'until retired' : `until ${shown.previousSecretExpiresAt}`}`;
+  return `${shown.id}\t${printable(shown.name)}\tauth=${shown.inboundAuth}\twriteback=${shown.writeback.type}\tcreated ${shown.createdAt}${overlap}`;
+};
+
+const credentialName = (tenant: Tenant) => (tenant.inboundAuth === 'hmac' ? 'Signing secret' : 'Token');
+
+function reportText(report: PurgeReport): string {
+  const lines = [`Deleted tenant ${report.tenant}${report.registration ? '' : ' (it was not registered)'}`];
+  if (Object.keys(report.postgres).length > 0 || report.redis.keys > 0) {
+    lines.push(`Redis: ${report.redis.keys} keys (${report.redis.streamEntries} events, ${report.redis.deadLetters} dead letters)`);
+    lines.push(`Postgres: ${Object.entries(report.postgres).map(([table, rows]) => `${table} ${rows}`).join(', ') || 'nothing'}`);
+  }
+  return lines.join('\n');
+}
+
+async function confirmed(id: string, yes: boolean): Promise<boolean> {
+  if (yes) return true;
+  if (!process.stdin.isTTY) throw new UsageError('tenant delete --purge asks for confirmation; without a terminal, pass --yes');
+  const prompt = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return (await prompt.question(`This removes every event, dead letter, ticket and archived event of "${id}". Type the tenant id to confirm: `)).trim() === id;
+  } finally {
+    prompt.close();
+  }
+}
+
+/** `streamdesk tenant <subcommand>`: the tenant lifecycle. */
+export async function tenantCommand(config: Config, rest: string[]): Promise<number> {
+  const [sub, ...args] = rest;
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options });
+  const id = positionals[0];
+  const needId = () => {
+    if (!id) throw new UsageError(`tenant ${sub} needs an id: streamdesk tenant ${sub} <id>`);
+    return id;
+  };
+  const withServices = async (work: (services: Services) => Promise<number>): Promise<number> => {
+    const services = await openServices(config, createLogger({ logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel }, 'cli', pino.destination({ dest: 2, sync: true })));
+    try {
+      if (storingSecrets.has(sub ?? '') && !services.registry.encryptsSecrets) process.stderr.write(`streamdesk: warning: ${unencryptedWarning}\n`);
+      return await work(services);
+    } finally {
+      await services.close();
+    }
+  };
+
+  switch (sub) {
+    case 'create': {
+      const tenantId = needId();
+      const input = { id: tenantId, name: parseName(values.name), inboundAuth: parseInboundAuth(values['inbound-auth']), writeback: parseWriteback(values['writeback-json']) };
+      return withServices(async ({ registry }) => {
+        const tenant = await registry.create(input);
+        print({ id: tenant.id, secret: tenant.secret, inboundAuth: tenant.inboundAuth }, values.json, () => `Created tenant ${tenant.id}\n${credentialName(tenant)} (shown only now, keep it safe): ${tenant.secret}`);
+        return 0;
+      });
+    }
+    case 'list':
+      return withServices(async ({ registry }) => {
+        const tenants = await registry.list();
+        print({ tenants: tenants.map(publicTenant) }, values.json, () => (tenants.length === 0 ? 'No tenants' : tenants.map(describe).join('\n')));
+        return 0;
+      });
+    case 'update': {
+      const tenantId = needId();
+      const changes = { name: parseName(values.name), inboundAuth: parseInboundAuth(values['inbound-auth']), writeback: parseWriteback(values['writeback-json']) };
+      if (Object.values(changes).every((value) => value === undefined)) throw new UsageError('tenant update needs --name, --inbound-auth or --writeback-json');
+      return withServices(async ({ registry }) => {
+        const tenant = await registry.update(tenantId, changes);
+        print(publicTenant(tenant), values.json, () => `Updated ${describe(tenant)}`);
+        return 0;
+      });
+    }
+    case 'rotate-secret': {
+      const tenantId = needId();
+      const overlap = values['overlap-seconds'];
+      if (overlap !== undefined && !/^\d{1,8}$/.test(overlap)) throw new UsageError('--overlap-seconds must be a whole number of seconds');
+      return withServices(async ({ registry }) => {
+        const tenant = await registry.rotateSecret(tenantId, overlap === undefined ? undefined : Number(overlap));
+        const until = publicTenant(tenant).previousSecretExpiresAt;
+        print({ id: tenant.id, secret: tenant.secret, inboundAuth: tenant.inboundAuth, previousSecretExpiresAt: until }, values.json, () =>
+          [`New ${credentialName(tenant).toLowerCase()} for ${tenant.id} (shown only now, keep it safe): ${tenant.secret}`, `The previous one is accepted ${until ? `until ${until}` : 'until you run: streamdesk tenant retire-secret ' + tenant.id}`].join('\n'),
+        );
+        return 0;
+      });
+    }
+    case 'retire-secret': {
+      const tenantId = needId();
+      return withServices(async ({ registry }) => {
+        const retired = await registry.retirePreviousSecret(tenantId);
+        print({ id: tenantId, retired }, values.json, () => (retired ? `Retired the previous secret of ${tenantId}` : `${tenantId} has no previous secret to retire`));
+        return 0;
+      });
+    }
+    case 'rotate-helpdesk-key': {
+      const tenantId = needId();
+      const key = values.key;
+      if (!key) throw new UsageError('tenant rotate-helpdesk-key needs --key K');
+      return withServices(async ({ registry }) => {
+        const tenant = await registry.rotateHelpdeskKey(tenantId, key);
+        print(publicTenant(tenant), values.json, () => `Replaced the ${tenant.writeback.type} key of ${tenant.id}`);
+        return 0;
+      });
+    }
+    case 'delete': {
+      const tenantId = needId();
+      return withServices(async ({ registry, redis, keys, db }) => {
+        if (values.purge && !(await confirmed(tenantId, values.yes))) {
+          process.stderr.write('Not confirmed; nothing was deleted\n');
+          return 1;
+        }
+        const report = await deleteTenant({ registry, redis, keys, db }, tenantId, { purge: values.purge });
+        if (!report.registration && !values.purge) {
+          process.stderr.write(`streamdesk: Tenant "${tenantId}" does not exist\n`);
+          return 1;
+        }
+        print(report, values.json, () => reportText(report));
+        return 0;
+      });
+    }
+    case 'reseal':
+      return withServices(async ({ registry }) => {
+        if (!registry.encryptsSecrets) throw new UsageError('tenant reseal needs SECRETS_ENCRYPTION_KEY');
+        const count = await registry.reseal();
+        print({ resealed: count }, values.json, () => `Re-encrypted the secrets of ${count} tenant(s) with the current key`);
+        return 0;
+      });
+    default:
+      throw new UsageError('tenant needs a subcommand: create, list, update, rotate-secret, retire-secret, rotate-helpdesk-key, delete or reseal');
+  }
+}

@@ -1,0 +1,142 @@
+import { createHash } from 'node:crypto';
+import { SpanKind, trace } from '@opentelemetry/api';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Config } from '../config/config.js';
+import { StreamdeskError, toStreamdeskError } from '../errors.js';
+import { currentVersion, encodeEvent, type Ticket, type TicketEventOf } from '../events.js';
+import { uuidv7 } from '../streams/ids.js';
+import { appendUnlessSeen, type IngestOutcome } from '../streams/ingest.js';
+import type { RedisKeys } from '../streams/keys.js';
+import type { RedisClient } from '../streams/redis.js';
+import { backlogOf, tenantStatus } from '../streams/status.js';
+import type { TenantRegistry, Tenant } from '../tenants/registry.js';
+import { Attr } from '../telemetry/attributes.js';
+import { currentTraceparent } from '../telemetry/traceparent.js';
+import { producerAttributes, sendSpanName, withSpan } from '../telemetry/tracing.js';
+import type { Authenticated } from './inbound-auth.js';
+
+export type IngestDeps = {
+  config: Config;
+  redis: RedisClient;
+  keys: RedisKeys;
+  registry: TenantRegistry;
+  onAccepted?: (tenant: string, duplicate: boolean) => void;
+};
+
+export type TicketAction = 'ticket.created' | 'ticket.updated';
+
+const deliveryIdPattern = /^[A-Za-z0-9._:-]{1,200}$/;
+
+const sha256 = (...parts: (string | Buffer)[]) => {
+  const hash = createHash('sha256');
+  for (const part of parts) hash.update(part).update('\0');
+  return hash.digest('hex');
+};
+
+function header(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** The tenant of a webhook URL; a registry that cannot answer is an outage (503), not an unknown tenant. */
+export async function lookUpTenant(registry: TenantRegistry, tenantId: string): Promise<Tenant | undefined> {
+  return registry.get(tenantId).catch((error: unknown) => {
+    if (error instanceof StreamdeskError) throw error;
+    throw new StreamdeskError('REDIS_UNAVAILABLE', 'The tenant registry is unavailable', undefined, { cause: error });
+  });
+}
+
+/**
+ * Appends a verified, validated ticket as `ticket.received`, once: a repeated delivery id with the
+ * same body, a replayed signed request (same timestamp and body, any delivery id) and, for token
+ * auth, the same ticket event (ticket id, type and the helpdesk's modification time) answer 202
+ * `duplicate: true` with the first event id; a delivery id reused for another body answers 409.
+ */
+export function ticketIngest(deps: IngestDeps) {
+  const { config, redis, keys } = deps;
+  const backlog = new Map<string, { value: number; until: number }>();
+
+  async function backlogOfTenant(tenant: string): Promise<number> {
+    const cached = backlog.get(tenant);
+    if (cached && cached.until > Date.now()) return cached.value;
+    // Counted in Redis up to the limit: the verdict needs no more, and XINFO's lag is not trusted.
+    const value = backlogOf(await tenantStatus(redis, keys, tenant, { lagCap: config.tenantBacklogLimit }));
+    // A full backlog is not counted again before the Retry-After it answers with.
+    backlog.set(tenant, { value, until: Date.now() + (value >= config.tenantBacklogLimit ? 5_000 : 1_000) });
+    return value;
+  }
+
+  return async function accept(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    input: { tenantId: string; auth: Authenticated; rawBody: Buffer; action: TicketAction; ticket: Ticket; modifiedAt?: string | undefined },
+  ): Promise<FastifyReply> {
+    const { tenantId, auth, rawBody, action, ticket } = input;
+    const deliveryHeader = header(request.headers['x-streamdesk-delivery']);
+    if (deliveryHeader !== undefined && !deliveryIdPattern.test(deliveryHeader)) {
+      throw new StreamdeskError('BAD_REQUEST', 'X-Streamdesk-Delivery must be 1 to 200 characters of A-Z, a-z, 0-9, ".", "_", ":" or "-"');
+    }
+    const bodyHash = sha256(rawBody);
+    const deliveryId = deliveryHeader ?? `sha256:${createHash('sha256').update(rawBody).digest('hex')}`;
+    // A signed request can be replayed while its timestamp is inside the window on either side of now.
+    const dedupe =
+      auth.kind === 'signed'
+        ? { key: keys.dedupe(tenantId, sha256('signed', auth.timestamp, bodyHash)), ttlSeconds: 2 * config.webhookToleranceSeconds + 60 }
+        : {
+            // Without a modification time, an update is told apart by its body, so a real later update is never dropped.
+            key: keys.dedupe(tenantId, sha256('ticket', ticket.id, action, input.modifiedAt ?? (action === 'ticket.updated' ? `body:${bodyHash}` : ''))),
+            ttlSeconds: config.idempotencyTtlSeconds,
+          };
+
+    const pending = await backlogOfTenant(tenantId).catch(() => 0);
+    if (pending >= config.tenantBacklogLimit) {
+      reply.header('Retry-After', '5');
+      throw new StreamdeskError('BACKLOG_FULL', `Tenant "${tenantId}" has ${pending} unprocessed events (limit ${config.tenantBacklogLimit}); retry later`);
+    }
+
+    const eventId = uuidv7();
+    const stream = keys.events(tenantId);
+    trace.getActiveSpan()?.setAttribute(Attr.ticketId, ticket.id);
+    // The event carries this span's traceparent: every consumer's span of the ticket is its descendant.
+    const sendAttributes = producerAttributes(stream, { id: eventId, type: 'ticket.received', tenant: tenantId, ticket: ticket.id });
+    const result = await withSpan(sendSpanName('ticket.received'), sendAttributes, async (span) => {
+      const event: TicketEventOf<'ticket.received'> = {
+        id: eventId,
+        type: 'ticket.received',
+        v: currentVersion['ticket.received'],
+        tenant: tenantId,
+        ticket: ticket.id,
+        ts: Date.now(),
+        causation: '',
+        correlation: eventId,
+        traceparent: currentTraceparent(),
+        data: { action, ticket, deliveryId },
+      };
+      let outcome: IngestOutcome;
+      try {
+        outcome = await appendUnlessSeen(redis, {
+          stream,
+          marker: keys.deliverySeen(tenantId, deliveryId),
+          markerTtlSeconds: config.idempotencyTtlSeconds,
+          eventId,
+          bodyHash,
+          dedupe,
+          fields: encodeEvent(event),
+        });
+      } catch (error) {
+        request.log.error({ err: toStreamdeskError(error), tenant: tenantId }, 'append failed');
+        reply.header('Retry-After', '1');
+        throw new StreamdeskError('REDIS_UNAVAILABLE', 'The event store is unavailable; the webhook was not accepted, retry later', undefined, { cause: error });
+      }
+      // A repeat appended nothing: the event of the first delivery is the one in the stream.
+      span.setAttributes({ [Attr.duplicate]: outcome.outcome !== 'appended', [Attr.messagingMessageId]: outcome.eventId, [Attr.eventId]: outcome.eventId });
+      return outcome;
+    }, { kind: SpanKind.PRODUCER });
+    if (result.outcome === 'conflict') {
+      throw new StreamdeskError('DELIVERY_CONFLICT', `X-Streamdesk-Delivery "${deliveryId}" was already used for a different body; nothing was appended`, { firstEventId: result.eventId });
+    }
+    const duplicate = result.outcome === 'duplicate';
+    deps.onAccepted?.(tenantId, duplicate);
+    request.log.info({ tenant: tenantId, ticket: ticket.id, eventId: result.eventId, duplicate }, duplicate ? 'repeated delivery' : 'ticket received');
+    return reply.status(202).send({ eventId: result.eventId, duplicate });
+  };
+}

@@ -1,0 +1,23 @@
+import type { RedisClient } from './redis.js';
+
+export type IngestOutcome = { outcome: 'appended'; eventId: string; streamId: string } | { outcome: 'duplicate' | 'conflict'; eventId: string };
+
+/** The one wrapper of ingest.lua: appends an entry unless its delivery marker or dedupe key says it was seen. */
+export async function appendUnlessSeen(
+  redis: RedisClient,
+  input: {
+    stream: string;
+    marker: string;
+    markerTtlSeconds: number;
+    eventId: string;
+    bodyHash?: string;
+    dedupe?: { key: string; ttlSeconds: number };
+    fields: string[];
+  },
+): Promise<IngestOutcome> {
+  const keys = input.dedupe ? [input.stream, input.marker, input.dedupe.key] : [input.stream, input.marker];
+  const reply = await redis.sdIngest(keys.length, ...keys, input.markerTtlSeconds, input.eventId, input.bodyHash ?? '', input.dedupe?.ttlSeconds ?? 0, ...input.fields);
+  const [code, eventId] = reply;
+  if (code === 1) return { outcome: 'appended', eventId, streamId: reply[2] };
+  return { outcome: code === 2 ? 'conflict' : 'duplicate', eventId };
+}
