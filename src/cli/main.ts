@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from '../config/config.js';
+import { checkNewWritebackTarget } from '../consumers/writeback/target-policy.js';
 import { StreamdeskError } from '../errors.js';
 import { openDatabase } from '../projections/db.js';
 import { migrate } from '../projections/migrate.js';
@@ -8,6 +9,7 @@ import { createLogger } from '../runtime/logger.js';
 import { openServices, type Services } from '../runtime/services.js';
 import { listDeadLetters, redriveDeadLetters } from '../streams/dlq.js';
 import { tenantStatus } from '../streams/status.js';
+import { findUnstorable } from '../storable.js';
 import { shutdownTelemetry } from '../telemetry/tracing.js';
 import { publicTenant, writebackSchema, type WritebackTarget } from '../tenants/registry.js';
 import { extraCommands } from './commands.js';
@@ -75,12 +77,16 @@ function parseWriteback(json: string | undefined): WritebackTarget | undefined {
   } catch {
     throw new UsageError('--writeback-json is not valid JSON');
   }
+  const unstorable = findUnstorable(value, 'writeback');
+  if (unstorable.length > 0) throw new UsageError(`--writeback-json: ${unstorable.map((field) => `${field.path}: ${field.message}`).join('; ')}`);
   const parsed = writebackSchema.safeParse(value);
   if (!parsed.success) throw new UsageError(`--writeback-json: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || 'value'}: ${issue.message}`).join('; ')}`);
   return parsed.data;
 }
 
 export async function main(argv: string[]): Promise<number> {
+  const unstorable = argv.flatMap((arg, index) => findUnstorable(arg, `argument ${index + 1}`));
+  if (unstorable.length > 0) throw new UsageError(unstorable.map((field) => `${field.path}: ${field.message}`).join('; '));
   const [command, ...rest] = argv;
   if (!command || command === 'help' || command === '--help' || command === '-h') {
     process.stdout.write(`${usage}\n`);
@@ -108,6 +114,7 @@ export async function main(argv: string[]): Promise<number> {
         const id = positionals[0];
         if (!id) throw new UsageError('tenant create needs an id: streamdesk tenant create <id>');
         const writeback = parseWriteback(values['writeback-json']);
+        if (writeback) await checkNewWritebackTarget(writeback, { allowPrivate: config.writebackAllowPrivate });
         return withServices(config, 'cli', async ({ registry }) => {
           const tenant = await registry.create({ id, name: values.name, writeback });
           print({ id: tenant.id, secret: tenant.secret }, values.json, () => `Created tenant ${tenant.id}\nSigning secret (shown only now, keep it safe): ${tenant.secret}`);

@@ -60,6 +60,12 @@ const envSchema = z.object({
   STREAM_RETENTION_MS: intInRange(0, 10 * 365 * 86_400_000).default(7 * 86_400_000),
   STREAM_MAX_LENGTH: intInRange(1, 1_000_000_000).default(1_000_000),
   TRIM_INTERVAL_MS: intInRange(1_000, 86_400_000).default(60_000),
+  HTTP_REQUEST_TIMEOUT_MS: intInRange(100, 600_000).default(30_000),
+  HTTP_HEADERS_TIMEOUT_MS: intInRange(100, 600_000).default(10_000),
+  HTTP_IDLE_TIMEOUT_MS: intInRange(100, 600_000).default(30_000),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: intInRange(100, 600_000).default(5_000),
+  HTTP_MAX_CONNECTIONS: intInRange(1, 1_000_000).default(2_048),
+  WRITEBACK_ALLOW_PRIVATE: boolean.default(false),
 });
 
 export type Config = Readonly<{
@@ -80,6 +86,9 @@ export type Config = Readonly<{
   idempotencyTtlSeconds: number;
   metricsTenantLabel: boolean;
   retention: Readonly<{ maxAgeMs: number; maxLength: number; intervalMs: number }>;
+  http: Readonly<{ requestTimeoutMs: number; headersTimeoutMs: number; idleTimeoutMs: number; keepAliveTimeoutMs: number; maxConnections: number }>;
+  /** Write-back targets on loopback, private or link-local addresses are refused unless this is set. */
+  writebackAllowPrivate: boolean;
 }>;
 
 export class ConfigError extends Error {
@@ -120,5 +129,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     idempotencyTtlSeconds: e.IDEMPOTENCY_TTL_SECONDS,
     metricsTenantLabel: e.METRICS_TENANT_LABEL,
     retention: Object.freeze({ maxAgeMs: e.STREAM_RETENTION_MS, maxLength: e.STREAM_MAX_LENGTH, intervalMs: e.TRIM_INTERVAL_MS }),
+    http: Object.freeze({
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+      // Node requires the headers timeout not to exceed the request timeout.
+      headersTimeoutMs: Math.min(e.HTTP_HEADERS_TIMEOUT_MS, e.HTTP_REQUEST_TIMEOUT_MS),
+      idleTimeoutMs: e.HTTP_IDLE_TIMEOUT_MS,
+      keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      maxConnections: e.HTTP_MAX_CONNECTIONS,
+    }),
+    writebackAllowPrivate: e.WRITEBACK_ALLOW_PRIVATE,
   });
 }

@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { checkNewWritebackTarget, type TargetPolicy } from '../consumers/writeback/target-policy.js';
 import { StreamdeskError } from '../errors.js';
 import type { Db } from '../projections/db.js';
 import { findTicket } from '../projections/queries.js';
@@ -10,7 +11,7 @@ import type { RedisClient } from '../streams/redis.js';
 import { tenantStatus } from '../streams/status.js';
 import { publicTenant, tenantIdSchema, writebackSchema, type TenantRegistry } from '../tenants/registry.js';
 
-export type AdminDeps = { adminToken: string; redis: RedisClient; keys: RedisKeys; registry: TenantRegistry; db: Db };
+export type AdminDeps = { adminToken: string; redis: RedisClient; keys: RedisKeys; registry: TenantRegistry; db: Db; targetPolicy: TargetPolicy };
 
 const createTenantBody = z.object({ id: tenantIdSchema, name: z.string().min(1).max(200).optional(), writeback: writebackSchema.optional() });
 const redriveBody = z.object({ ids: z.array(z.string().regex(/^\d+-\d+$/, 'must be a stream entry id')).max(10_000).optional() }).default({});
@@ -40,6 +41,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
 
   app.post('/v1/admin/tenants', async (request, reply) => {
     const body = parse(createTenantBody, request.body);
+    if (body.writeback) await checkNewWritebackTarget(body.writeback, deps.targetPolicy);
     const tenant = await registry.create(body);
     return reply.status(201).send({ id: tenant.id, secret: tenant.secret });
   });

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { Config } from '../config/config.js';
 import { StreamdeskError, toStreamdeskError } from '../errors.js';
 import { currentVersion, encodeEvent, ticketSchema, type TicketEventOf } from '../events.js';
+import { assertStorable } from '../storable.js';
 import { uuidv7 } from '../streams/ids.js';
 import { tenantIdPattern, type RedisKeys } from '../streams/keys.js';
 import type { RedisClient } from '../streams/redis.js';
@@ -19,6 +20,9 @@ export const webhookBodySchema = z.object({
   event: z.enum(['ticket.created', 'ticket.updated']),
   ticket: ticketSchema,
 });
+
+// Bytes that are not UTF-8 are refused rather than silently replaced: what is stored is what was signed.
+const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 const deliveryIdPattern = /^[A-Za-z0-9._:-]{1,200}$/;
 
@@ -71,10 +75,11 @@ export async function webhookRoutes(app: FastifyInstance, deps: WebhookDeps): Pr
 
     let json: unknown;
     try {
-      json = JSON.parse(rawBody.toString('utf8'));
+      json = JSON.parse(utf8.decode(rawBody));
     } catch {
-      throw new StreamdeskError('INVALID_JSON', 'The request body is not valid JSON');
+      throw new StreamdeskError('INVALID_JSON', 'The request body is not valid UTF-8 JSON');
     }
+    assertStorable(json, 'body');
     const parsed = webhookBodySchema.safeParse(json);
     if (!parsed.success) {
       const details = parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
