@@ -92,6 +92,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     connectionTimeout: http.idleTimeoutMs,
     keepAliveTimeout: http.keepAliveTimeoutMs,
     http: {
+      requestTimeout: http.requestTimeoutMs,
       headersTimeout: http.headersTimeoutMs,
       // Node checks the request and headers timeouts on this interval (default 30 s, which would double them).
       connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(http.headersTimeoutMs / 2))),
