@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageError, main } from '../src/cli/main.js';
 import { errorCatalogue } from '../src/errors.js';
 import { buildApp } from '../src/ingest/app.js';
+import { storableString } from '../src/storable.js';
 import { signWebhook } from '../src/ingest/signature.js';
 import { createTestEnv, type TestEnv } from './support/env.js';
 import { rawRequest, type RawResponse } from './support/raw-http.js';
@@ -43,6 +44,15 @@ function expectDocumentedError(response: { status: number; body: string }, code:
 const send = async (request: string): Promise<RawResponse> => rawRequest(port, request);
 
 describe('text Postgres cannot store', () => {
+  it('storableString() is a zod string that refuses it and keeps its other checks', () => {
+    const name = storableString().min(1).max(5);
+    expect(name.safeParse('Acme').success).toBe(true);
+    expect(name.safeParse('😀').success).toBe(true);
+    expect(name.safeParse('A\u0000').error?.issues[0]?.message).toMatch(/NUL/);
+    expect(name.safeParse('\ud83d').error?.issues[0]?.message).toMatch(/surrogate/);
+    expect(name.safeParse('toolong').success).toBe(false);
+  });
+
   it.each([
     ['a NUL character', '\u0000', 'body.ticket.subject'],
     ['a lone high surrogate', '\ud800', 'body.ticket.subject'],

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { checkNewWritebackTarget, type TargetPolicy } from '../consumers/writeback/target-policy.js';
 import { StreamdeskError } from '../errors.js';
+import { storableString } from '../storable.js';
 import type { Db } from '../projections/db.js';
 import { findTicket } from '../projections/queries.js';
 import { listDeadLetters, redriveDeadLetters } from '../streams/dlq.js';
@@ -13,7 +14,7 @@ import { publicTenant, tenantIdSchema, writebackSchema, type TenantRegistry } fr
 
 export type AdminDeps = { adminToken: string; redis: RedisClient; keys: RedisKeys; registry: TenantRegistry; db: Db; targetPolicy: TargetPolicy };
 
-const createTenantBody = z.object({ id: tenantIdSchema, name: z.string().min(1).max(200).optional(), writeback: writebackSchema.optional() });
+const createTenantBody = z.object({ id: tenantIdSchema, name: storableString().min(1).max(200).optional(), writeback: writebackSchema.optional() });
 const redriveBody = z.object({ ids: z.array(z.string().regex(/^\d+-\d+$/, 'must be a stream entry id')).max(10_000).optional() }).default({});
 
 function parse<T>(schema: z.ZodType<T>, value: unknown): T {
