@@ -1,5 +1,3 @@
-import { STATUS_CODES } from 'node:http';
-import type { Socket } from 'node:net';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
@@ -11,6 +9,7 @@ import type { RedisClient } from '../streams/redis.js';
 import type { TenantRegistry } from '../tenants/registry.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { adminRoutes } from './admin.js';
+import { answerClientError, errorBody, maxParamLength, toHttpError } from './http-errors.js';
 import { webhookRoutes } from './webhook.js';
 
 export type AppDeps = {
@@ -22,64 +21,6 @@ export type AppDeps = {
   /** Absent: the role serves only health, readiness and metrics. */
   registry?: TenantRegistry;
 };
-
-function toHttpError(error: FastifyError | StreamdeskError): StreamdeskError {
-  if (error instanceof StreamdeskError) return error;
-  switch (error.code) {
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new StreamdeskError('PAYLOAD_TOO_LARGE', 'The request body is larger than 256 KiB');
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new StreamdeskError('UNSUPPORTED_MEDIA_TYPE', 'The request body must be application/json');
-    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return new StreamdeskError('MALFORMED_REQUEST', 'The body length does not match Content-Length');
-    case 'FST_ERR_BAD_URL':
-      return new StreamdeskError('INVALID_URL', 'The URL path is not validly percent-encoded UTF-8');
-    case 'FST_ERR_MAX_PARAM_LENGTH':
-      return new StreamdeskError('URI_TOO_LONG', `A path segment of the URL is longer than ${maxParamLength} characters`);
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-    case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return new StreamdeskError('INVALID_JSON', 'The request body is not valid JSON');
-  }
-  if (error.statusCode === 404) return new StreamdeskError('NOT_FOUND');
-  if (error.statusCode === 415) return new StreamdeskError('UNSUPPORTED_MEDIA_TYPE', 'The request body must be application/json');
-  if (error.statusCode === 414) return new StreamdeskError('URI_TOO_LONG');
-  if (error.statusCode === 413) return new StreamdeskError('PAYLOAD_TOO_LARGE', 'The request body is larger than 256 KiB');
-  if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) return new StreamdeskError('BAD_REQUEST', error.message);
-  return new StreamdeskError('INTERNAL');
-}
-
-const maxParamLength = 512;
-
-function errorBody(error: StreamdeskError): { error: { code: string; message: string; details?: unknown } } {
-  return { error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) } };
-}
-
-/** Errors node's HTTP parser raises before fastify sees a request (bad framing, oversized headers, timeouts). */
-function connectionError(error: Error & { code?: string }): StreamdeskError {
-  switch (error.code) {
-    case 'ERR_HTTP_REQUEST_TIMEOUT':
-      return new StreamdeskError('REQUEST_TIMEOUT', 'The request headers and body were not received in time');
-    case 'HPE_HEADER_OVERFLOW':
-      return new StreamdeskError('HEADERS_TOO_LARGE', 'The request line and headers are larger than 16 KiB');
-    case 'HPE_INVALID_CONTENT_LENGTH':
-    case 'HPE_UNEXPECTED_CONTENT_LENGTH':
-      return new StreamdeskError('MALFORMED_REQUEST', 'The Content-Length header is not valid');
-    default:
-      return new StreamdeskError('MALFORMED_REQUEST', `The request is not valid HTTP/1.1${error.code?.startsWith('HPE_') ? ` (${error.code})` : ''}`);
-  }
-}
-
-function answerClientError(error: Error & { code?: string }, socket: Socket): void {
-  if (error.code === 'ECONNRESET' || socket.destroyed) return;
-  const failure = connectionError(error);
-  const body = JSON.stringify(errorBody(failure));
-  if (socket.writable) {
-    socket.write(
-      `HTTP/1.1 ${failure.status} ${STATUS_CODES[failure.status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-    );
-  }
-  socket.destroy();
-}
 
 /** Builds the HTTP app (not listening): webhooks and admin for the ingest role, health and metrics for every role. */
 export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyInstance> {
@@ -124,7 +65,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     assertStorable(request.body, 'body');
   });
   app.setNotFoundHandler((request, reply) => {
-    void reply.status(404).send({ error: { code: 'NOT_FOUND', message: `No route for ${request.method} ${request.url.split('?')[0]}` } });
+    void reply.status(404).send(errorBody(new StreamdeskError('NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}`)));
   });
   app.addHook('onResponse', async (request, reply) => {
     deps.metrics.httpRequest(request.routeOptions.url ?? 'unknown', request.method, reply.statusCode, reply.elapsedTime);
