@@ -1,6 +1,7 @@
 import type { AddressInfo, Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config/config.js';
 import { buildApp } from '../src/ingest/app.js';
 import { createTestEnv, waitFor, type TestEnv } from './support/env.js';
 import { openSocket, parseResponse, rawRequest } from './support/raw-http.js';
@@ -94,5 +95,15 @@ describe('slow and idle clients', () => {
     idle[0]!.socket.destroy();
     await waitFor(() => new Promise<boolean>((resolve) => app!.server.getConnections((_error, count) => resolve(count === 4))), { message: 'a connection freed' });
     expect(await webhook(port, secret, 'B-1')).toBe(202);
+  });
+});
+
+describe('HTTP limits in the configuration', () => {
+  it('has bounded defaults, caps the headers timeout at the request timeout, and names a bad variable', () => {
+    expect(loadConfig({}).http).toEqual({ requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, idleTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, maxConnections: 2_048 });
+    expect(loadConfig({ HTTP_REQUEST_TIMEOUT_MS: '2000', HTTP_HEADERS_TIMEOUT_MS: '5000' }).http).toMatchObject({ requestTimeoutMs: 2_000, headersTimeoutMs: 2_000 });
+    expect(loadConfig({}).writebackAllowPrivate).toBe(false);
+    expect(() => loadConfig({ HTTP_IDLE_TIMEOUT_MS: 'forever' })).toThrow(new ConfigError('Invalid configuration: HTTP_IDLE_TIMEOUT_MS: expected an integer between 100 and 600000 (got "forever")'));
+    expect(() => loadConfig({ WRITEBACK_ALLOW_PRIVATE: 'yes' })).toThrow(/WRITEBACK_ALLOW_PRIVATE: expected true or false/);
   });
 });
