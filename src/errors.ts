@@ -9,6 +9,9 @@ export const errorCatalogue = {
   BAD_REQUEST: { status: 400, retryable: false, message: 'The request body is not valid' },
   INVALID_JSON: { status: 400, retryable: false, message: 'The request body is not valid JSON' },
   INVALID_TENANT_ID: { status: 400, retryable: false, message: 'The tenant id is not valid' },
+  MALFORMED_REQUEST: { status: 400, retryable: false, message: 'The request is not valid HTTP' },
+  INVALID_URL: { status: 400, retryable: false, message: 'The URL is not validly encoded' },
+  WRITEBACK_TARGET_REFUSED: { status: 400, retryable: false, message: 'The write-back target is not allowed' },
   MISSING_SIGNATURE: { status: 401, retryable: false, message: 'The signature or timestamp header is missing' },
   INVALID_SIGNATURE: { status: 401, retryable: false, message: 'The signature does not match' },
   STALE_TIMESTAMP: { status: 401, retryable: false, message: 'The timestamp is outside the allowed window' },
@@ -17,9 +20,12 @@ export const errorCatalogue = {
   NOT_FOUND: { status: 404, retryable: false, message: 'Not found' },
   UNKNOWN_TENANT: { status: 404, retryable: false, message: 'The tenant does not exist' },
   TENANT_EXISTS: { status: 409, retryable: false, message: 'The tenant already exists' },
+  REQUEST_TIMEOUT: { status: 408, retryable: true, message: 'The request was not received in time' },
   DELIVERY_CONFLICT: { status: 409, retryable: false, message: 'The delivery id was already used for a different body' },
   PAYLOAD_TOO_LARGE: { status: 413, retryable: false, message: 'The request body is larger than allowed' },
+  URI_TOO_LONG: { status: 414, retryable: false, message: 'The URL is too long' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false, message: 'The request body must be application/json' },
+  HEADERS_TOO_LARGE: { status: 431, retryable: false, message: 'The request headers are too large' },
   BACKLOG_FULL: { status: 429, retryable: true, message: "The tenant's backlog is over its limit" },
   REDIS_UNAVAILABLE: { status: 503, retryable: true, message: 'The event store is unavailable' },
   POSTGRES_UNAVAILABLE: { status: 503, retryable: true, message: 'The database is unavailable' },
@@ -56,6 +62,14 @@ export class StreamdeskError extends Error {
     this.retryable = options.retryable ?? errorCatalogue[code].retryable;
     this.retryAfterMs = options.retryAfterMs;
   }
+}
+
+const urlUserInfo = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@]*@/gi;
+const secretQueryValue = /([?&][^=&\s#]*(?:token|key|secret|password|passwd|auth|sig|signature)[^=&\s#]*=)[^&\s#]+/gi;
+
+/** Error text that reaches a dead letter, an event or a log: credentials in URLs (user info, secret-looking query values) are cut out. */
+export function redactCredentials(text: string): string {
+  return text.replace(urlUserInfo, '$1[redacted]@').replace(secretQueryValue, '$1[redacted]');
 }
 
 /** Socket-level failures: the peer refused, dropped or never answered the connection. */

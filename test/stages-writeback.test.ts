@@ -51,7 +51,7 @@ function enhanced(tenant: string, ticket: string, enhancement = sampleEnhancemen
   };
 }
 
-const stage = (timeoutMs = 2_000) => createWritebackStage({ db: t.services.db, registry: t.services.registry, timeoutMs });
+const stage = (timeoutMs = 2_000) => createWritebackStage({ db: t.services.db, registry: t.services.registry, timeoutMs, targetPolicy: { allowPrivate: t.config.writebackAllowPrivate } });
 const run = (event: TicketEventOf<'ticket.enhanced'>, timeoutMs?: number) =>
   stage(timeoutMs).handle(event, { tenant: event.tenant, attempt: 1, signal: new AbortController().signal, log });
 const requestsTo = (path: string) => helpdesk.requests.filter((request) => request.path === path);

@@ -11,6 +11,7 @@ import { listDeadLetters, redriveDeadLetters } from '../streams/dlq.js';
 import { redisKeys } from '../streams/keys.js';
 import { createRedis, waitForRedis } from '../streams/redis.js';
 import { allTenantsStatus, type TenantStatus } from '../streams/status.js';
+import { findUnstorable } from '../storable.js';
 import { shutdownTelemetry } from '../telemetry/tracing.js';
 import { extraCommands } from './commands.js';
 import { tenantCommand, tenantUsage, unencryptedWarning } from './tenant.js';
@@ -83,6 +84,8 @@ async function start(config: Config, args: string[]): Promise<void> {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  const unstorable = argv.flatMap((arg, index) => findUnstorable(arg, `argument ${index + 1}`));
+  if (unstorable.length > 0) throw new UsageError(unstorable.map((field) => `${field.path}: ${field.message}`).join('; '));
   const [command, ...rest] = argv;
   if (!command || command === 'help' || command === '--help' || command === '-h') {
     process.stdout.write(`${usage}\n`);

@@ -2,8 +2,10 @@ import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import type { Config } from '../config/config.js';
+import { checkNewWritebackTarget } from '../consumers/writeback/target-policy.js';
 import { createLogger } from '../runtime/logger.js';
 import { openServices, type Services } from '../runtime/services.js';
+import { findUnstorable } from '../storable.js';
 import { deleteTenant, type PurgeReport } from '../tenants/purge.js';
 import { inboundAuthModes, publicTenant, writebackSchema, type InboundAuth, type Tenant, type WritebackTarget } from '../tenants/registry.js';
 import { printable, printableJson } from './printable.js';
@@ -52,6 +54,8 @@ function parseWriteback(json: string | undefined): WritebackTarget | undefined {
   } catch {
     throw new UsageError('--writeback-json is not valid JSON');
   }
+  const unstorable = findUnstorable(value, 'writeback');
+  if (unstorable.length > 0) throw new UsageError(`--writeback-json: ${unstorable.map((field) => `${field.path}: ${field.message}`).join('; ')}`);
   const parsed = writebackSchema.safeParse(value);
   if (!parsed.success) throw new UsageError(`--writeback-json: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || 'value'}: ${issue.message}`).join('; ')}`);
   return parsed.data;
@@ -119,6 +123,7 @@ export async function tenantCommand(config: Config, rest: string[]): Promise<num
     case 'create': {
       const tenantId = needId();
       const input = { id: tenantId, name: parseName(values.name), inboundAuth: parseInboundAuth(values['inbound-auth']), writeback: parseWriteback(values['writeback-json']) };
+      if (input.writeback) await checkNewWritebackTarget(input.writeback, { allowPrivate: config.writebackAllowPrivate });
       return withServices(async ({ registry }) => {
         const tenant = await registry.create(input);
         print({ id: tenant.id, secret: tenant.secret, inboundAuth: tenant.inboundAuth }, values.json, () => `Created tenant ${tenant.id}\n${credentialName(tenant)} (shown only now, keep it safe): ${tenant.secret}`);
@@ -135,6 +140,7 @@ export async function tenantCommand(config: Config, rest: string[]): Promise<num
       const tenantId = needId();
       const changes = { name: parseName(values.name), inboundAuth: parseInboundAuth(values['inbound-auth']), writeback: parseWriteback(values['writeback-json']) };
       if (Object.values(changes).every((value) => value === undefined)) throw new UsageError('tenant update needs --name, --inbound-auth or --writeback-json');
+      if (changes.writeback) await checkNewWritebackTarget(changes.writeback, { allowPrivate: config.writebackAllowPrivate });
       return withServices(async ({ registry }) => {
         const tenant = await registry.update(tenantId, changes);
         print(publicTenant(tenant), values.json, () => `Updated ${describe(tenant)}`);

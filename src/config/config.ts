@@ -73,6 +73,12 @@ const envSchema = z.object({
     .transform((value) => value.split(',').map((key) => key.trim()).filter((key) => key.length > 0))
     .pipe(z.array(encryptionKey))
     .optional(),
+  HTTP_REQUEST_TIMEOUT_MS: intInRange(100, 600_000).default(30_000),
+  HTTP_HEADERS_TIMEOUT_MS: intInRange(100, 600_000).default(10_000),
+  HTTP_IDLE_TIMEOUT_MS: intInRange(100, 600_000).default(30_000),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: intInRange(100, 600_000).default(5_000),
+  HTTP_MAX_CONNECTIONS: intInRange(1, 1_000_000).default(2_048),
+  WRITEBACK_ALLOW_PRIVATE: boolean.default(false),
 });
 
 export type Config = Readonly<{
@@ -97,6 +103,9 @@ export type Config = Readonly<{
   secretsKey: string | undefined;
   /** Earlier keys, for reading values written before a key rotation. */
   secretsPreviousKeys: readonly string[];
+  http: Readonly<{ requestTimeoutMs: number; headersTimeoutMs: number; idleTimeoutMs: number; keepAliveTimeoutMs: number; maxConnections: number }>;
+  /** Write-back targets on loopback, private or link-local addresses are refused unless this is set. */
+  writebackAllowPrivate: boolean;
 }>;
 
 export class ConfigError extends Error {
@@ -139,5 +148,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     retention: Object.freeze({ maxAgeMs: e.STREAM_RETENTION_MS, maxLength: e.STREAM_MAX_LENGTH, intervalMs: e.TRIM_INTERVAL_MS }),
     secretsKey: e.SECRETS_ENCRYPTION_KEY,
     secretsPreviousKeys: Object.freeze(e.SECRETS_ENCRYPTION_PREVIOUS_KEYS ?? []),
+    http: Object.freeze({
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+      // Node requires the headers timeout not to exceed the request timeout.
+      headersTimeoutMs: Math.min(e.HTTP_HEADERS_TIMEOUT_MS, e.HTTP_REQUEST_TIMEOUT_MS),
+      idleTimeoutMs: e.HTTP_IDLE_TIMEOUT_MS,
+      keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      maxConnections: e.HTTP_MAX_CONNECTIONS,
+    }),
+    writebackAllowPrivate: e.WRITEBACK_ALLOW_PRIVATE,
   });
 }

@@ -13,6 +13,6 @@ export function createStages(services: Services): AnyStage[] {
   return [
     createContextStage({ db: services.db }),
     createEnhanceStage({ db: services.db, enhancer, metrics: services.metrics }),
-    createWritebackStage({ db: services.db, registry: services.registry }),
+    createWritebackStage({ db: services.db, registry: services.registry, targetPolicy: { allowPrivate: services.config.writebackAllowPrivate } }),
   ];
 }

@@ -1,7 +1,9 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { checkNewWritebackTarget, type TargetPolicy } from '../consumers/writeback/target-policy.js';
 import { StreamdeskError } from '../errors.js';
+import { storableString } from '../storable.js';
 import type { Db } from '../projections/db.js';
 import { findTicket } from '../projections/queries.js';
 import { listDeadLetters, redriveDeadLetters } from '../streams/dlq.js';
@@ -11,9 +13,9 @@ import { tenantStatus } from '../streams/status.js';
 import { deleteTenant } from '../tenants/purge.js';
 import { inboundAuthSchema, publicTenant, tenantIdSchema, writebackSchema, type TenantRegistry } from '../tenants/registry.js';
 
-export type AdminDeps = { adminToken: string; redis: RedisClient; keys: RedisKeys; registry: TenantRegistry; db: Db };
+export type AdminDeps = { adminToken: string; redis: RedisClient; keys: RedisKeys; registry: TenantRegistry; db: Db; targetPolicy: TargetPolicy };
 
-const tenantName = z.string().min(1).max(200);
+const tenantName = storableString().min(1).max(200);
 const createTenantBody = z.object({ id: tenantIdSchema, name: tenantName.optional(), inboundAuth: inboundAuthSchema.optional(), writeback: writebackSchema.optional() });
 const updateTenantBody = z
   .object({ name: tenantName.optional(), inboundAuth: inboundAuthSchema.optional(), writeback: writebackSchema.optional() })
@@ -48,6 +50,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
 
   app.post('/v1/admin/tenants', async (request, reply) => {
     const body = parse(createTenantBody, request.body);
+    if (body.writeback) await checkNewWritebackTarget(body.writeback, deps.targetPolicy);
     const tenant = await registry.create(body);
     return reply.status(201).send({ id: tenant.id, secret: tenant.secret });
   });
@@ -63,7 +66,9 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
 
   app.patch<{ Params: { tenant: string } }>('/v1/admin/tenants/:tenant', async (request) => {
     const tenant = await knownTenant(request.params.tenant);
-    return publicTenant(await registry.update(tenant, parse(updateTenantBody, request.body)));
+    const changes = parse(updateTenantBody, request.body);
+    if (changes.writeback) await checkNewWritebackTarget(changes.writeback, deps.targetPolicy);
+    return publicTenant(await registry.update(tenant, changes));
   });
 
   // The new secret (or token) is shown only in this answer; the old one stays accepted during the overlap.

@@ -1,13 +1,15 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { StreamdeskError } from '../errors.js';
+import { assertStorable } from '../storable.js';
 import type { Db } from '../projections/db.js';
 import type { RedisKeys } from '../streams/keys.js';
 import type { RedisClient } from '../streams/redis.js';
 import type { TenantRegistry } from '../tenants/registry.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { adminRoutes } from './admin.js';
+import { answerClientError, errorBody, maxParamLength, toHttpError } from './http-errors.js';
 import { serviceDeskPlusRoutes } from './servicedesk-plus.js';
 import { webhookRoutes } from './webhook.js';
 
@@ -21,30 +23,28 @@ export type AppDeps = {
   registry?: TenantRegistry;
 };
 
-function toHttpError(error: FastifyError | StreamdeskError): StreamdeskError {
-  if (error instanceof StreamdeskError) return error;
-  switch (error.code) {
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new StreamdeskError('PAYLOAD_TOO_LARGE', 'The request body is larger than 256 KiB');
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return new StreamdeskError('UNSUPPORTED_MEDIA_TYPE', 'The request body must be application/json');
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-    case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return new StreamdeskError('INVALID_JSON', 'The request body is not valid JSON');
-  }
-  if (error.statusCode === 404) return new StreamdeskError('NOT_FOUND');
-  if (error.statusCode === 415) return new StreamdeskError('UNSUPPORTED_MEDIA_TYPE', 'The request body must be application/json');
-  if (error.statusCode === 413) return new StreamdeskError('PAYLOAD_TOO_LARGE', 'The request body is larger than 256 KiB');
-  if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) return new StreamdeskError('BAD_REQUEST', error.message);
-  return new StreamdeskError('INTERNAL');
-}
-
 /** Builds the HTTP app (not listening): webhooks and admin for the ingest role, health and metrics for every role. */
 export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyInstance> {
+  const { http } = config;
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: 256 * 1024,
+    // Slow or idle clients cannot hold connections: whole request, headers, silence and keep-alive are bounded.
+    requestTimeout: http.requestTimeoutMs,
+    connectionTimeout: http.idleTimeoutMs,
+    keepAliveTimeout: http.keepAliveTimeoutMs,
+    http: {
+      requestTimeout: http.requestTimeoutMs,
+      headersTimeout: http.headersTimeoutMs,
+      // Node checks the request and headers timeouts on this interval (default 30 s, which would double them).
+      connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(http.headersTimeoutMs / 2))),
+    },
+    routerOptions: { maxParamLength },
+    clientErrorHandler: answerClientError,
+    frameworkErrors: (error, _request, reply: FastifyReply) => {
+      const failure = toHttpError(error);
+      void reply.status(failure.status).send(errorBody(failure));
+    },
     // One log line per request would dominate the webhook's cost; requests are counted in metrics instead.
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: true,
@@ -54,10 +54,19 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     const failure = toHttpError(error);
     if (failure.status >= 500 && failure.code !== 'REDIS_UNAVAILABLE' && failure.code !== 'POSTGRES_UNAVAILABLE') request.log.error({ err: error }, 'request failed');
     if ((failure.status === 503 || failure.status === 429) && !reply.hasHeader('Retry-After')) reply.header('Retry-After', '1');
-    void reply.status(failure.status).send({ error: { code: failure.code, message: failure.message, ...(failure.details ? { details: failure.details } : {}) } });
+    void reply.status(failure.status).send(errorBody(failure));
+  });
+  app.server.maxConnections = http.maxConnections;
+  // Only JSON bodies are taken (routes that need another type register their own parser).
+  app.removeContentTypeParser('text/plain');
+  // What a handler receives can be stored: Postgres refuses NUL and lone surrogates in any field.
+  app.addHook('preHandler', async (request) => {
+    assertStorable(request.params, 'params');
+    assertStorable(request.query, 'query');
+    assertStorable(request.body, 'body');
   });
   app.setNotFoundHandler((request, reply) => {
-    void reply.status(404).send({ error: { code: 'NOT_FOUND', message: `No route for ${request.method} ${request.url.split('?')[0]}` } });
+    void reply.status(404).send(errorBody(new StreamdeskError('NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}`)));
   });
   app.addHook('onResponse', async (request, reply) => {
     deps.metrics.httpRequest(request.routeOptions.url ?? 'unknown', request.method, reply.statusCode, reply.elapsedTime);
@@ -83,7 +92,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     await app.register(async (scope) => serviceDeskPlusRoutes(scope, ingestDeps));
     if (config.adminToken) {
       const adminToken = config.adminToken;
-      await app.register(async (scope) => adminRoutes(scope, { adminToken, redis: deps.redis, keys: deps.keys, registry, db: deps.db }));
+      await app.register(async (scope) => adminRoutes(scope, { adminToken, redis: deps.redis, keys: deps.keys, registry, db: deps.db, targetPolicy: { allowPrivate: config.writebackAllowPrivate } }));
     }
   }
   return app;

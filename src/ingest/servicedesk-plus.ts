@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { StreamdeskError } from '../errors.js';
+import { assertStorable } from '../storable.js';
 import { lookUpTenant, ticketIngest, type IngestDeps } from './accept.js';
 import { authenticateWebhook } from './inbound-auth.js';
 import { mapServiceDeskPlus, readTemplateJson } from './servicedesk-plus-payload.js';
@@ -55,6 +56,8 @@ export async function serviceDeskPlusRoutes(app: FastifyInstance, deps: IngestDe
       const tenant = await lookUpTenant(registry, tenantId);
       const auth = authenticateWebhook({ tenantId, tenant, headers: request.headers, rawBody, toleranceSeconds: config.webhookToleranceSeconds });
       const body = parseBody((request.headers['content-type'] ?? '').toLowerCase(), rawBody);
+      // NUL and lone surrogates would be accepted here and refused by Postgres in every stage.
+      assertStorable(body, 'body');
       const eventFromUrl = typeof request.query.event === 'string' && request.query.event !== '' ? request.query.event : undefined;
       const mapped = mapServiceDeskPlus(body, eventFromUrl);
       if (Array.isArray(mapped)) throw new StreamdeskError('BAD_REQUEST', mapped.map((p) => `${p.path || 'body'}: ${p.message}`).join('; '), mapped);

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { StreamdeskError } from '../errors.js';
 import { ticketSchema } from '../events.js';
+import { assertStorable } from '../storable.js';
 import { tenantIdPattern } from '../streams/keys.js';
 import { Attr } from '../telemetry/attributes.js';
 import { lookUpTenant, ticketIngest, type IngestDeps } from './accept.js';
@@ -15,6 +16,9 @@ export const webhookBodySchema = z.object({
 });
 
 export type WebhookDeps = IngestDeps;
+
+// Bytes that are not UTF-8 are refused rather than silently replaced: what is stored is what was signed.
+const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export function badRequest(error: z.ZodError): StreamdeskError {
   const details = error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
@@ -45,10 +49,11 @@ export async function webhookRoutes(app: FastifyInstance, deps: WebhookDeps): Pr
 
     let json: unknown;
     try {
-      json = JSON.parse(rawBody.toString('utf8'));
+      json = JSON.parse(utf8.decode(rawBody));
     } catch {
-      throw new StreamdeskError('INVALID_JSON', 'The request body is not valid JSON');
+      throw new StreamdeskError('INVALID_JSON', 'The request body is not valid UTF-8 JSON');
     }
+    assertStorable(json, 'body');
     const parsed = webhookBodySchema.safeParse(json);
     if (!parsed.success) throw badRequest(parsed.error);
     const { updatedAt, ...ticket } = parsed.data.ticket;

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { StreamdeskError, isOutage, toStreamdeskError } from '../errors.js';
+import { StreamdeskError, isOutage, redactCredentials, toStreamdeskError } from '../errors.js';
 import { decodeEvent, encodeEvent, type TicketEvent } from '../events.js';
 import { deadLetterFields } from './dlq.js';
 import { toRecord } from './reply.js';
@@ -365,11 +365,13 @@ export class StreamRunner {
         continue;
       }
       const error = outcome.error;
+      // What is logged, dead-lettered or put in ticket.failed never carries credentials from a URL.
+      const message = redactCredentials(error.message);
       delivery.retryAfterMs = error.retryAfterMs;
       observer.failed(this.group, tenant, error.code);
       if (isOutage(error)) {
         delivery.outages += 1;
-        logger.warn({ group: this.group, tenant, entry: delivery.streamId, code: error.code, error: error.message }, 'store unavailable; will retry');
+        logger.warn({ group: this.group, tenant, entry: delivery.streamId, code: error.code, error: message }, 'store unavailable; will retry');
         retry.push(delivery);
         continue;
       }
@@ -377,22 +379,22 @@ export class StreamRunner {
       const failures = delivery.failures + 1;
       const firstFailedAt = delivery.firstFailedAt ?? now;
       if (error.retryable && failures < this.policy.maxAttempts) {
-        const record: RetryRecord = { failures, firstFailedAt, lastError: `${error.code}: ${error.message}` };
+        const record: RetryRecord = { failures, firstFailedAt, lastError: `${error.code}: ${message}` };
         pipeline.hset(keys.retryState(tenant, this.group), delivery.streamId, JSON.stringify(record));
-        logger.warn({ group: this.group, tenant, entry: delivery.streamId, eventId: delivery.event?.id, attempt: failures, code: error.code, error: error.message }, 'handler failed; will retry');
+        logger.warn({ group: this.group, tenant, entry: delivery.streamId, eventId: delivery.event?.id, attempt: failures, code: error.code, error: message }, 'handler failed; will retry');
         retry.push(Object.assign(delivery, { failures, firstFailedAt }));
         continue;
       }
       const deadLetter = deadLetterFields({
-        entry: delivery.streamId, group: this.group, code: error.code, message: error.message, attempts: failures,
+        entry: delivery.streamId, group: this.group, code: error.code, message, attempts: failures,
         firstFailedAt: new Date(firstFailedAt).toISOString(), lastFailedAt: new Date(now).toISOString(), fields: delivery.fields,
       });
       const traceparent = outcome.traceparent ?? delivery.event?.traceparent ?? '';
       const failed = delivery.event && this.options.processor.emitsFailures
-        ? [failedEvent(delivery.event, { group: this.group, streamId: delivery.streamId, code: error.code, message: error.message, attempts: failures, traceparent })]
+        ? [failedEvent(delivery.event, { group: this.group, streamId: delivery.streamId, code: error.code, message, attempts: failures, traceparent })]
         : [];
       toSettle.push({ delivery, events: failed, deadLetter });
-      logger.error({ group: this.group, tenant, entry: delivery.streamId, eventId: delivery.event?.id, attempts: failures, code: error.code, error: error.message }, 'entry dead-lettered');
+      logger.error({ group: this.group, tenant, entry: delivery.streamId, eventId: delivery.event?.id, attempts: failures, code: error.code, error: message }, 'entry dead-lettered');
       observer.deadLettered(this.group, tenant, error.code);
     }
     if (toSettle.length > 0) pipeline.sdSettle(...this.settleArgs(tenant, toSettle));

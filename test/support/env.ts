@@ -29,6 +29,8 @@ export function isolatedEnv(id: string, extra: Record<string, string> = {}): Rec
     ADMIN_TOKEN: 'test-admin-token-0123456789',
     PORT: '0',
     HOST: '127.0.0.1',
+    // The tests' fake helpdesks listen on 127.0.0.1.
+    WRITEBACK_ALLOW_PRIVATE: 'true',
     ...extra,
   };
 }

@@ -9,6 +9,7 @@ import type { FollowOn } from '../../streams/processor.js';
 import type { Stage, StageContext } from '../stage.js';
 import { noteHtml, noteText } from '../writeback/note.js';
 import { addServiceDeskPlusNote, type WrittenNote } from '../writeback/servicedesk-plus.js';
+import type { TargetPolicy } from '../writeback/target-policy.js';
 import { postEnhancementWebhook } from '../writeback/webhook.js';
 
 export type WritebackStageDeps = {
@@ -16,6 +17,8 @@ export type WritebackStageDeps = {
   registry: { get(id: string): Promise<Tenant | undefined> };
   /** Per helpdesk call. */
   timeoutMs?: number;
+  /** Which addresses the helpdesk may be at (WRITEBACK_ALLOW_PRIVATE). */
+  targetPolicy: TargetPolicy;
 };
 
 type WrittenBack = EventData<'ticket.written_back'>;
@@ -25,7 +28,7 @@ export const defaultWritebackTimeoutMs = 10_000;
 
 const fromRow = (row: WritebackRow): WrittenBack => ({ target: row.target, noteId: row.note_id, status: row.status });
 
-async function writeNote(tenant: Tenant, event: TicketEventOf<'ticket.enhanced'>, options: { timeoutMs: number; signal: AbortSignal }): Promise<WrittenNote | undefined> {
+async function writeNote(tenant: Tenant, event: TicketEventOf<'ticket.enhanced'>, options: { timeoutMs: number; signal: AbortSignal; targetPolicy: TargetPolicy }): Promise<WrittenNote | undefined> {
   const { enhancement, model } = event.data;
   const target = tenant.writeback;
   switch (target.type) {
@@ -67,7 +70,7 @@ export function createWritebackStage(deps: WritebackStageDeps): Stage<'ticket.en
     const target = tenant.writeback.type;
     const spanAttributes = { [Attr.writebackTarget]: target, [Attr.tenantId]: event.tenant, [Attr.ticketId]: event.ticket };
     const written = await withSpan(writebackSpanName(target), spanAttributes, async (span) => {
-      const note = await writeNote(tenant, event, { timeoutMs, signal: ctx.signal });
+      const note = await writeNote(tenant, event, { timeoutMs, signal: ctx.signal, targetPolicy: deps.targetPolicy });
       if (note?.status) span.setAttribute(Attr.httpResponseStatusCode, note.status);
       return note;
     });

@@ -1,5 +1,6 @@
-import { StreamdeskError } from '../../errors.js';
+import { StreamdeskError, redactCredentials } from '../../errors.js';
 import { retryAfterMs as retryAfterMsOf } from '../retry-after.js';
+import { checkTargetAddress, describeUrl as describe, type TargetPolicy } from './target-policy.js';
 
 export type PeerRequest = Readonly<{
   /** Names the peer in error messages, e.g. "ServiceDesk Plus". */
@@ -11,12 +12,11 @@ export type PeerRequest = Readonly<{
   signal: AbortSignal;
   /** Values that must never appear in an error message (tokens, secrets). */
   secrets: readonly string[];
+  /** Checked right before the call, after DNS resolution. */
+  targetPolicy: TargetPolicy;
 }>;
 
 const bodyExcerptChars = 200;
-
-/** Where a request went, for messages: origin and path, never credentials or a query string. */
-const describe = (url: URL) => `${url.protocol}//${url.host}${url.pathname}`;
 
 /**
  * POSTs to a helpdesk-side peer and returns its 2xx response. Anything else becomes a coded error:
@@ -25,7 +25,8 @@ const describe = (url: URL) => `${url.protocol}//${url.host}${url.pathname}`;
  */
 export async function sendToPeer(request: PeerRequest): Promise<Response> {
   const { peer, url, timeoutMs, signal } = request;
-  const redact = (text: string) => request.secrets.reduce((result, secret) => (secret ? result.split(secret).join('[redacted]') : result), text);
+  const redact = (text: string) => redactCredentials(request.secrets.reduce((result, secret) => (secret ? result.split(secret).join('[redacted]') : result), text));
+  await checkTargetAddress(url, request.targetPolicy);
   let response: Response;
   try {
     response = await fetch(url, {
@@ -39,7 +40,7 @@ export async function sendToPeer(request: PeerRequest): Promise<Response> {
       ? 'abandoned at shutdown'
       : error instanceof Error && error.name === 'TimeoutError'
         ? `no answer within ${timeoutMs} ms`
-        : `could not connect (${connectionErrorCode(error)})`;
+        : `could not connect (${redact(connectionErrorCode(error))})`;
     throw new StreamdeskError('WRITEBACK_FAILED', `${peer} at ${describe(url)}: ${reason}`, undefined, { cause: error });
   }
   if (response.ok) return response;

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { StreamdeskError } from '../../errors.js';
 import type { WritebackTarget } from '../../tenants/registry.js';
 import { sendToPeer } from './http.js';
+import type { TargetPolicy } from './target-policy.js';
 
 type ServiceDeskPlus = Extract<WritebackTarget, { type: 'servicedesk-plus' }>;
 
@@ -25,7 +26,7 @@ export async function addServiceDeskPlusNote(
   target: ServiceDeskPlus,
   requestId: string,
   descriptionHtml: string,
-  options: { timeoutMs: number; signal: AbortSignal },
+  options: { timeoutMs: number; signal: AbortSignal; targetPolicy: TargetPolicy },
 ): Promise<WrittenNote> {
   const url = new URL(`api/v3/requests/${encodeURIComponent(requestId)}/notes`, target.baseUrl.endsWith('/') ? target.baseUrl : `${target.baseUrl}/`);
   const inputData = { note: { description: descriptionHtml, show_to_requester: false, mark_first_response: false, add_to_linked_requests: false } };
@@ -43,6 +44,7 @@ export async function addServiceDeskPlusNote(
     },
     timeoutMs: options.timeoutMs,
     signal: options.signal,
+    targetPolicy: options.targetPolicy,
     secrets: [target.authToken],
   });
   let body: unknown;

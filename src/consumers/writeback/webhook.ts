@@ -3,6 +3,7 @@ import type { Enhancement } from '../../events.js';
 import { signWebhook } from '../../ingest/signature.js';
 import type { WritebackTarget } from '../../tenants/registry.js';
 import { sendToPeer } from './http.js';
+import type { TargetPolicy } from './target-policy.js';
 import type { WrittenNote } from './servicedesk-plus.js';
 
 type WebhookTarget = Extract<WritebackTarget, { type: 'webhook' }>;
@@ -21,7 +22,7 @@ export type EnhancementDelivery = Readonly<{
 const receiverAnswer = z.object({ noteId: z.union([z.string().min(1).max(256), z.number()]).transform(String) });
 
 /** POSTs the enhancement as JSON, signed like the webhooks streamdesk receives: v1=HMAC-SHA256(secret, ts + "." + body). */
-export async function postEnhancementWebhook(target: WebhookTarget, delivery: EnhancementDelivery, options: { timeoutMs: number; signal: AbortSignal }): Promise<WrittenNote> {
+export async function postEnhancementWebhook(target: WebhookTarget, delivery: EnhancementDelivery, options: { timeoutMs: number; signal: AbortSignal; targetPolicy: TargetPolicy }): Promise<WrittenNote> {
   const body = JSON.stringify({ event: 'ticket.enhanced', ...delivery });
   const timestamp = String(Math.floor(Date.now() / 1_000));
   const response = await sendToPeer({
@@ -39,6 +40,7 @@ export async function postEnhancementWebhook(target: WebhookTarget, delivery: En
     },
     timeoutMs: options.timeoutMs,
     signal: options.signal,
+    targetPolicy: options.targetPolicy,
     secrets: [target.secret],
   });
   const answer = receiverAnswer.safeParse(await response.json().catch(() => undefined));
