@@ -60,6 +60,7 @@ const envSchema = z.object({
   STREAM_RETENTION_MS: intInRange(0, 10 * 365 * 86_400_000).default(7 * 86_400_000),
   STREAM_MAX_LENGTH: intInRange(1, 1_000_000_000).default(1_000_000),
   TRIM_INTERVAL_MS: intInRange(1_000, 86_400_000).default(60_000),
+  JAEGER_UI_URL: url(['http:', 'https:']).optional(),
 });
 
 export type Config = Readonly<{
@@ -80,6 +81,8 @@ export type Config = Readonly<{
   idempotencyTtlSeconds: number;
   metricsTenantLabel: boolean;
   retention: Readonly<{ maxAgeMs: number; maxLength: number; intervalMs: number }>;
+  /** Where the console links a ticket's trace: `<url>/trace/<trace id>`. */
+  jaegerUiUrl: string | undefined;
 }>;
 
 export class ConfigError extends Error {
@@ -120,5 +123,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     idempotencyTtlSeconds: e.IDEMPOTENCY_TTL_SECONDS,
     metricsTenantLabel: e.METRICS_TENANT_LABEL,
     retention: Object.freeze({ maxAgeMs: e.STREAM_RETENTION_MS, maxLength: e.STREAM_MAX_LENGTH, intervalMs: e.TRIM_INTERVAL_MS }),
+    jaegerUiUrl: e.JAEGER_UI_URL?.replace(/\/+$/, ''),
   });
 }

@@ -1,6 +1,9 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { consoleAdminRoutes } from '../console/admin-routes.js';
+import type { OverviewSource } from '../console/overview.js';
+import type { ConsoleSessions } from '../console/session.js';
 import { StreamdeskError } from '../errors.js';
 import type { Db } from '../projections/db.js';
 import { findTicket } from '../projections/queries.js';
@@ -9,8 +12,18 @@ import type { RedisKeys } from '../streams/keys.js';
 import type { RedisClient } from '../streams/redis.js';
 import { tenantStatus } from '../streams/status.js';
 import { publicTenant, tenantIdSchema, writebackSchema, type TenantRegistry } from '../tenants/registry.js';
+import { adminContextRoutes } from './admin-context.js';
+import { adminTicketRoutes } from './admin-tickets.js';
 
-export type AdminDeps = { adminToken: string; redis: RedisClient; keys: RedisKeys; registry: TenantRegistry; db: Db };
+export type AdminDeps = {
+  adminToken: string;
+  redis: RedisClient;
+  keys: RedisKeys;
+  registry: TenantRegistry;
+  db: Db;
+  /** The console: its sessions authorise admin calls too (with a CSRF token for changes). */
+  console?: { sessions: ConsoleSessions; overview: OverviewSource; jaegerUiUrl: string | undefined };
+};
 
 const createTenantBody = z.object({ id: tenantIdSchema, name: z.string().min(1).max(200).optional(), writeback: writebackSchema.optional() });
 const redriveBody = z.object({ ids: z.array(z.string().regex(/^\d+-\d+$/, 'must be a stream entry id')).max(10_000).optional() }).default({});
@@ -28,6 +41,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
   const expected = Buffer.from(`Bearer ${deps.adminToken}`);
 
   app.addHook('onRequest', async (request) => {
+    if (!request.headers.authorization && deps.console?.sessions.authorises(request)) return;
     const given = Buffer.from(request.headers.authorization ?? '');
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new StreamdeskError('UNAUTHORIZED');
   });
@@ -68,4 +82,8 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
     const { ids } = parse(redriveBody, request.body ?? {});
     return redriveDeadLetters(redis, keys, tenant, ids);
   });
+
+  await adminTicketRoutes(app, { db, knownTenant });
+  await adminContextRoutes(app, { db, knownTenant });
+  if (deps.console) await consoleAdminRoutes(app, deps.console);
 }
