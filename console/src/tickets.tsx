@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, tenantPath, type Tenant, type TicketDetail, type TicketPage as Page } from './api.js';
+import { api, ApiError, tenantPath, type Tenant, type TicketDetail, type TicketPage as Page } from './api.js';
 import { between, formatDuration, formatTime, localInputToIso, statusLabel } from './format.js';
 import { href, navigate } from './router.js';
 import { chosenTenant, ErrorNote, Heading, rememberTenant, TenantSelect } from './ui.js';
@@ -112,8 +112,17 @@ export function TicketPage({ tenant, ticketId }: { tenant: string; ticketId: str
   const [detail, setDetail] = useState<TicketDetail>();
   const [jaeger, setJaeger] = useState<string | null>(null);
   const [error, setError] = useState<string>();
-  const load = () => api<TicketDetail>('GET', tenantPath(tenant, `tickets/${encodeURIComponent(ticketId)}`)).then(setDetail, (failure: Error) => setError(failure.message));
+  const load = () =>
+    api<TicketDetail>('GET', tenantPath(tenant, `tickets/${encodeURIComponent(ticketId)}`)).then(
+      (found) => {
+        setDetail(found);
+        setError(undefined);
+      },
+      (failure: Error) => setError(failure instanceof ApiError && failure.code === 'NOT_FOUND' ? `No ticket ${ticketId} for ${tenant} yet: a ticket appears once the projector has stored it. Refresh in a moment, or check the id.` : failure.message),
+    );
   useEffect(() => {
+    setDetail(undefined);
+    setError(undefined);
     void load();
     api<{ jaegerUiUrl: string | null }>('GET', '/v1/admin/console-settings').then((settings) => setJaeger(settings.jaegerUiUrl), () => undefined);
   }, [tenant, ticketId]);
@@ -126,17 +135,17 @@ export function TicketPage({ tenant, ticketId }: { tenant: string; ticketId: str
     <section>
       <p><a href={href('tickets', { tenant })}>← Tickets of {tenant}</a></p>
       <Heading>Ticket {ticketId}</Heading>
+      <div class="toolbar">
+        {ticket ? <span class={`status ${ticket.status}`} data-testid="ticket-status">{statusLabel[ticket.status] ?? ticket.status}</span> : null}
+        <button type="button" class="secondary" onClick={() => void load()}>Refresh</button>
+        {traceId && jaeger ? <a href={`${jaeger}/trace/${traceId}`} target="_blank" rel="noreferrer">Trace in Jaeger</a> : null}
+        {traceId && !jaeger ? <span class="hint">Trace id {traceId} (set JAEGER_UI_URL to link it)</span> : null}
+      </div>
       <ErrorNote message={error} />
       {!detail && !error ? <p>Loading the ticket…</p> : null}
       {ticket ? (
         <>
           <p class="subject">{String(ticket.subject ?? '')}</p>
-          <div class="toolbar">
-            <span class={`status ${ticket.status}`} data-testid="ticket-status">{statusLabel[ticket.status] ?? ticket.status}</span>
-            <button type="button" class="secondary" onClick={() => void load()}>Refresh</button>
-            {traceId && jaeger ? <a href={`${jaeger}/trace/${traceId}`} target="_blank" rel="noreferrer">Trace in Jaeger</a> : null}
-            {traceId && !jaeger ? <span class="hint">Trace id {traceId} (set JAEGER_UI_URL to link it)</span> : null}
-          </div>
           <h2>Steps</h2>
           <table class="steps">
             <thead><tr><th scope="col">Step</th><th scope="col">At</th><th scope="col" class="num">After the previous step</th></tr></thead>
