@@ -1,3 +1,4 @@
+import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signInLimits } from '../src/console/session.js';
 import { startRole, type RunningRole } from '../src/runtime/roles.js';
@@ -23,7 +24,7 @@ afterAll(async () => {
   await t?.cleanup();
 });
 
-const inject = (options: Parameters<RunningRole['app']['inject']>[0]) => running.app.inject(options);
+const inject = (options: InjectOptions) => running.app.inject(options);
 
 async function signIn(remoteAddress = '127.0.0.1'): Promise<{ cookie: string; csrf: string; setCookie: string }> {
   const response = await inject({ method: 'POST', url: '/console/api/session', payload: { token: adminToken }, remoteAddress });
