@@ -27,7 +27,7 @@ let userDataDir: string;
 beforeAll(async () => {
   mkdirSync(screenshots, { recursive: true });
   helpdesk = await startFakeHelpdesk(() => (helpdeskRejects ? { status: 400, body: { response_status: { status_code: 4000, status: 'failed' } } } : undefined));
-  t = await createTestEnv({ RETRY_BASE_MS: '10', RETRY_MAX_MS: '50' });
+  t = await createTestEnv({ RETRY_BASE_MS: '10', RETRY_MAX_MS: '50', JAEGER_UI_URL: 'http://jaeger.test:16686' });
   secret = (await t.services.registry.create({ id: 'acme', writeback: { type: 'servicedesk-plus', baseUrl: helpdesk.url, authToken: 'sdp-token' } })).secret;
   running = await startRole('all', t.services, { runnerOverrides: { blockMs: 50, tenantRefreshMs: 50 } });
   base = `http://127.0.0.1:${(running.app.server.address() as { port: number }).port}`;
@@ -89,9 +89,11 @@ describe('the console in a browser', () => {
   it('finds a ticket by its words and opens its history', async () => {
     await page.getByRole('link', { name: 'Tickets' }).click();
     await page.getByRole('heading', { name: 'Tickets', level: 1 }).waitFor();
+    // By keyboard alone: type, Enter to search, focus the result's link, Enter to open it.
     await page.getByLabel('Text or ticket id').fill('printer');
-    await page.getByRole('button', { name: 'Search' }).click();
-    await page.getByRole('link', { name: 'W-1' }).click();
+    await page.getByLabel('Text or ticket id').press('Enter');
+    await page.getByRole('link', { name: 'W-1' }).focus();
+    await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'Ticket W-1' }).waitFor();
     await waitFor(async () => {
       if ((await page.getByTestId('event-history').locator('li').count()) === 4) return true;
@@ -100,6 +102,7 @@ describe('the console in a browser', () => {
     }, { intervalMs: 300, message: 'four archived events shown' });
     expect(await page.getByTestId('ticket-status').textContent()).toBe('Written back');
     expect(await page.getByTestId('event-history').textContent()).toContain('ticket.written_back');
+    expect(await page.getByRole('link', { name: 'Trace in Jaeger' }).getAttribute('href')).toMatch(/^http:\/\/jaeger\.test:16686\/trace\/[0-9a-f]{32}$/);
     await shot('03-ticket-history');
   });
 

@@ -79,7 +79,7 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
       <main id="main" ref={main}>
         <ErrorNote message={error && `The tenants could not be loaded: ${error}`} />
         {!tenants && !error ? <p>Loading tenants…</p> : null}
-        {tenants && route.page === 'overview' ? <OverviewPage /> : null}
+        {tenants && route.page === 'overview' ? <OverviewPage tenants={tenants} /> : null}
         {tenants && route.page === 'tickets' ? <TicketsPage tenants={tenants} params={route.params} /> : null}
         {tenants && route.page === 'ticket' ? <TicketPage tenant={route.params.tenant ?? ''} ticketId={route.params.ticket ?? ''} /> : null}
         {tenants && route.page === 'dead-letters' ? <DeadLettersPage tenants={tenants} params={route.params} /> : null}

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import type { HistoryPoint, Overview } from './api.js';
+import { api, type HistoryPoint, type Overview, type Tenant } from './api.js';
 import { LineChart } from './chart.js';
 import { formatDuration, formatTime } from './format.js';
 import { href } from './router.js';
@@ -9,26 +9,32 @@ const number = new Intl.NumberFormat();
 const show = (value: number | null) => (value === null ? '—' : number.format(value));
 
 /** Live numbers over Server-Sent Events: the browser reconnects by itself when the stream drops. */
-function useOverviewStream() {
+function useOverviewStream(chartTenant: string) {
   const [overview, setOverview] = useState<Overview>();
   const [history, setHistory] = useState<HistoryPoint[]>();
   const [problem, setProblem] = useState<string>();
   useEffect(() => {
-    const source = new EventSource('/v1/admin/overview/stream');
+    setHistory(undefined);
+    const source = new EventSource(`/v1/admin/overview/stream${chartTenant ? `?tenant=${encodeURIComponent(chartTenant)}` : ''}`);
     source.addEventListener('overview', (event) => {
       setOverview(JSON.parse((event as MessageEvent<string>).data) as Overview);
       setProblem(undefined);
     });
     source.addEventListener('history', (event) => setHistory((JSON.parse((event as MessageEvent<string>).data) as { points: HistoryPoint[] }).points));
     source.addEventListener('problem', (event) => setProblem((JSON.parse((event as MessageEvent<string>).data) as { message: string }).message));
-    source.onerror = () => setProblem('The live connection to streamdesk dropped; reconnecting…');
+    source.onerror = () => {
+      setProblem('The live connection to streamdesk dropped; reconnecting…');
+      // An expired session also ends the stream: any admin call then answers 401 and shows the sign-in page.
+      api('GET', '/v1/admin/tenants').catch(() => undefined);
+    };
     return () => source.close();
-  }, []);
+  }, [chartTenant]);
   return { overview, history, problem };
 }
 
-export function OverviewPage() {
-  const { overview, history, problem } = useOverviewStream();
+export function OverviewPage({ tenants }: { tenants: Tenant[] }) {
+  const [chartTenant, setChartTenant] = useState('');
+  const { overview, history, problem } = useOverviewStream(chartTenant);
   const minutes = history?.map((point) => point.minute) ?? [];
   return (
     <section aria-labelledby="overview-title">
@@ -75,7 +81,14 @@ export function OverviewPage() {
         </section>
       ))}
       <section aria-labelledby="history-title">
-        <h2 id="history-title">Last hour, all tenants</h2>
+        <h2 id="history-title">Last hour{chartTenant ? ` of ${chartTenant}` : ', all tenants'}</h2>
+        <span class="field">
+          <label for="chart-tenant">Charts for</label>
+          <select id="chart-tenant" value={chartTenant} onChange={(event) => setChartTenant(event.currentTarget.value)}>
+            <option value="">All tenants</option>
+            {tenants.map((tenant) => <option key={tenant.id} value={tenant.id}>{tenant.id}</option>)}
+          </select>
+        </span>
         {!history ? <p>Loading the last hour…</p> : null}
         {history && history.every((point) => point.writtenBack === 0 && point.inFlight === 0) ? <p class="empty">No ticket was received or written back in the last hour.</p> : null}
         {history ? (

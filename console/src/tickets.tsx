@@ -10,10 +10,13 @@ export function TicketsPage({ tenants, params }: { tenants: Tenant[]; params: Re
   const tenant = chosenTenant(tenants, params.tenant);
   const applied: Filters = { tenant, status: params.status ?? '', q: params.q ?? '', from: params.from ?? '', to: params.to ?? '' };
   const [draft, setDraft] = useState<Filters>(applied);
-  const [cursors, setCursors] = useState<string[]>([]);
+  // The pages already passed, for "Newer"; other filters start again from the newest ticket.
+  const [paging, setPaging] = useState<{ key: string; cursors: string[] }>({ key: '', cursors: [] });
   const [page, setPage] = useState<Page>();
   const [error, setError] = useState<string>();
   const key = JSON.stringify(applied);
+  const cursors = paging.key === key ? paging.cursors : [];
+  const setCursors = (next: string[]) => setPaging({ key, cursors: next });
   useEffect(() => setDraft(applied), [key]);
   useEffect(() => {
     if (!tenant) return;
@@ -29,12 +32,11 @@ export function TicketsPage({ tenants, params }: { tenants: Tenant[]; params: Re
     const cursor = cursors.at(-1);
     if (cursor) query.set('cursor', cursor);
     api<Page>('GET', tenantPath(tenant, `tickets?${query}`)).then(setPage, (failure: Error) => setError(failure.message));
-  }, [key, cursors]);
+  }, [key, cursors.at(-1)]);
 
   const search = (event: Event) => {
     event.preventDefault();
     rememberTenant(draft.tenant);
-    setCursors([]);
     navigate('tickets', { ...draft });
   };
   const set = (field: keyof Filters) => (event: Event) => setDraft({ ...draft, [field]: (event.currentTarget as HTMLInputElement).value });
