@@ -92,6 +92,7 @@ describe('the console in a browser', () => {
     // By keyboard alone: type, Enter to search, focus the result's link, Enter to open it.
     await page.getByLabel('Text or ticket id').fill('printer');
     await page.getByLabel('Text or ticket id').press('Enter');
+    await page.getByRole('status').filter({ hasText: 'matching “printer”' }).waitFor();
     await page.getByRole('link', { name: 'W-1' }).focus();
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'Ticket W-1' }).waitFor();
@@ -127,8 +128,8 @@ describe('the console in a browser', () => {
     await dialog.getByRole('button', { name: 'Re-drive' }).click();
     await page.getByRole('status').filter({ hasText: 'Re-drove 1 dead letter' }).waitFor();
     await page.getByText('No dead letters for acme').waitFor();
-
-    await page.goto(`${base}/console#/tickets/acme/W-3`);
+    await page.getByRole('status').getByRole('link', { name: 'W-3' }).click();
+    await page.getByRole('heading', { name: 'Ticket W-3' }).waitFor();
     await waitFor(async () => {
       if ((await page.getByTestId('ticket-status').textContent()) === 'Written back') return true;
       await page.getByRole('button', { name: 'Refresh' }).click();

@@ -13,7 +13,7 @@ export function DeadLettersPage({ tenants, params }: { tenants: Tenant[]; params
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [open, setOpen] = useState<string>();
   const [confirm, setConfirm] = useState<Redrive>();
-  const [result, setResult] = useState<string>();
+  const [result, setResult] = useState<{ text: string; tickets: string[] }>();
   const [error, setError] = useState<string>();
   const load = () => {
     if (!tenant) return;
@@ -31,7 +31,8 @@ export function DeadLettersPage({ tenants, params }: { tenants: Tenant[]; params
     setConfirm(undefined);
     try {
       const answer = await api<{ redriven: number; missing: string[] }>('POST', tenantPath(tenant, 'dlq/redrive'), ids ? { ids } : {});
-      setResult(`Re-drove ${answer.redriven} dead letter(s)${answer.missing.length ? `; ${answer.missing.length} had already gone` : ''}. Their tickets move on: follow them under Tickets.`);
+      const tickets = [...new Set((letters ?? []).filter((letter) => (!ids || ids.includes(letter.id)) && !answer.missing.includes(letter.id)).map((letter) => letter.event.ticket).filter((ticket): ticket is string => Boolean(ticket)))];
+      setResult({ text: `Re-drove ${answer.redriven} dead letter(s)${answer.missing.length ? `; ${answer.missing.length} had already gone` : ''}.`, tickets });
       setSelected(new Set());
       load();
     } catch (failure) {
@@ -53,7 +54,19 @@ export function DeadLettersPage({ tenants, params }: { tenants: Tenant[]; params
         <button type="button" class="secondary" onClick={load}>Refresh</button>
       </div>
       <ErrorNote message={error} />
-      {result ? <p class="notice" role="status">{result}</p> : null}
+      {result ? (
+        <div class="notice" role="status">
+          <p>{result.text}</p>
+          {result.tickets.length ? (
+            <p>
+              Follow the ticket(s) as they move on:{' '}
+              {result.tickets.map((ticket, index) => (
+                <span key={ticket}>{index > 0 ? ', ' : ''}<a href={href(`tickets/${encodeURIComponent(tenant)}/${encodeURIComponent(ticket)}`)}>{ticket}</a></span>
+              ))}
+            </p>
+          ) : null}
+        </div>
+      ) : null}
       {!letters && !error && tenant ? <p>Loading dead letters…</p> : null}
       {letters && letters.length === 0 ? <p class="empty">No dead letters for {tenant}: every entry was handled.</p> : null}
       {letters && letters.length > 0 ? (

@@ -73,6 +73,11 @@ export function TicketsPage({ tenants, params }: { tenants: Tenant[]; params: Re
         <p class="empty">{filtered ? 'No ticket matches these filters. Remove a filter or try other words.' : `Tenant ${tenant} has no tickets yet. They appear here once the helpdesk sends its first webhook.`}</p>
       ) : null}
       {page && page.tickets.length > 0 ? (
+        <p class="hint" role="status">
+          {page.tickets.length} ticket(s){applied.q ? ` matching “${applied.q}”` : ''}{applied.status ? `, ${statusLabel[applied.status] ?? applied.status}` : ''}{page.nextCursor ? '; older ones on the next page' : ''}.
+        </p>
+      ) : null}
+      {page && page.tickets.length > 0 ? (
         <table>
           <caption class="visually-hidden">Tickets of {tenant}, newest first</caption>
           <thead>

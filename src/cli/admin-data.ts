@@ -61,7 +61,12 @@ const kindNames: Record<ContextKind, { plural: string; command: string }> = { as
 function contextDataCommand(kind: ContextKind): ExtraCommand {
   const name = kindNames[kind].command;
   return {
-    usage: `${name} import --tenant T FILE [--format csv|json] [--dry-run] [--json] | ${name} list --tenant T [--q TEXT] [--limit N] [--offset N] [--json] | ${name} delete --tenant T ID\n                                               ${kindNames[kind].plural}: import a CSV or JSON file (upsert by id), list, delete`,
+    usage: [
+      `${name} import --tenant T FILE [--format csv|json] [--dry-run] [--json]`,
+      `                                               import ${kindNames[kind].plural} from CSV or JSON (upsert by id)`,
+      `  ${name} list --tenant T [--q TEXT] [--limit N] [--offset N] [--json]`,
+      `  ${name} delete --tenant T ID`.padEnd(47) + `list or delete ${kindNames[kind].plural}`,
+    ].join('\n'),
     async run(config, args) {
       const [sub, ...rest] = args;
       const { values, positionals } = parseArgs({
