@@ -1,9 +1,11 @@
 import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OverviewSource } from '../src/console/overview.js';
 import { signInLimits } from '../src/console/session.js';
 import { startRole, type RunningRole } from '../src/runtime/roles.js';
 import { runCli } from './support/child.js';
 import { createTestEnv, waitFor, type TestEnv } from './support/env.js';
+import { appendEvent, receivedEvent } from './support/events.js';
 import { signedHeaders, ticketBody, type TicketInput } from './support/webhook.js';
 
 let t: TestEnv;
@@ -234,6 +236,18 @@ describe('overview', () => {
     const history = (await inject({ method: 'GET', url: '/v1/admin/overview/history?tenant=ops', headers: bearer })).json();
     expect(history.points).toHaveLength(60);
     expect(history.points.reduce((sum: number, point: { writtenBack: number }) => sum + point.writtenBack, 0)).toBeGreaterThanOrEqual(3);
+
+    // A consumer that took an entry and went silent is stalled once idle past the claim timeout.
+    const { redis, keys, registry, db } = t.services;
+    await appendEvent(t.services, receivedEvent('quiet', 'Q-1'));
+    await redis.xgroup('CREATE', keys.events('quiet'), 'audit', '0');
+    await redis.xreadgroup('GROUP', 'audit', 'ghost', 'COUNT', 1, 'STREAMS', keys.events('quiet'), '>');
+    const source = new OverviewSource({ redis, keys, registry, db, claimIdleMs: 100 });
+    const audit = await waitFor(async () => {
+      const group = (await source.overview()).tenants.find((tenant) => tenant.tenant === 'quiet')?.groups.find((candidate) => candidate.name === 'audit');
+      return group?.stalledConsumers === 1 ? group : undefined;
+    }, { intervalMs: 200, message: 'the silent consumer counts as stalled' });
+    expect(audit).toMatchObject({ liveConsumers: 0, pending: 1 });
 
     await running.app.listen({ port: 0, host: '127.0.0.1' });
     const { port } = running.app.server.address() as { port: number };
