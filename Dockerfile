@@ -12,12 +12,13 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
 
-# ---- build: compile TypeScript into dist/ and copy the Lua and SQL files beside it ----
+# ---- build: compile TypeScript into dist/, copy the Lua and SQL files beside it, bundle the console ----
 FROM deps AS build
 COPY tsconfig.json tsconfig.build.json ./
 COPY scripts ./scripts
 COPY src ./src
 COPY otel ./otel
+COPY console ./console
 RUN npm run build
 
 # ---- runtime: production dependencies and dist/ only, as the unprivileged `node` user ----

@@ -1,6 +1,7 @@
 // Production build: compiles src/ and otel/ with the project's own TypeScript into dist/, then
 // copies the runtime assets tsc does not emit (Lua scripts, SQL files) beside the compiled code,
-// because the code loads them relative to its own module URL (dist/src/streams/lua/*.lua, ...).
+// because the code loads them relative to its own module URL (dist/src/streams/lua/*.lua, ...),
+// and bundles the console's front end into dist/console.
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, extname, join, relative } from 'node:path';
@@ -40,5 +41,8 @@ for (const file of assets) {
   copyFileSync(join(sourceDir, file), target);
   perExtension.set(extname(file) || '(none)', (perExtension.get(extname(file) || '(none)') ?? 0) + 1);
 }
+// The console's front end (console/src, Preact) is bundled into dist/console by the compiled builder.
+const { buildConsole } = await import(new URL('../dist/src/console/build.js', import.meta.url).href);
+const consoleBuild = await buildConsole();
 const summary = [...perExtension].map(([extension, count]) => `${count} ${extension}`).join(', ') || 'none';
-process.stdout.write(`build: compiled into ${relative(root, outDir)}/, copied assets: ${summary}\n`);
+process.stdout.write(`build: compiled into ${relative(root, outDir)}/, copied assets: ${summary}; console bundled into ${relative(root, consoleBuild.outDir)}/ (${consoleBuild.bytes} bytes)\n`);

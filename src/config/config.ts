@@ -79,6 +79,7 @@ const envSchema = z.object({
   HTTP_KEEP_ALIVE_TIMEOUT_MS: intInRange(100, 600_000).default(5_000),
   HTTP_MAX_CONNECTIONS: intInRange(1, 1_000_000).default(2_048),
   WRITEBACK_ALLOW_PRIVATE: boolean.default(false),
+  JAEGER_UI_URL: url(['http:', 'https:']).optional(),
 });
 
 export type Config = Readonly<{
@@ -106,6 +107,8 @@ export type Config = Readonly<{
   http: Readonly<{ requestTimeoutMs: number; headersTimeoutMs: number; idleTimeoutMs: number; keepAliveTimeoutMs: number; maxConnections: number }>;
   /** Write-back targets on loopback, private or link-local addresses are refused unless this is set. */
   writebackAllowPrivate: boolean;
+  /** Where the console links a ticket's trace: `<url>/trace/<trace id>`. */
+  jaegerUiUrl: string | undefined;
 }>;
 
 export class ConfigError extends Error {
@@ -157,5 +160,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxConnections: e.HTTP_MAX_CONNECTIONS,
     }),
     writebackAllowPrivate: e.WRITEBACK_ALLOW_PRIVATE,
+    jaegerUiUrl: e.JAEGER_UI_URL?.replace(/\/+$/, ''),
   });
 }

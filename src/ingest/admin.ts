@@ -2,6 +2,9 @@ import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { checkNewWritebackTarget, type TargetPolicy } from '../consumers/writeback/target-policy.js';
+import { consoleAdminRoutes } from '../console/admin-routes.js';
+import type { OverviewSource } from '../console/overview.js';
+import type { ConsoleSessions } from '../console/session.js';
 import { StreamdeskError } from '../errors.js';
 import { storableString } from '../storable.js';
 import type { Db } from '../projections/db.js';
@@ -12,8 +15,19 @@ import type { RedisClient } from '../streams/redis.js';
 import { tenantStatus } from '../streams/status.js';
 import { deleteTenant } from '../tenants/purge.js';
 import { inboundAuthSchema, publicTenant, tenantIdSchema, writebackSchema, type TenantRegistry } from '../tenants/registry.js';
+import { adminContextRoutes } from './admin-context.js';
+import { adminTicketRoutes } from './admin-tickets.js';
 
-export type AdminDeps = { adminToken: string; redis: RedisClient; keys: RedisKeys; registry: TenantRegistry; db: Db; targetPolicy: TargetPolicy };
+export type AdminDeps = {
+  adminToken: string;
+  redis: RedisClient;
+  keys: RedisKeys;
+  registry: TenantRegistry;
+  db: Db;
+  targetPolicy: TargetPolicy;
+  /** The console: its sessions authorise admin calls too (with a CSRF token for changes). */
+  console?: { sessions: ConsoleSessions; overview: OverviewSource; jaegerUiUrl: string | undefined };
+};
 
 const tenantName = storableString().min(1).max(200);
 const createTenantBody = z.object({ id: tenantIdSchema, name: tenantName.optional(), inboundAuth: inboundAuthSchema.optional(), writeback: writebackSchema.optional() });
@@ -38,6 +52,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
   const expected = Buffer.from(`Bearer ${deps.adminToken}`);
 
   app.addHook('onRequest', async (request) => {
+    if (!request.headers.authorization && deps.console?.sessions.authorises(request)) return;
     const given = Buffer.from(request.headers.authorization ?? '');
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new StreamdeskError('UNAUTHORIZED');
   });
@@ -120,4 +135,8 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
     const { ids } = parse(redriveBody, request.body ?? {});
     return redriveDeadLetters(redis, keys, tenant, ids);
   });
+
+  await adminTicketRoutes(app, { db, knownTenant });
+  await adminContextRoutes(app, { db, knownTenant });
+  if (deps.console) await consoleAdminRoutes(app, deps.console);
 }

@@ -1,6 +1,9 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
+import { OverviewSource } from '../console/overview.js';
+import { consoleRoutes } from '../console/routes.js';
+import { ConsoleSessions } from '../console/session.js';
 import { StreamdeskError } from '../errors.js';
 import { assertStorable } from '../storable.js';
 import type { Db } from '../projections/db.js';
@@ -92,7 +95,10 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     await app.register(async (scope) => serviceDeskPlusRoutes(scope, ingestDeps));
     if (config.adminToken) {
       const adminToken = config.adminToken;
-      await app.register(async (scope) => adminRoutes(scope, { adminToken, redis: deps.redis, keys: deps.keys, registry, db: deps.db, targetPolicy: { allowPrivate: config.writebackAllowPrivate } }));
+      const sessions = new ConsoleSessions(adminToken);
+      const overview = new OverviewSource({ redis: deps.redis, keys: deps.keys, registry, db: deps.db, claimIdleMs: config.retry.claimIdleMs });
+      await app.register(async (scope) => adminRoutes(scope, { adminToken, redis: deps.redis, keys: deps.keys, registry, db: deps.db, targetPolicy: { allowPrivate: config.writebackAllowPrivate }, console: { sessions, overview, jaegerUiUrl: config.jaegerUiUrl } }));
+      await app.register(async (scope) => consoleRoutes(scope, { sessions, logger: deps.logger }));
     }
   }
   return app;

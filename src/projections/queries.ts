@@ -11,7 +11,7 @@ export async function findTicket(db: Db, tenant: string, ticketId: string): Prom
   const ticket = rows[0];
   if (!ticket) return undefined;
   const events = await db.query(
-    'SELECT stream_id, event_id, type, version, causation_id, correlation_id, replay_id, data, occurred_at, recorded_at FROM events WHERE tenant_id = $1 AND ticket_id = $2 ORDER BY stream_position(stream_id)',
+    'SELECT stream_id, event_id, type, version, causation_id, correlation_id, traceparent, replay_id, data, occurred_at, recorded_at FROM events WHERE tenant_id = $1 AND ticket_id = $2 ORDER BY stream_position(stream_id)',
     [tenant, ticketId],
   );
   return { ticket, events: events.rows };
