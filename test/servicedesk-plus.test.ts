@@ -180,6 +180,20 @@ describe('POST /v1/webhooks/:tenant/servicedesk-plus takes the documented templa
     expect(multipart.json().error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
   });
 
+  it('refuses text Postgres cannot store (NUL, a lone surrogate) with 400 naming the field, and appends nothing', async () => {
+    const before = await streamLength('sdp-token');
+    // As a sender writes them in JSON: escapes, since a lone surrogate cannot travel as UTF-8.
+    for (const subject of ['Printer\\u0000down', 'Printer \\ud800 down']) {
+      const response = await post('sdp-token', `{"id": "77", "subject": "${subject}", "description": "x"}`, json, tokenHeaders());
+      expect(response.statusCode).toBe(400);
+      expect(response.json().error.code).toBe('BAD_REQUEST');
+      expect(response.json().error.details.map((d: { path: string }) => d.path)).toContain('body.subject');
+    }
+    const formResponse = await post('sdp-token', `id=78&subject=${encodeURIComponent('Printer\u0000down')}&description=x`, form, tokenHeaders());
+    expect(formResponse.statusCode).toBe(400);
+    expect(await streamLength('sdp-token')).toBe(before);
+  });
+
   it('answers an unknown tenant exactly like a wrong token', async () => {
     const body = formBody(awkward);
     const unknown = await post('no-such-desk', body, form, tokenHeaders());

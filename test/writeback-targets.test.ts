@@ -111,6 +111,28 @@ describe('at creation', () => {
     }
   });
 
+  it('a tenant update is checked the same way, and a refused one leaves the target as it was', async () => {
+    const { services } = t;
+    const app = await buildApp(t.config, { logger: services.logger, redis: services.ingestRedis, keys: services.keys, db: services.db, metrics: services.metrics, registry: services.registry });
+    const publicTarget = { type: 'servicedesk-plus', baseUrl: 'https://93.184.216.34/', authToken: 't' } as const;
+    await services.registry.create({ id: 'updated-target', writeback: publicTarget });
+    try {
+      const response = await app.inject({
+        method: 'PATCH',
+        url: '/v1/admin/tenants/updated-target',
+        headers: { authorization: 'Bearer test-admin-token-0123456789' },
+        payload: { writeback: { type: 'webhook', url: 'http://169.254.169.254/latest/meta-data/', secret: 'hook-secret-0123456789' } },
+      });
+      expect(response.statusCode).toBe(400);
+      expect(response.json().error.code).toBe('WRITEBACK_TARGET_REFUSED');
+      expect((await services.registry.get('updated-target'))?.writeback).toMatchObject({ type: 'servicedesk-plus', baseUrl: 'https://93.184.216.34/' });
+    } finally {
+      await app.close();
+    }
+    const json = JSON.stringify({ type: 'servicedesk-plus', baseUrl: 'http://0x7f000001/', authToken: 't' });
+    expect((await refusal(main(['tenant', 'update', 'updated-target', '--writeback-json', json]))).code).toBe('WRITEBACK_TARGET_REFUSED');
+  });
+
   it('the CLI refuses them before connecting to anything', async () => {
     const json = JSON.stringify({ type: 'webhook', url: 'http://[::ffff:169.254.169.254]/', secret: 'hook-secret-0123456789' });
     const error = await refusal(main(['tenant', 'create', 'cli-refused', '--writeback-json', json]));
