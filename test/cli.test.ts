@@ -5,6 +5,9 @@ import { exitOf, listeningPort, runCli, spawnCli } from './support/child.js';
 import { signedHeaders, ticketBody } from './support/webhook.js';
 import { createRedis } from '../src/streams/redis.js';
 
+// JavaScript of the k6 load test, imported by path so the type check leaves it alone.
+const k6TicketModulePath = '../loadtest/lib/ticket.js';
+
 const env = isolatedEnv(uniqueId());
 const config = loadConfig(env);
 
@@ -58,6 +61,20 @@ describe('tenant commands', () => {
     const listed = await runCli(['tenant', 'list'], env);
     expect(listed.stdout).toContain('cli-acme\tACME Corp');
     expect(listed.stdout).not.toContain(secret);
+  });
+});
+
+describe('tenant create --format k6', () => {
+  it('prints the TENANTS line the k6 scripts read, for several signed tenants at once', async () => {
+    const created = await runCli(['tenant', 'create', 'k6-one', 'k6-two', '--format', 'k6'], env);
+    expect(created.code).toBe(0);
+    const line = created.stdout.trim();
+    expect(line).toMatch(/^k6-one:whsec_[^,\s]+,k6-two:whsec_[^,\s]+$/);
+    const { parseTenants } = (await import(k6TicketModulePath)) as { parseTenants(spec: string): { id: string; secret: string }[] };
+    expect(parseTenants(line).map((tenant) => tenant.id)).toEqual(['k6-one', 'k6-two']);
+    const token = await runCli(['tenant', 'create', 'k6-three', '--format', 'k6', '--inbound-auth', 'token'], env);
+    expect(token.code).toBe(2);
+    expect(token.stderr).toContain('hmac tenants only');
   });
 });
 

@@ -13,6 +13,7 @@ import { UsageError } from './usage-error.js';
 
 export const tenantUsage = `  tenant create <id> [--name N] [--inbound-auth hmac|token|basic] [--writeback-json JSON] [--json]
                                                register a tenant; prints its signing secret or token once
+  tenant create <id> [<id> ...] --format k6    register signed tenants; prints TENANTS for the k6 load test
   tenant list [--json]                         list tenants (no secrets)
   tenant update <id> [--name N] [--inbound-auth M] [--writeback-json JSON] [--json]
                                                change a tenant's name, inbound auth mode or write-back target
@@ -38,6 +39,7 @@ const options = {
   'overlap-seconds': { type: 'string' },
   key: { type: 'string' },
   purge: { type: 'boolean', default: false },
+  format: { type: 'string' },
   yes: { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
 } as const;
@@ -121,6 +123,9 @@ export async function tenantCommand(config: Config, rest: string[]): Promise<num
 
   switch (sub) {
     case 'create': {
+      if (values.format !== undefined && values.format !== 'k6') throw new UsageError(`--format must be k6 (got "${printable(values.format)}"); use --json for JSON`);
+      if (values.format === 'k6') return createForK6(positionals, values.name, values['inbound-auth'], withServices);
+      if (positionals.length > 1) throw new UsageError('tenant create takes one id (several only with --format k6)');
       const tenantId = needId();
       const input = { id: tenantId, name: parseName(values.name), inboundAuth: parseInboundAuth(values['inbound-auth']), writeback: parseWriteback(values['writeback-json']) };
       if (input.writeback) await checkNewWritebackTarget(input.writeback, { allowPrivate: config.writebackAllowPrivate });
@@ -204,4 +209,23 @@ export async function tenantCommand(config: Config, rest: string[]): Promise<num
     default:
       throw new UsageError('tenant needs a subcommand: create, list, update, rotate-secret, retire-secret, rotate-helpdesk-key, delete or reseal');
   }
+}
+
+/**
+ * `tenant create a b c --format k6`: one line, `a:<secret>,b:<secret>,c:<secret>`, the TENANTS value the
+ * k6 scripts read (loadtest/README.md). The scripts sign with HMAC, so only signed tenants qualify.
+ */
+async function createForK6(ids: string[], name: string | undefined, inboundAuth: string | undefined, withServices: (work: (services: Services) => Promise<number>) => Promise<number>): Promise<number> {
+  if (ids.length === 0) throw new UsageError('tenant create --format k6 needs at least one id');
+  if (name !== undefined) throw new UsageError('--name names one tenant; it does not go with --format k6');
+  if (inboundAuth !== undefined && inboundAuth !== 'hmac') throw new UsageError('the k6 scripts sign their webhooks: --format k6 creates hmac tenants only');
+  return withServices(async ({ registry }) => {
+    const pairs: string[] = [];
+    for (const id of ids) {
+      const tenant = await registry.create({ id, inboundAuth: 'hmac' });
+      pairs.push(`${tenant.id}:${tenant.secret}`);
+    }
+    process.stdout.write(`${pairs.join(',')}\n`);
+    return 0;
+  });
 }
