@@ -10,6 +10,7 @@ declare module 'ioredis' {
     sdSettle(...args: (string | number)[]): Result<number, Context>;
     sdTouch(...args: (string | number)[]): Result<string[], Context>;
     sdReleaseConsumer(...args: (string | number)[]): Result<number, Context>;
+    sdLlmGate(...args: (string | number)[]): Result<[number, number | string, string | number], Context>;
   }
 }
 
@@ -19,6 +20,7 @@ const scripts = {
   sdSettle: { lua: lua('settle') },
   sdTouch: { numberOfKeys: 1, lua: lua('touch') },
   sdReleaseConsumer: { numberOfKeys: 1, lua: lua('release-consumer') },
+  sdLlmGate: { numberOfKeys: 2, lua: lua('llm-gate') },
 };
 
 export type RedisPurpose = 'ingest' | 'commands' | 'blocking' | 'registry';
