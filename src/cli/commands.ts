@@ -1,7 +1,8 @@
 import type { Config } from '../config/config.js';
+import { budgetCommand, usageCommand } from './llm.js';
 import { replayCommand } from './replay.js';
 
 /** Commands of their own modules (replay, demo), dispatched by name from main. */
 export type ExtraCommand = { usage: string; run(config: Config, args: string[]): Promise<number> };
 
-export const extraCommands: Record<string, ExtraCommand> = { replay: replayCommand };
+export const extraCommands: Record<string, ExtraCommand> = { replay: replayCommand, usage: usageCommand, budget: budgetCommand };

@@ -10,7 +10,9 @@ import { listDeadLetters, redriveDeadLetters } from '../streams/dlq.js';
 import { tenantStatus } from '../streams/status.js';
 import { shutdownTelemetry } from '../telemetry/tracing.js';
 import { publicTenant, writebackSchema, type WritebackTarget } from '../tenants/registry.js';
+import { Budgets } from '../llm/budgets.js';
 import { extraCommands } from './commands.js';
+import { budgetLine } from './llm.js';
 import './demo.js';
 
 const usage = `Usage: streamdesk <command> [options]
@@ -21,7 +23,7 @@ Commands:
   tenant create <id> [--name N] [--writeback-json JSON] [--json]
                                                register a tenant; prints its signing secret once
   tenant list [--json]                         list tenants (no secrets)
-  status [--json]                              stream length, per-group lag and pending, DLQ size
+  status [--json]                              stream length, per-group lag and pending, DLQ size, LLM budget
   dlq list --tenant T [--json]                 show dead letters
   dlq redrive --tenant T [--id ID ...]         put dead letters back on the stream
 ${Object.values(extraCommands).map((command) => `  ${command.usage}\n`).join('')}
@@ -126,10 +128,15 @@ export async function main(argv: string[]): Promise<number> {
     case 'status': {
       const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean', default: false } } });
       return withServices(config, 'cli', async ({ registry, redis, keys }) => {
-        const statuses = await Promise.all((await registry.list()).map((tenant) => tenantStatus(redis, keys, tenant.id)));
+        const budgets = new Budgets(redis, keys);
+        const statuses = await Promise.all((await registry.list()).map(async (tenant) => ({ ...(await tenantStatus(redis, keys, tenant.id)), budget: await budgets.status(tenant.id) })));
         print({ tenants: statuses }, values.json, () =>
           statuses
-            .map((s) => [`${s.tenant}: ${s.streamLength} events, ${s.dlqLength} dead letters`, ...s.groups.map((g) => `  ${g.name.padEnd(10)} lag=${g.lag ?? '?'} pending=${g.pending} oldest=${g.oldestPendingAgeMs === null ? '-' : `${Math.round(g.oldestPendingAgeMs / 1_000)}s`} consumers=${g.consumers}`)].join('\n'))
+            .map((s) => [
+              `${s.tenant}: ${s.streamLength} events, ${s.dlqLength} dead letters`,
+              ...s.groups.map((g) => `  ${g.name.padEnd(10)} lag=${g.lag ?? '?'} pending=${g.pending} oldest=${g.oldestPendingAgeMs === null ? '-' : `${Math.round(g.oldestPendingAgeMs / 1_000)}s`} consumers=${g.consumers}`),
+              ...(s.budget.settings || s.budget.waiting > 0 ? [`  ${budgetLine(s.budget)}`] : []),
+            ].join('\n'))
             .join('\n') || 'No tenants',
         );
         return 0;

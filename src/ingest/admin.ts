@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { StreamdeskError } from '../errors.js';
 import type { Db } from '../projections/db.js';
+import { llmAdminRoutes } from '../llm/admin.js';
 import { findTicket } from '../projections/queries.js';
 import { listDeadLetters, redriveDeadLetters } from '../streams/dlq.js';
 import type { RedisKeys } from '../streams/keys.js';
@@ -68,4 +69,6 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
     const { ids } = parse(redriveBody, request.body ?? {});
     return redriveDeadLetters(redis, keys, tenant, ids);
   });
+
+  await llmAdminRoutes(app, deps);
 }
