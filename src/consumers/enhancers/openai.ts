@@ -65,33 +65,38 @@ export function createOpenAiEnhancer(options: Config['openai'] & { apiKey: strin
   const spanAttributes = { ...genAiChatAttributes(options.model), [Attr.serverAddress]: new URL(client.baseURL).hostname };
 
   return {
-    enhance: (request, signal) => withSpan(genAiChatSpanName(options.model), spanAttributes, async (span): Promise<EnhancementResult> => {
+    async enhance(request, signal) {
       const user = userPrompt(request);
+      // The wait for the gate is not the call: it stays out of the call's span and latency.
+      const queued = performance.now();
       const lease = await options.gate?.acquire(estimateTokens(systemPrompt, user), signal);
-      let raw: unknown;
-      try {
-        raw = await client.chat.completions.create(
-          {
-            model: options.model,
-            messages: [
-              { role: 'system', content: systemPrompt },
-              { role: 'user', content: user },
-            ],
-            response_format: { type: 'json_schema', json_schema: { name: 'ticket_enhancement', strict: true, schema: enhancementJsonSchema } },
-          },
-          { signal },
-        );
-      } catch (error) {
-        const failure = llmError(error, redact);
-        // A refused call used no tokens; one that timed out may have: keep its estimate.
-        if (lease) await options.gate!.release(lease, outcomeOf(failure, signal), failure.code === 'LLM_UNAVAILABLE' ? lease.estimatedTokens : 0, failure.retryAfterMs ?? -1);
-        throw failure;
-      }
-      if (lease) await options.gate!.release(lease, 'ok', usedTokens(raw) ?? lease.estimatedTokens);
-      const result = parseCompletion(raw, options.model);
-      span.setAttributes({ [Attr.genAiResponseModel]: result.model, [Attr.genAiUsageInputTokens]: result.tokens.prompt, [Attr.genAiUsageOutputTokens]: result.tokens.completion });
-      return result;
-    }, { kind: SpanKind.CLIENT }),
+      const queuedMs = Math.round(performance.now() - queued);
+      return withSpan(genAiChatSpanName(options.model), spanAttributes, async (span): Promise<EnhancementResult> => {
+        let raw: unknown;
+        try {
+          raw = await client.chat.completions.create(
+            {
+              model: options.model,
+              messages: [
+                { role: 'system', content: systemPrompt },
+                { role: 'user', content: user },
+              ],
+              response_format: { type: 'json_schema', json_schema: { name: 'ticket_enhancement', strict: true, schema: enhancementJsonSchema } },
+            },
+            { signal },
+          );
+        } catch (error) {
+          const failure = llmError(error, redact);
+          // A refused call used no tokens; one that timed out may have: keep its estimate.
+          if (lease) await options.gate!.release(lease, outcomeOf(failure, signal), failure.code === 'LLM_UNAVAILABLE' ? lease.estimatedTokens : 0, failure.retryAfterMs ?? -1);
+          throw failure;
+        }
+        if (lease) await options.gate!.release(lease, 'ok', usedTokens(raw) ?? lease.estimatedTokens);
+        const result = parseCompletion(raw, options.model);
+        span.setAttributes({ [Attr.genAiResponseModel]: result.model, [Attr.genAiUsageInputTokens]: result.tokens.prompt, [Attr.genAiUsageOutputTokens]: result.tokens.completion });
+        return { ...result, queuedMs };
+      }, { kind: SpanKind.CLIENT });
+    },
   };
 }
 

@@ -82,7 +82,7 @@ export function createEnhanceStage(deps: EnhanceStageDeps): Stage<'ticket.contex
       const { enhancer, budget, waited } = await underBudget(event, ctx.tenant);
       const started = performance.now();
       const result: EnhancementResult = await enhancer.enhance({ ticket, context: event.data.context }, ctx.signal);
-      const latencyMs = Math.round(performance.now() - started);
+      const latencyMs = Math.round(performance.now() - started) - (result.queuedMs ?? 0);
       const cost = deps.prices ? costUsd(deps.prices, result.model, result.tokens) : undefined;
       deps.metrics.llmTokens(result.model, result.tokens.prompt, result.tokens.completion);
       deps.metrics.llmUsage?.(ctx.tenant, result.model, result.tokens, cost);
