@@ -22,8 +22,8 @@ let fake: FakeOpenAi;
 let env: Record<string, string>;
 let db: pg.Client;
 
-function start(role: string): ChildProcessWithoutNullStreams {
-  const child = spawnCli(['start', '--role', role], env);
+function start(role: string, overrides: Record<string, string> = {}): ChildProcessWithoutNullStreams {
+  const child = spawnCli(['start', '--role', role], { ...env, ...overrides });
   children.add(child);
   child.once('exit', () => children.delete(child));
   return child;
@@ -58,38 +58,51 @@ afterAll(async () => {
 });
 
 const count = async (sql: string) => Number((await db.query<{ n: string }>(sql)).rows[0]!.n);
+let port: number;
+let workers: ChildProcessWithoutNullStreams[] = [];
+
+/** Sends tickets `from` … `to - 1` at once over the tenants, 8 at a time. */
+async function sendBurst(prefix: string, from: number, to: number): Promise<void> {
+  const secrets = JSON.parse(env.LIMITS_SECRETS!) as Record<string, string>;
+  let next = from;
+  const send = async () => {
+    while (next < to) {
+      const i = next++;
+      const tenant = tenants[i % tenants.length]!;
+      const body = ticketBody({ id: `${prefix}-${i}`, subject: `Limits test ${i}: mail to 10.2.${i % 250}.9 bounces`, description: `Ticket ${i} of the burst.` });
+      const response = await fetch(`http://127.0.0.1:${port}/v1/webhooks/${tenant}/tickets`, { method: 'POST', body, headers: signedHeaders(secrets[tenant]!, body, { deliveryId: `${prefix}-${i}` }) });
+      expect(response.status).toBe(202);
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, send));
+}
+
+async function deadLetterCount(): Promise<number> {
+  const config = loadConfig(env);
+  const keys = redisKeys(config.redisPrefix);
+  const redis = createRedis(config, 'commands');
+  try {
+    let letters = 0;
+    for (const tenant of tenants) letters += await redis.xlen(keys.dlq(tenant));
+    return letters;
+  } finally {
+    redis.disconnect();
+  }
+}
 
 describe('a burst of tickets against a rate-limited provider, two worker processes', () => {
   it('writes every ticket back within the provider limits, without using attempts or dead letters', async () => {
-    const secrets = JSON.parse(env.LIMITS_SECRETS!) as Record<string, string>;
     const ingest = start('ingest');
-    const port = await listeningPort(ingest);
+    port = await listeningPort(ingest);
     await db.connect();
     start('projector');
-    await Promise.all([listeningPort(start('worker')), listeningPort(start('worker'))]);
-
-    let sent = 0;
-    const send = async () => {
-      while (sent < total) {
-        const i = sent++;
-        const tenant = tenants[i % tenants.length]!;
-        const body = ticketBody({ id: `L-${i}`, subject: `Limits test ${i}: mail to 10.2.${i % 250}.9 bounces`, description: `Ticket ${i} of the burst.` });
-        const response = await fetch(`http://127.0.0.1:${port}/v1/webhooks/${tenant}/tickets`, { method: 'POST', body, headers: signedHeaders(secrets[tenant]!, body, { deliveryId: `L-${i}` }) });
-        expect(response.status).toBe(202);
-      }
-    };
-    await Promise.all(Array.from({ length: 8 }, send));
+    workers = [start('worker'), start('worker')];
+    await Promise.all(workers.map((worker) => listeningPort(worker)));
+    await sendBurst('L', 0, total);
 
     await waitFor(async () => (await count("SELECT count(*) AS n FROM tickets WHERE status = 'written_back'")) === total, { timeoutMs: 240_000, intervalMs: 500, message: 'every ticket written back' });
 
-    const config = loadConfig(env);
-    const keys = redisKeys(config.redisPrefix);
-    const redis = createRedis(config, 'commands');
-    try {
-      for (const tenant of tenants) expect(await redis.xlen(keys.dlq(tenant))).toBe(0);
-    } finally {
-      redis.disconnect();
-    }
+    expect(await deadLetterCount()).toBe(0);
     // Each ticket was answered once; a 429 used no attempt and is not an answer.
     const windows = [...fake.windows.entries()].sort(([a], [b]) => a - b);
     const answered = windows.reduce((sum, [, stats]) => sum + stats.received - stats.rejected, 0);
@@ -106,4 +119,23 @@ describe('a burst of tickets against a rate-limited provider, two worker process
     const perWindowTokens = Math.max(...windows.map(([, stats]) => stats.tokens));
     process.stdout.write(`llm-limits: ${answered} answered, ${rejected} rejected (429) in ${seconds} s: ${(answered / seconds).toFixed(2)} requests/s against a limit of ${limits.requests}/s; busiest window ${busiest} requests, ${perWindowTokens} tokens\n`);
   }, 300_000);
+
+  it('pauses every worker on the provider\'s 429s, without using attempts, when nothing holds the calls back', async () => {
+    for (const worker of workers) worker.kill('SIGTERM');
+    await Promise.all(workers.map(exitOf));
+    // No ceiling of our own: the provider's 429s are the only brake. One attempt per ticket: a
+    // 429 that used one would dead-letter its ticket at once.
+    const unlimited = { LLM_REQUESTS_PER_MINUTE: '0', LLM_TOKENS_PER_MINUTE: '0', MAX_ATTEMPTS: '1' };
+    workers = [start('worker', unlimited), start('worker', unlimited)];
+    await Promise.all(workers.map((worker) => listeningPort(worker)));
+    const before = [...fake.windows.values()].reduce((sum, stats) => sum + stats.rejected, 0);
+    const more = 90;
+    await sendBurst('R', total, total + more);
+    await waitFor(async () => (await count("SELECT count(*) AS n FROM tickets WHERE status = 'written_back'")) === total + more, { timeoutMs: 120_000, intervalMs: 500, message: 'every ticket written back' });
+    expect(await deadLetterCount()).toBe(0);
+    expect(await count("SELECT count(*) AS n FROM tickets WHERE status <> 'written_back'")).toBe(0);
+    const rejected = [...fake.windows.values()].reduce((sum, stats) => sum + stats.rejected, 0) - before;
+    expect(rejected).toBeGreaterThan(0);
+    process.stdout.write(`llm-limits: without a ceiling of our own, ${more} tickets met ${rejected} 429s and all were written back\n`);
+  }, 180_000);
 });
