@@ -25,17 +25,22 @@ const boolean = z
   .enum(['true', 'false', '1', '0'], { message: 'expected true or false' })
   .transform((value) => value === 'true' || value === '1');
 
+const priceTableShape = z.record(z.string().min(1), modelPriceSchema);
 const priceTable = z
   .string()
-  .transform((value, ctx) => {
+  .transform((value, ctx): PriceTable => {
+    let json: unknown;
     try {
-      return JSON.parse(value) as unknown;
+      json = JSON.parse(value);
     } catch {
-      ctx.addIssue({ code: 'custom', message: 'expected JSON' });
-      return z.NEVER;
+      json = undefined;
     }
-  })
-  .pipe(z.record(z.string().min(1), modelPriceSchema, { message: 'expected {"<model>": {"input": <USD per 1M tokens>, "output": <USD per 1M tokens>}, …}' }));
+    const parsed = priceTableShape.safeParse(json);
+    if (parsed.success) return parsed.data;
+    const where = parsed.error.issues[0]?.path.join('.');
+    ctx.addIssue({ code: 'custom', message: `expected JSON {"<model>": {"input": <USD per 1M tokens>, "output": <USD per 1M tokens>}, …}${where ? ` (wrong at ${where})` : ''}` });
+    return z.NEVER;
+  });
 
 const envSchema = z.object({
   REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
