@@ -39,6 +39,7 @@ export const errorCatalogue = {
   LLM_UNAVAILABLE: { status: 502, retryable: true, message: 'The LLM did not answer' },
   LLM_RATE_LIMITED: { status: 429, retryable: true, message: 'The LLM rate-limited the request' },
   LLM_BAD_OUTPUT: { status: 502, retryable: true, message: 'The LLM answer did not match the enhancement schema' },
+  BUDGET_EXCEEDED: { status: 429, retryable: true, message: "The tenant's LLM budget is used up; the ticket waits" },
   LLM_REJECTED: { status: 502, retryable: false, message: 'The LLM rejected the request' },
   WRITEBACK_FAILED: { status: 502, retryable: true, message: 'The helpdesk did not accept the note' },
   WRITEBACK_REJECTED: { status: 502, retryable: false, message: 'The helpdesk rejected the note' },
@@ -94,9 +95,14 @@ const ioredisErrorNames = new Set(['MaxRetriesPerRequestError', 'ClusterAllFaile
 /** Redis replies that mean "not now" rather than "not this command". */
 const redisBusyReply = /^(LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY )/;
 
-/** Outages of our own stores are not the event's fault: retried without using up its attempts. */
+const notTheEventsFault = new Set<ErrorCode>(['REDIS_UNAVAILABLE', 'POSTGRES_UNAVAILABLE', 'LLM_UNAVAILABLE', 'LLM_RATE_LIMITED', 'BUDGET_EXCEEDED']);
+
+/**
+ * Outages of our own stores, of the LLM provider (down, or limiting its callers), and a tenant's
+ * budget wait are not the event's fault: retried without using up its attempts.
+ */
 export function isOutage(error: StreamdeskError): boolean {
-  return error.code === 'REDIS_UNAVAILABLE' || error.code === 'POSTGRES_UNAVAILABLE';
+  return notTheEventsFault.has(error.code);
 }
 
 type Origin = 'postgres' | 'redis' | undefined;

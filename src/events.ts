@@ -40,6 +40,16 @@ export type Enhancement = z.infer<typeof enhancementSchema>;
 
 const writebackTarget = z.enum(['none', 'servicedesk-plus', 'webhook']);
 
+/**
+ * What the tenant's budget decided for a ticket: enhanced by the offline enhancer instead of the
+ * LLM, or enhanced by the LLM after waiting (since `waitingSince`) for the budget.
+ */
+export const enhancementBudgetSchema = z.object({
+  exceeded: z.enum(['dailyTokens', 'monthlyTokens', 'dailyUsd', 'monthlyUsd']),
+  action: z.enum(['offline', 'waited']),
+  waitingSince: z.string().optional(),
+});
+
 /** Data schemas per event type and version; the envelope's `v` picks one (after upcasting). */
 export const eventDataSchemas = {
   'ticket.received': z.object({
@@ -58,6 +68,10 @@ export const eventDataSchemas = {
     model: z.string(),
     tokens: z.object({ prompt: z.number().int(), completion: z.number().int() }),
     latencyMs: z.number(),
+    // Added after v1 shipped, so optional: events written before them still parse. `costUsd` is
+    // absent there and for a model without a price; `budget` only when the budget decided.
+    costUsd: z.number().nonnegative().optional(),
+    budget: enhancementBudgetSchema.optional(),
   }),
   'ticket.written_back': z.object({
     target: writebackTarget,

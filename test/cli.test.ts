@@ -23,6 +23,8 @@ describe('configuration', () => {
     ['ADMIN_TOKEN', 'short', /ADMIN_TOKEN: expected at least 16 characters$/m],
     ['MAX_ATTEMPTS', '0', /MAX_ATTEMPTS: expected an integer between 1 and 100/],
     ['SECRETS_ENCRYPTION_KEY', 'short', /SECRETS_ENCRYPTION_KEY: expected 32 bytes as 64 hex digits or base64$/m],
+    ['LLM_PRICES', '{"gpt-4o": {"input": 2.5}}', /LLM_PRICES: expected JSON \{"<model>": \{"input": <USD per 1M tokens>, "output": <USD per 1M tokens>\}, …\} \(wrong at gpt-4o\.output\)/],
+    ['LLM_REQUESTS_PER_MINUTE', '-5', /LLM_REQUESTS_PER_MINUTE: expected an integer between 0 and 100000000/],
   ])('a bad %s stops start-up with one line naming it', async (name, value, expected) => {
     const result = await runCli(['start'], { ...env, [name]: value });
     expect(result.code).toBe(1);

@@ -92,16 +92,13 @@ describe('enhance stage with an OpenAI-compatible server', () => {
     expect(requestsFor('Rate limited ticket')).toHaveLength(2);
   });
 
-  it('dead-letters after three 500s and emits ticket.failed', async () => {
-    scripts.set('Server keeps failing', [{ status: 500 }]);
-    await send('acme', 'E-3', 'Server keeps failing');
+  it('retries a burst of 500s without using up attempts, and writes the ticket back once the server recovers', async () => {
+    scripts.set('Server fails for a while', [{ status: 500 }, { status: 500 }, { status: 503 }, { status: 500 }, {}]);
+    await send('acme', 'E-3', 'Server fails for a while');
     const ticket = await settledTicket('acme', 'E-3');
-    expect(ticket.status).toBe('failed');
-    expect(ticket.failure).toMatchObject({ stage: 'enhance', code: 'LLM_UNAVAILABLE', attempts: 3 });
-    expect(requestsFor('Server keeps failing')).toHaveLength(3);
-    const letters = (await deadLetters('acme')).filter((letter) => letter.event?.includes('E-3'));
-    expect(letters).toHaveLength(1);
-    expect(letters[0]).toMatchObject({ group: 'enhance', code: 'LLM_UNAVAILABLE', attempts: '3' });
+    expect(ticket.status).toBe('written_back');
+    expect(requestsFor('Server fails for a while')).toHaveLength(5);
+    expect((await deadLetters('acme')).filter((letter) => letter.event?.includes('E-3'))).toEqual([]);
   });
 
   it('retries an answer that does not match the schema, and succeeds when the next one does', async () => {

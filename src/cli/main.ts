@@ -13,7 +13,9 @@ import { createRedis, waitForRedis } from '../streams/redis.js';
 import { allTenantsStatus, type TenantStatus } from '../streams/status.js';
 import { findUnstorable } from '../storable.js';
 import { shutdownTelemetry } from '../telemetry/tracing.js';
+import { Budgets } from '../llm/budgets.js';
 import { extraCommands } from './commands.js';
+import { budgetLine } from './llm.js';
 import { tenantCommand, tenantUsage, unencryptedWarning } from './tenant.js';
 import { printable } from './printable.js';
 import { UsageError } from './usage-error.js';
@@ -24,7 +26,7 @@ const usage = `Usage: streamdesk <command> [options]
 Commands:
   start [--role all|ingest|worker|projector]   run the pipeline (default role: all)
   migrate                                      apply database migrations
-${tenantUsage}  status [--json]                              stream length, per-group lag and pending, DLQ size
+${tenantUsage}  status [--json]                              stream length, per-group lag and pending, DLQ size, LLM budget
   dlq list --tenant T [--json]                 show dead letters
   dlq redrive --tenant T [--id ID ...]         put dead letters back on the stream
 ${Object.values(extraCommands).map((command) => `  ${command.usage}\n`).join('')}
@@ -118,8 +120,13 @@ export async function main(argv: string[]): Promise<number> {
         });
         const keys = redisKeys(config.redisPrefix);
         const tenants = (await redis.smembers(keys.tenantIds)).sort();
-        const statuses = await allTenantsStatus(redis, keys, tenants, { claimIdleMs: config.retry.claimIdleMs });
-        print({ tenants: statuses }, values.json, () => statuses.map(formatStatus).join('\n') || 'No tenants');
+        const budgets = new Budgets(redis, keys);
+        const statuses = await Promise.all(
+          (await allTenantsStatus(redis, keys, tenants, { claimIdleMs: config.retry.claimIdleMs })).map(async (status) => ({ ...status, budget: await budgets.status(status.tenant) })),
+        );
+        print({ tenants: statuses }, values.json, () =>
+          statuses.map((s) => [formatStatus(s), ...(s.budget.settings || s.budget.waiting > 0 ? [`  ${budgetLine(s.budget)}`] : [])].join('\n')).join('\n') || 'No tenants',
+        );
       } finally {
         redis.disconnect();
       }

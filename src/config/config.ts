@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { defaultPrices, modelPriceSchema, type PriceTable } from '../llm/prices.js';
 
 const intInRange = (min: number, max: number) =>
   z
@@ -29,6 +30,22 @@ const encryptionKey = z
   .string()
   .trim()
   .refine((value) => /^[0-9a-fA-F]{64}$/.test(value) || (/^[A-Za-z0-9+/_-]{43}=?$/.test(value) && Buffer.from(value, 'base64').length === 32), 'expected 32 bytes as 64 hex digits or base64');
+const priceTableShape = z.record(z.string().min(1), modelPriceSchema);
+const priceTable = z
+  .string()
+  .transform((value, ctx): PriceTable => {
+    let json: unknown;
+    try {
+      json = JSON.parse(value);
+    } catch {
+      json = undefined;
+    }
+    const parsed = priceTableShape.safeParse(json);
+    if (parsed.success) return parsed.data;
+    const where = parsed.error.issues[0]?.path.join('.');
+    ctx.addIssue({ code: 'custom', message: `expected JSON {"<model>": {"input": <USD per 1M tokens>, "output": <USD per 1M tokens>}, …}${where ? ` (wrong at ${where})` : ''}` });
+    return z.NEVER;
+  });
 
 const envSchema = z.object({
   REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
@@ -53,6 +70,13 @@ const envSchema = z.object({
   OPENAI_BASE_URL: url(['http:', 'https:']).optional(),
   OPENAI_MODEL: z.string().min(1).default('gpt-4o-mini'),
   OPENAI_TIMEOUT_MS: intInRange(100, 600_000).default(30_000),
+  LLM_REQUESTS_PER_MINUTE: intInRange(0, 100_000_000).default(500),
+  LLM_TOKENS_PER_MINUTE: intInRange(0, 1_000_000_000).default(200_000),
+  LLM_MAX_CONCURRENCY: intInRange(1, 10_000).default(32),
+  LLM_BREAKER_FAILURES: intInRange(1, 1_000).default(5),
+  LLM_BREAKER_OPEN_MS: intInRange(100, 3_600_000).default(30_000),
+  LLM_PRICES: priceTable.optional(),
+  BUDGET_RECHECK_MS: intInRange(100, 86_400_000).default(60_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SHUTDOWN_TIMEOUT_MS: intInRange(0, 600_000).default(10_000),
   CLAIM_IDLE_MS: intInRange(100, 3_600_000).default(30_000),
@@ -92,6 +116,12 @@ export type Config = Readonly<{
   host: string;
   adminToken: string | undefined;
   openai: Readonly<{ apiKey: string | undefined; baseUrl: string | undefined; model: string; timeoutMs: number }>;
+  /** The shared ceiling towards the LLM provider (0: none) and its circuit breaker. */
+  llmLimits: Readonly<{ requestsPerMinute: number; tokensPerMinute: number; maxConcurrency: number; breakerFailures: number; breakerOpenMs: number }>;
+  /** USD per million tokens, per model: the defaults with LLM_PRICES over them. */
+  llmPrices: PriceTable;
+  /** How often a ticket waiting for its tenant's budget checks again. */
+  budgetRecheckMs: number;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
   shutdownTimeoutMs: number;
   retry: Readonly<{ maxAttempts: number; baseMs: number; maxMs: number; claimIdleMs: number }>;
@@ -141,6 +171,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     adminToken: e.ADMIN_TOKEN,
     openai: Object.freeze({ apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL, model: e.OPENAI_MODEL, timeoutMs: e.OPENAI_TIMEOUT_MS }),
+    llmLimits: Object.freeze({
+      requestsPerMinute: e.LLM_REQUESTS_PER_MINUTE, tokensPerMinute: e.LLM_TOKENS_PER_MINUTE, maxConcurrency: e.LLM_MAX_CONCURRENCY,
+      breakerFailures: e.LLM_BREAKER_FAILURES, breakerOpenMs: e.LLM_BREAKER_OPEN_MS,
+    }),
+    llmPrices: Object.freeze({ ...defaultPrices, ...e.LLM_PRICES }),
+    budgetRecheckMs: e.BUDGET_RECHECK_MS,
     logLevel: e.LOG_LEVEL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     retry: Object.freeze({ maxAttempts: e.MAX_ATTEMPTS, baseMs: e.RETRY_BASE_MS, maxMs: e.RETRY_MAX_MS, claimIdleMs: e.CLAIM_IDLE_MS }),

@@ -26,6 +26,8 @@ export interface Stage<T extends EventType = EventType> {
   /** Events handled at once by one process. */
   readonly concurrency?: number;
   handle(event: TicketEventOf<T>, ctx: StageContext): Promise<FollowOn[]>;
+  /** True while a tenant's new events should not be read (they would only wait). */
+  holdsBack?(tenant: string): boolean;
 }
 
 /** A stage of any event type, as stage lists hold them. */
@@ -46,6 +48,7 @@ export function stageProcessor(stage: AnyStage, log: Logger, withSpan: StageSpan
     emitsFailures: true,
     concurrency: stage.concurrency ?? 64,
     ...(stage.retry ? { retry: stage.retry } : {}),
+    ...(stage.holdsBack ? { holdsBack: (tenant: string) => stage.holdsBack!(tenant) } : {}),
     process(entries, ctx): Promise<Outcome[]> {
       return Promise.all(
         entries.map(async ({ event }): Promise<Outcome> => {

@@ -7,6 +7,7 @@ import type { OverviewSource } from '../console/overview.js';
 import type { ConsoleSessions } from '../console/session.js';
 import { StreamdeskError } from '../errors.js';
 import { storableString } from '../storable.js';
+import { llmAdminRoutes } from '../llm/admin.js';
 import type { Db } from '../projections/db.js';
 import { findTicket } from '../projections/queries.js';
 import { listDeadLetters, redriveDeadLetters } from '../streams/dlq.js';
@@ -139,4 +140,5 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
   await adminTicketRoutes(app, { db, knownTenant });
   await adminContextRoutes(app, { db, knownTenant });
   if (deps.console) await consoleAdminRoutes(app, deps.console);
+  await llmAdminRoutes(app, deps);
 }

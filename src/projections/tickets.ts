@@ -16,7 +16,10 @@ function stepResult(event: Exclude<TicketEvent, { type: 'ticket.received' }>): u
     case 'ticket.context_gathered':
       return event.data.context;
     case 'ticket.enhanced':
-      return { ...event.data.enhancement, model: event.data.model, tokens: event.data.tokens, latencyMs: event.data.latencyMs, eventId: event.id };
+      return {
+        ...event.data.enhancement, model: event.data.model, tokens: event.data.tokens, latencyMs: event.data.latencyMs, eventId: event.id,
+        ...(event.data.costUsd !== undefined ? { costUsd: event.data.costUsd } : {}), ...(event.data.budget ? { budget: event.data.budget } : {}),
+      };
     case 'ticket.written_back':
       return event.data;
     case 'ticket.failed':

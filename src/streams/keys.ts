@@ -17,6 +17,15 @@ export function redisKeys(prefix: string) {
     tenantKeyPattern: (tenant: string) => tenantKey(tenant, '*'),
     eventEmitted: (tenant: string, eventId: string) => tenantKey(tenant, `emitted:${eventId}`),
     retryState: (tenant: string, group: string) => tenantKey(tenant, `retry:${group}`),
+    /** A tenant's LLM budget settings (hash). */
+    budget: (tenant: string) => tenantKey(tenant, 'budget'),
+    /** A tenant's LLM usage in one budget period (`d:2026-12-03` or `m:2026-12`; hash: tokens, nanoUsd). */
+    usage: (tenant: string, period: string) => tenantKey(tenant, `usage:${period}`),
+    /** Tickets waiting for the tenant's budget: event id → when it first waited (hash). */
+    budgetWaiting: (tenant: string) => tenantKey(tenant, 'budget-waiting'),
+    /** The shared gate of one LLM provider and model (hash) and its calls in flight (sorted set); one slot per provider. */
+    llmGate: (provider: string) => `${prefix}:{llm:${provider}}:gate`,
+    llmLeases: (provider: string) => `${prefix}:{llm:${provider}}:leases`,
   };
 }
 

@@ -46,6 +46,8 @@ export interface GroupProcessor {
   readonly emitsFailures: boolean;
   readonly concurrency: number;
   readonly retry?: Partial<RetryPolicy>;
+  /** True while a tenant's new entries should stay unread (its entries would only wait, holding slots other tenants could use). */
+  holdsBack?(tenant: string): boolean;
   process(entries: readonly StreamEvent[], ctx: ProcessContext): Promise<Outcome[]>;
 }
 

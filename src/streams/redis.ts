@@ -12,6 +12,7 @@ declare module 'ioredis' {
     sdReleaseConsumer(...args: (string | number)[]): Result<number, Context>;
     sdCountAfter(...args: (string | number)[]): Result<number[], Context>;
     sdTrim(...args: (string | number)[]): Result<number, Context>;
+    sdLlmGate(...args: (string | number)[]): Result<[number, number | string, string | number], Context>;
   }
 }
 
@@ -24,6 +25,7 @@ const scripts = {
   sdReleaseConsumer: { numberOfKeys: 1, lua: lua('release-consumer') },
   sdCountAfter: { numberOfKeys: 1, lua: lua('count-after') },
   sdTrim: { numberOfKeys: 1, lua: lua('trim') },
+  sdLlmGate: { numberOfKeys: 2, lua: lua('llm-gate') },
 };
 
 export type RedisPurpose = 'ingest' | 'commands' | 'blocking' | 'registry';

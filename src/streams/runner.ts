@@ -172,7 +172,7 @@ export class StreamRunner {
     let outageMs = 0;
     while (this.running) {
       const free = processor.concurrency - this.inflight;
-      const readable = [...this.tenants].filter((tenant) => !this.backingOffTenants.has(tenant) && (this.tenantQueues.get(tenant)?.length ?? 0) < batchSize);
+      const readable = [...this.tenants].filter((tenant) => !this.backingOffTenants.has(tenant) && !processor.holdsBack?.(tenant) && (this.tenantQueues.get(tenant)?.length ?? 0) < batchSize);
       if (free <= 0 || readable.length === 0) {
         await new Promise<void>((resolve) => {
           this.wake = resolve;
@@ -371,7 +371,7 @@ export class StreamRunner {
       observer.failed(this.group, tenant, error.code);
       if (isOutage(error)) {
         delivery.outages += 1;
-        logger.warn({ group: this.group, tenant, entry: delivery.streamId, code: error.code, error: message }, 'store unavailable; will retry');
+        logger.warn({ group: this.group, tenant, entry: delivery.streamId, code: error.code, error: message }, "not the entry's fault (an outage, a rate limit or a budget); will retry without using an attempt");
         retry.push(delivery);
         continue;
       }

@@ -15,6 +15,14 @@ export type Metrics = RunnerObserver & {
   webhookAccepted(tenant: string, duplicate: boolean): void;
   ticketCompleted(tenant: string, latencyMs: number): void;
   llmTokens(model: string, prompt: number, completion: number): void;
+  /** A tenant's LLM call: tokens and cost (unknown price: tokens only). */
+  llmUsage(tenant: string, model: string, tokens: Readonly<{ prompt: number; completion: number }>, costUsd: number | undefined): void;
+  /** A ticket of an over-budget tenant was enhanced offline or made to wait. */
+  budgetDecision(tenant: string, action: 'offline' | 'wait'): void;
+  /** Calls that had to wait at the provider's shared gate, by reason. */
+  llmGateWaited(provider: string, reason: string): void;
+  /** The gate's state after a call: concurrency window, breaker open or not, pause. */
+  llmGateState(provider: string, state: Readonly<{ window: number; breaker: string; pausedMs: number }>): void;
   /**
    * Fills the per-group lag, pending and oldest-pending-age gauges from `source` at scrape time,
    * at most once per `minIntervalMs` and for at most `timeoutMs` (past it, the last values stay).
@@ -43,6 +51,13 @@ export function createMetrics(options: { tenantLabel: boolean; defaultMetrics?: 
   const reclaimed = new Counter({ name: 'streamdesk_events_reclaimed_total', help: 'Entries taken over from an idle consumer', labelNames: ['group', 'tenant'], registers: [registry] });
   const ticketLatency = new Histogram({ name: 'streamdesk_ticket_latency_seconds', help: 'Time from webhook to written back, per ticket', labelNames: ['tenant'], buckets: latencyBuckets, registers: [registry] });
   const tokens = new Counter({ name: 'streamdesk_llm_tokens_total', help: 'LLM tokens used', labelNames: ['model', 'kind'], registers: [registry] });
+  const tenantTokens = new Counter({ name: 'streamdesk_tenant_llm_tokens_total', help: 'LLM tokens used, by tenant, model and kind', labelNames: ['tenant', 'model', 'kind'], registers: [registry] });
+  const tenantCost = new Counter({ name: 'streamdesk_tenant_llm_cost_usd_total', help: 'LLM cost in USD from the price table, by tenant and model', labelNames: ['tenant', 'model'], registers: [registry] });
+  const budgetDecisions = new Counter({ name: 'streamdesk_budget_decisions_total', help: 'Tickets of an over-budget tenant enhanced offline or made to wait (each wait counted once per check)', labelNames: ['tenant', 'action'], registers: [registry] });
+  const gateWaits = new Counter({ name: 'streamdesk_llm_gate_waits_total', help: 'LLM calls that waited at the shared gate, by reason (requests, tokens, concurrency, paused, open, probing)', labelNames: ['provider', 'reason'], registers: [registry] });
+  const gateWindow = new Gauge({ name: 'streamdesk_llm_concurrency_window', help: 'Adaptive limit of LLM calls in flight across all workers', labelNames: ['provider'], registers: [registry] });
+  const gateOpen = new Gauge({ name: 'streamdesk_llm_breaker_open', help: '1 while the circuit breaker towards the provider is open or half-open', labelNames: ['provider'], registers: [registry] });
+  const gatePaused = new Gauge({ name: 'streamdesk_llm_paused_seconds', help: 'Seconds calls to the provider stay paused after a 429, as of the last call', labelNames: ['provider'], registers: [registry] });
   const groupStatusErrors = new Counter({
     name: 'streamdesk_group_status_errors_total',
     help: 'Scrapes whose group status read failed or timed out (the group gauges kept their last values)',
@@ -116,6 +131,18 @@ export function createMetrics(options: { tenantLabel: boolean; defaultMetrics?: 
     llmTokens(model, prompt, completion) {
       tokens.inc({ model, kind: 'prompt' }, prompt);
       tokens.inc({ model, kind: 'completion' }, completion);
+    },
+    llmUsage(tenant, model, usage, costUsd) {
+      tenantTokens.inc({ tenant: t(tenant), model, kind: 'prompt' }, usage.prompt);
+      tenantTokens.inc({ tenant: t(tenant), model, kind: 'completion' }, usage.completion);
+      if (costUsd !== undefined) tenantCost.inc({ tenant: t(tenant), model }, costUsd);
+    },
+    budgetDecision: (tenant, action) => budgetDecisions.inc({ tenant: t(tenant), action }),
+    llmGateWaited: (provider, reason) => gateWaits.inc({ provider, reason }),
+    llmGateState(provider, state) {
+      gateWindow.set({ provider }, state.window);
+      gateOpen.set({ provider }, state.breaker === 'closed' ? 0 : 1);
+      gatePaused.set({ provider }, state.pausedMs / 1_000);
     },
     collectGroupStatus(source, collectOptions = {}) {
       groupStatus = { source, timeoutMs: collectOptions.timeoutMs ?? 5_000, minIntervalMs: collectOptions.minIntervalMs ?? 1_000 };

@@ -49,15 +49,49 @@ export type FakeOpenAi = {
   /** The base URL to configure as OPENAI_BASE_URL. */
   url: string;
   requests: ChatRequest[];
+  /** With `limits`: what each window saw, by window number (time / windowMs). */
+  windows: Map<number, WindowStats>;
   close(): Promise<void>;
 };
+
+/**
+ * A provider's limits, enforced per fixed window of `windowMs` as providers do per minute: a request
+ * over `requests`, or arriving once the window's answers used `tokens`, is answered 429 with
+ * Retry-After (seconds, rounded up) and retry-after-ms until the window ends.
+ */
+export type FakeLimits = { windowMs: number; requests: number; tokens: number };
+
+/** Requests received in a window (answered or not), those answered 429, and the tokens answered. */
+export type WindowStats = { received: number; rejected: number; tokens: number };
+
+/** Tokens as the fake counts them: about four characters each, as the OpenAI tokenizers average on English. */
+export const fakeTokens = (text: string) => Math.ceil(text.length / 4);
 
 /**
  * A local OpenAI-compatible server for POST /v1/chat/completions. `reply` decides each answer from
  * the request and how many earlier requests carried the same user message (0 on the first).
  */
-export async function startFakeOpenAi(reply: (request: ChatRequest, previous: number) => FakeReply = () => ({})): Promise<FakeOpenAi> {
+export async function startFakeOpenAi(reply: (request: ChatRequest, previous: number) => FakeReply = () => ({}), options: { limits?: FakeLimits } = {}): Promise<FakeOpenAi> {
   const requests: ChatRequest[] = [];
+  const windows = new Map<number, WindowStats>();
+  /** Counts the request in its window: a 429 when it is over the limits, else the usage it is answered with. */
+  const limited = (request: ChatRequest): FakeReply | undefined => {
+    const limits = options.limits;
+    if (!limits) return undefined;
+    const now = Date.now();
+    const window = Math.floor(now / limits.windowMs);
+    const stats = windows.get(window) ?? { received: 0, rejected: 0, tokens: 0 };
+    windows.set(window, stats);
+    stats.received += 1;
+    if (stats.received - stats.rejected <= limits.requests && stats.tokens < limits.tokens) {
+      const usage = { prompt_tokens: fakeTokens(request.body.messages.map((message) => message.content).join('')), completion_tokens: fakeTokens(JSON.stringify(sampleEnhancement)) };
+      stats.tokens += usage.prompt_tokens + usage.completion_tokens;
+      return { usage };
+    }
+    stats.rejected += 1;
+    const waitMs = (window + 1) * limits.windowMs - now;
+    return { status: 429, headers: { 'retry-after': String(Math.ceil(waitMs / 1_000)), 'retry-after-ms': String(waitMs) }, body: { error: { message: 'Rate limit reached', type: 'requests', code: 'rate_limit_exceeded' } } };
+  };
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     void (async () => {
       const rawBody = (await readBody(req)).toString('utf8');
@@ -69,7 +103,8 @@ export async function startFakeOpenAi(reply: (request: ChatRequest, previous: nu
       const userMessage = request.body.messages.find((message) => message.role === 'user')?.content;
       const previous = requests.filter((earlier) => earlier.body.messages.find((message) => message.role === 'user')?.content === userMessage).length;
       requests.push(request);
-      const answer = reply(request, previous);
+      const limit = limited(request);
+      const answer = limit?.status === 429 ? limit : { ...limit, ...reply(request, previous) };
       if (answer.delayMs) await new Promise((resolve) => setTimeout(resolve, answer.delayMs));
       const status = answer.status ?? 200;
       const body = answer.body ?? (status === 200 ? completionBody(answer.content ?? sampleEnhancement, request.body.model, answer.usage) : { error: { message: `fake error ${status}`, type: 'fake' } });
@@ -77,5 +112,5 @@ export async function startFakeOpenAi(reply: (request: ChatRequest, previous: nu
     })();
   });
   const { port, close } = await listenOnLoopback(server);
-  return { url: `http://127.0.0.1:${port}/v1`, requests, close };
+  return { url: `http://127.0.0.1:${port}/v1`, requests, windows, close };
 }

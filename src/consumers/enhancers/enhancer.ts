@@ -11,6 +11,8 @@ export type EnhancementResult = Readonly<{
   /** The model that answered, as the event records it ("offline" for the rule-based enhancer). */
   model: string;
   tokens: Readonly<{ prompt: number; completion: number }>;
+  /** Time spent waiting for the provider's shared gate before the call, not part of its latency. */
+  queuedMs?: number;
 }>;
 
 /** Turns a ticket and its context into an enhancement; throws a StreamdeskError saying whether a retry can help. */

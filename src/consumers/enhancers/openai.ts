@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { Config } from '../../config/config.js';
 import { StreamdeskError } from '../../errors.js';
 import { enhancementSchema } from '../../events.js';
+import type { CallOutcome, ProviderGate } from '../../llm/gate.js';
 import { Attr } from '../../telemetry/attributes.js';
 import { genAiChatAttributes, genAiChatSpanName, withSpan } from '../../telemetry/tracing.js';
 import { retryAfterMs as retryAfterMsOf } from '../retry-after.js';
@@ -36,8 +37,23 @@ const completionSchema = z.object({
   usage: z.object({ prompt_tokens: z.number().int().nonnegative(), completion_tokens: z.number().int().nonnegative() }).nullable().optional(),
 });
 
-/** Enhances through the Chat Completions API of OpenAI or any compatible server, with a strict JSON-schema answer. */
-export function createOpenAiEnhancer(options: Config['openai'] & { apiKey: string }): Enhancer {
+/** What a call is charged against the token budget before its usage is known: about 4 characters a token, plus the answer. */
+export const completionTokensEstimate = 600;
+const estimateTokens = (...messages: string[]) => Math.ceil(messages.reduce((sum, message) => sum + message.length, 0) / 4) + completionTokensEstimate;
+
+/** What the gate learns from a failed call: a 429 pauses the provider, an outage counts towards its breaker. */
+function outcomeOf(error: StreamdeskError, signal: AbortSignal): CallOutcome {
+  if (signal.aborted) return 'abandoned';
+  if (error.code === 'LLM_RATE_LIMITED') return 'rate_limited';
+  if (error.code === 'LLM_UNAVAILABLE') return 'failure';
+  return 'ok';
+}
+
+/**
+ * Enhances through the Chat Completions API of OpenAI or any compatible server, with a strict
+ * JSON-schema answer. With a gate, every call waits for its turn under the provider's shared limits.
+ */
+export function createOpenAiEnhancer(options: Config['openai'] & { apiKey: string; gate?: ProviderGate }): Enhancer {
   const client = new OpenAI({
     apiKey: options.apiKey,
     ...(options.baseUrl ? { baseURL: options.baseUrl } : {}),
@@ -49,28 +65,44 @@ export function createOpenAiEnhancer(options: Config['openai'] & { apiKey: strin
   const spanAttributes = { ...genAiChatAttributes(options.model), [Attr.serverAddress]: new URL(client.baseURL).hostname };
 
   return {
-    enhance: (request, signal) => withSpan(genAiChatSpanName(options.model), spanAttributes, async (span): Promise<EnhancementResult> => {
-      let raw: unknown;
-      try {
-        raw = await client.chat.completions.create(
-          {
-            model: options.model,
-            messages: [
-              { role: 'system', content: systemPrompt },
-              { role: 'user', content: userPrompt(request) },
-            ],
-            response_format: { type: 'json_schema', json_schema: { name: 'ticket_enhancement', strict: true, schema: enhancementJsonSchema } },
-          },
-          { signal },
-        );
-      } catch (error) {
-        throw llmError(error, redact);
-      }
-      const result = parseCompletion(raw, options.model);
-      span.setAttributes({ [Attr.genAiResponseModel]: result.model, [Attr.genAiUsageInputTokens]: result.tokens.prompt, [Attr.genAiUsageOutputTokens]: result.tokens.completion });
-      return result;
-    }, { kind: SpanKind.CLIENT }),
+    async enhance(request, signal) {
+      const user = userPrompt(request);
+      // The wait for the gate is not the call: it stays out of the call's span and latency.
+      const queued = performance.now();
+      const lease = await options.gate?.acquire(estimateTokens(systemPrompt, user), signal);
+      const queuedMs = Math.round(performance.now() - queued);
+      return withSpan(genAiChatSpanName(options.model), spanAttributes, async (span): Promise<EnhancementResult> => {
+        let raw: unknown;
+        try {
+          raw = await client.chat.completions.create(
+            {
+              model: options.model,
+              messages: [
+                { role: 'system', content: systemPrompt },
+                { role: 'user', content: user },
+              ],
+              response_format: { type: 'json_schema', json_schema: { name: 'ticket_enhancement', strict: true, schema: enhancementJsonSchema } },
+            },
+            { signal },
+          );
+        } catch (error) {
+          const failure = llmError(error, redact);
+          // A refused call used no tokens; one that timed out may have: keep its estimate.
+          if (lease) await options.gate!.release(lease, outcomeOf(failure, signal), failure.code === 'LLM_UNAVAILABLE' ? lease.estimatedTokens : 0, failure.retryAfterMs ?? -1);
+          throw failure;
+        }
+        if (lease) await options.gate!.release(lease, 'ok', usedTokens(raw) ?? lease.estimatedTokens);
+        const result = parseCompletion(raw, options.model);
+        span.setAttributes({ [Attr.genAiResponseModel]: result.model, [Attr.genAiUsageInputTokens]: result.tokens.prompt, [Attr.genAiUsageOutputTokens]: result.tokens.completion });
+        return { ...result, queuedMs };
+      }, { kind: SpanKind.CLIENT });
+    },
   };
+}
+
+function usedTokens(raw: unknown): number | undefined {
+  const usage = completionSchema.shape.usage.safeParse((raw as { usage?: unknown } | null)?.usage);
+  return usage.success && usage.data ? usage.data.prompt_tokens + usage.data.completion_tokens : undefined;
 }
 
 function parseCompletion(raw: unknown, requestedModel: string): EnhancementResult {

@@ -1,12 +1,27 @@
 import { StreamdeskError } from '../../errors.js';
-import { ticketSchema, type TicketEventOf } from '../../events.js';
+import { ticketSchema, type EventData, type TicketEventOf } from '../../events.js';
 import type { Db } from '../../projections/db.js';
 import type { Metrics } from '../../telemetry/metrics.js';
-import type { Enhancer, EnhancementRequest } from '../enhancers/enhancer.js';
+import { exceededLimit, untilPeriodEnd, type Budgets } from '../../llm/budgets.js';
+import { costUsd, type PriceTable } from '../../llm/prices.js';
+import type { Enhancer, EnhancementRequest, EnhancementResult } from '../enhancers/enhancer.js';
+import { offlineEnhancer } from '../enhancers/offline.js';
 import { stageSql } from '../sql.js';
 import type { Stage } from '../stage.js';
 
-export type EnhanceStageDeps = { db: Db; enhancer: Enhancer; metrics: Pick<Metrics, 'llmTokens'> };
+export type EnhanceStageDeps = {
+  db: Db;
+  enhancer: Enhancer;
+  metrics: Pick<Metrics, 'llmTokens'> & Partial<Pick<Metrics, 'llmUsage' | 'budgetDecision'>>;
+  /** USD per million tokens per model: the cost recorded on each event. */
+  prices?: PriceTable;
+  /** Per-tenant budgets, enforced before each LLM call; absent: no budgets (the offline enhancer costs nothing). */
+  budgets?: Budgets;
+  /** Used for tenants over budget whose setting is `offline`. */
+  offline?: Enhancer;
+  /** How long a tenant over a `wait` budget is left unread, and how soon its waiting tickets check again. */
+  budgetRecheckMs?: number;
+};
 
 const archivedTicket = ticketSchema.pick({ subject: true, description: true, priority: true, category: true });
 
@@ -26,21 +41,58 @@ async function ticketOf(db: Db, event: TicketEventOf<'ticket.context_gathered'>)
   return ticket.data;
 }
 
+type BudgetOutcome = { enhancer: Enhancer; budget?: EventData<'ticket.enhanced'>['budget']; waited?: boolean };
+
 /** ticket.context_gathered → ticket.enhanced, through the LLM or the offline enhancer. */
 export function createEnhanceStage(deps: EnhanceStageDeps): Stage<'ticket.context_gathered'> {
+  const recheckMs = deps.budgetRecheckMs ?? 60_000;
+  // Tenants waiting for their budget: left unread until then, so their tickets do not fill the slots.
+  const heldBack = new Map<string, number>();
+
+  /** Which enhancer a ticket gets under its tenant's budget; throws BUDGET_EXCEEDED when it must wait. */
+  async function underBudget(event: TicketEventOf<'ticket.context_gathered'>, tenant: string): Promise<BudgetOutcome> {
+    const { budgets } = deps;
+    if (!budgets) return { enhancer: deps.enhancer };
+    const now = new Date();
+    const [settings, usage, waited] = await Promise.all([budgets.settings(tenant), budgets.usage(tenant, now), budgets.waited(tenant, event.id)]);
+    const exceeded = settings && exceededLimit(settings, usage);
+    if (!settings || !exceeded) {
+      heldBack.delete(tenant);
+      return waited ? { enhancer: deps.enhancer, budget: { exceeded: waited.exceeded, action: 'waited', waitingSince: waited.since }, waited: true } : { enhancer: deps.enhancer };
+    }
+    if (settings.overBudget === 'offline') {
+      deps.metrics.budgetDecision?.(tenant, 'offline');
+      return { enhancer: deps.offline ?? offlineEnhancer, budget: { exceeded, action: 'offline' }, waited: waited !== undefined };
+    }
+    await budgets.markWaiting(tenant, event.id, exceeded, now);
+    deps.metrics.budgetDecision?.(tenant, 'wait');
+    const retryAfterMs = Math.min(recheckMs, untilPeriodEnd(exceeded, now));
+    heldBack.set(tenant, Date.now() + retryAfterMs);
+    throw new StreamdeskError('BUDGET_EXCEEDED', `Tenant "${tenant}" reached its ${exceeded} budget; the ticket waits`, undefined, { retryAfterMs });
+  }
+
   return {
     name: 'enhance',
     handles: ['ticket.context_gathered'],
     // LLM calls wait on the network for seconds; many can be in flight per process.
     concurrency: 32,
+    holdsBack: (tenant) => (heldBack.get(tenant) ?? 0) > Date.now(),
     async handle(event, ctx) {
       const ticket = await ticketOf(deps.db, event);
+      const { enhancer, budget, waited } = await underBudget(event, ctx.tenant);
       const started = performance.now();
-      const result = await deps.enhancer.enhance({ ticket, context: event.data.context }, ctx.signal);
-      const latencyMs = Math.round(performance.now() - started);
+      const result: EnhancementResult = await enhancer.enhance({ ticket, context: event.data.context }, ctx.signal);
+      const latencyMs = Math.round(performance.now() - started) - (result.queuedMs ?? 0);
+      const cost = deps.prices ? costUsd(deps.prices, result.model, result.tokens) : undefined;
       deps.metrics.llmTokens(result.model, result.tokens.prompt, result.tokens.completion);
-      ctx.log.debug({ model: result.model, tokens: result.tokens, latencyMs }, 'ticket enhanced');
-      return [{ type: 'ticket.enhanced', data: { enhancement: result.enhancement, model: result.model, tokens: { ...result.tokens }, latencyMs } }];
+      deps.metrics.llmUsage?.(ctx.tenant, result.model, result.tokens, cost);
+      if (deps.budgets && result.model !== 'offline') await deps.budgets.record(ctx.tenant, result.tokens.prompt + result.tokens.completion, cost ?? 0);
+      if (waited) await deps.budgets?.doneWaiting(ctx.tenant, event.id);
+      ctx.log.debug({ model: result.model, tokens: result.tokens, latencyMs, costUsd: cost }, 'ticket enhanced');
+      return [{
+        type: 'ticket.enhanced',
+        data: { enhancement: result.enhancement, model: result.model, tokens: { ...result.tokens }, latencyMs, ...(cost !== undefined ? { costUsd: cost } : {}), ...(budget ? { budget } : {}) },
+      }];
     },
   };
 }
