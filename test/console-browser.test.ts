@@ -91,8 +91,12 @@ describe('the console in a browser', () => {
     await page.getByRole('heading', { name: 'Tickets', level: 1 }).waitFor();
     // By keyboard alone: type, Enter to search, focus the result's link, Enter to open it.
     await page.getByLabel('Text or ticket id').fill('printer');
-    await page.getByLabel('Text or ticket id').press('Enter');
-    await page.getByRole('status').filter({ hasText: 'matching “printer”' }).waitFor();
+    // The ticket may still be on its way to Postgres on a busy machine: search again until it is listed.
+    await waitFor(async () => {
+      await page.getByLabel('Text or ticket id').press('Enter');
+      await page.getByRole('status').filter({ hasText: 'matching “printer”' }).waitFor();
+      return (await page.getByRole('link', { name: 'W-1' }).count()) > 0;
+    }, { intervalMs: 300, message: 'W-1 listed by the search' });
     await page.getByRole('link', { name: 'W-1' }).focus();
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'Ticket W-1' }).waitFor();

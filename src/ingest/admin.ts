@@ -138,7 +138,8 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
   });
 
   await adminTicketRoutes(app, { db, knownTenant });
-  await adminContextRoutes(app, { db, knownTenant });
+  // Its own scope: the CSV import's text parser must not make other admin routes take text bodies.
+  await app.register(async (scope) => adminContextRoutes(scope, { db, knownTenant }));
   if (deps.console) await consoleAdminRoutes(app, deps.console);
   await llmAdminRoutes(app, deps);
 }
