@@ -108,3 +108,5 @@ if (!interrupt.signal.aborted) {
   writeFileSync(file, `${JSON.stringify({ startedAt, finishedAt, commit: gitCommit(root), settings, lines: results.map(formatLine), scenarios: results }, null, 2)}\n`);
   process.stdout.write(`wrote ${file} (${Math.round((finishedAt.getTime() - startedAt.getTime()) / 1_000)} s)\n`);
 }
+// Findings (lost, doubled, incomplete rows) are the run's output; only a scenario that could not run fails it.
+process.exitCode = interrupt.signal.aborted ? 130 : results.some((result) => result.error) ? 1 : 0;

@@ -153,7 +153,7 @@ export function formatLine(result: ScenarioResult): string {
   const name = result.name.padEnd(17);
   if (!result.figures) return `${name} ERROR ${result.error ?? 'no figures'} (202s=${result.load.accepted})`;
   const f = result.figures;
-  const drain = result.drained ? `${result.drainSeconds}s` : `>${'timeout'}`;
+  const drain = result.drained ? `${result.drainSeconds}s` : '>timeout';
   return `${name} 202s=${result.load.accepted} rows=${f.finalRows} lost=${f.lost} doubled=${f.doubled} incomplete=${f.incomplete} pending=${f.pending} dlq=${f.dlq} drain=${drain}` +
     ` | unfinished=${f.unfinished} retries=${result.load.retried} gave-up=${result.load.gaveUp}${result.error ? ` error=${result.error}` : ''}`;
 }
