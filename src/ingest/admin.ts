@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { parseInput } from '../admin/input.js';
 import { checkNewWritebackTarget, type TargetPolicy } from '../consumers/writeback/target-policy.js';
 import { consoleAdminRoutes } from '../console/admin-routes.js';
 import type { OverviewSource } from '../console/overview.js';
@@ -40,12 +41,8 @@ const helpdeskKeyBody = z.object({ key: z.string().min(1).max(4_096) });
 const deleteQuery = z.object({ purge: z.enum(['true', 'false']).optional(), confirm: z.string().optional() });
 const redriveBody = z.object({ ids: z.array(z.string().regex(/^\d+-\d+$/, 'must be a stream entry id')).max(10_000).optional() }).default({});
 
-function parse<T>(schema: z.ZodType<T>, value: unknown): T {
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  const details = parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
-  throw new StreamdeskError('BAD_REQUEST', details.map((d) => `${d.path || 'body'}: ${d.message}`).join('; '), details);
-}
+/** Admin inputs are request parts: a failure names the body when the whole body is wrong. */
+const parse = <T>(schema: z.ZodType<T>, value: unknown): T => parseInput(schema, value, 'body');
 
 /** The admin API, registered only when ADMIN_TOKEN is configured. */
 export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promise<void> {

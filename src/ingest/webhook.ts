@@ -1,6 +1,7 @@
 import { trace } from '@opentelemetry/api';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { badRequest } from '../admin/input.js';
 import { StreamdeskError } from '../errors.js';
 import { ticketSchema } from '../events.js';
 import { assertStorable } from '../storable.js';
@@ -19,11 +20,6 @@ export type WebhookDeps = IngestDeps;
 
 // Bytes that are not UTF-8 are refused rather than silently replaced: what is stored is what was signed.
 const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-export function badRequest(error: z.ZodError): StreamdeskError {
-  const details = error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
-  return new StreamdeskError('BAD_REQUEST', details.map((d) => `${d.path || 'body'}: ${d.message}`).join('; '), details);
-}
 
 /** The tenant id of a webhook URL, checked before anything else. */
 export function webhookTenantId(tenantId: string): string {

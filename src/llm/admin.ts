@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { parseInput } from '../admin/input.js';
 import { StreamdeskError } from '../errors.js';
 import type { Db } from '../projections/db.js';
 import type { RedisKeys } from '../streams/keys.js';
@@ -14,12 +15,8 @@ export type LlmAdminDeps = { redis: RedisClient; keys: RedisKeys; registry: Tena
 const budgetBody = budgetSettingsSchema;
 const usageQuery = z.object({ tenant: tenantIdSchema.optional(), since: sinceSchema }).strict();
 
-function parse<T>(schema: z.ZodType<T>, value: unknown): T {
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  const details = parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
-  throw new StreamdeskError('BAD_REQUEST', details.map((d) => `${d.path || 'body'}: ${d.message}`).join('; '), details);
-}
+/** Admin inputs are request parts: a failure names the body when the whole body is wrong. */
+const parse = <T>(schema: z.ZodType<T>, value: unknown): T => parseInput(schema, value, 'body');
 
 /** Usage and budget routes of the admin API; registered inside it, behind its token check. */
 export async function llmAdminRoutes(app: FastifyInstance, deps: LlmAdminDeps): Promise<void> {
