@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWritebackStage } from '../src/consumers/stages/writeback.js';
 import { checkNewWritebackTarget } from '../src/consumers/writeback/target-policy.js';
+import { redisTokenStore } from '../src/consumers/writeback/zoho-token-store.js';
 import { StreamdeskError } from '../src/errors.js';
 import type { TicketEvent, TicketEventOf } from '../src/events.js';
 import { buildApp } from '../src/ingest/app.js';
@@ -11,6 +12,7 @@ import { startRole } from '../src/runtime/roles.js';
 import { listDeadLetters } from '../src/streams/dlq.js';
 import { uuidv7 } from '../src/streams/ids.js';
 import { publicTenant, type WritebackTarget } from '../src/tenants/registry.js';
+import { SecretBox } from '../src/tenants/secret-box.js';
 import { runCli } from './support/child.js';
 import { createTestEnv, waitFor, type TestEnv } from './support/env.js';
 import { appendEvent, readStream } from './support/events.js';
@@ -19,7 +21,7 @@ import { startFakeZoho, type FakeZoho, type ZohoClient } from './support/fake-zo
 
 const secret = (name: string) => `${name}-${randomBytes(12).toString('hex')}`;
 const client = (name: string): ZohoClient => ({ clientId: `1000.${name.toUpperCase()}CLIENT`, clientSecret: secret(`${name}-client-secret`), refreshTokens: [secret(`1000.${name}-refresh`)] });
-const clients = { main: client('main'), reuse: client('reuse'), expiry: client('expiry'), revoked: client('revoked'), outage: client('outage'), rotated: client('rotated'), cli: client('cli') };
+const clients = { main: client('main'), reuse: client('reuse'), shared: client('shared'), expiry: client('expiry'), revoked: client('revoked'), outage: client('outage'), rotated: client('rotated'), cli: client('cli') };
 const allSecrets = Object.values(clients).flatMap((entry) => [entry.clientSecret, ...entry.refreshTokens]);
 
 let t: TestEnv;
@@ -55,7 +57,15 @@ function enhanced(tenant: string, ticket: string): TicketEventOf<'ticket.enhance
   };
 }
 
-const newStage = () => createWritebackStage({ db: t.services.db, registry: t.services.registry, timeoutMs: 2_000, targetPolicy: { allowPrivate: true } });
+/** A worker's write-back stage: its own in-process token cache, and the tokens shared through Redis. */
+const newStage = () =>
+  createWritebackStage({
+    db: t.services.db,
+    registry: t.services.registry,
+    timeoutMs: 2_000,
+    targetPolicy: { allowPrivate: true },
+    sharedTokens: redisTokenStore(t.services.redis, t.services.keys, new SecretBox(t.config.secretsKey, t.config.secretsPreviousKeys)),
+  });
 const run = (writeback: ReturnType<typeof newStage>, event: TicketEventOf<'ticket.enhanced'>) => writeback.handle(event, { tenant: event.tenant, attempt: 1, signal: new AbortController().signal, log });
 const tokenRequestsOf = (entry: ZohoClient) => zoho.tokenRequests.filter((request) => request.form.get('client_id') === entry.clientId);
 const notesTo = (ticket: string) => zoho.noteRequests.filter((request) => request.path.endsWith(`/requests/${ticket}/notes`));
@@ -100,6 +110,19 @@ describe('write-back to ServiceDesk Plus Cloud with Zoho OAuth', () => {
     expect(tokenRequestsOf(clients.reuse)).toHaveLength(1);
     const authorizations = new Set(zoho.noteRequests.filter((request) => request.authorization?.endsWith(clients.reuse.clientId)).map((request) => request.authorization));
     expect(authorizations.size).toBe(1);
+  });
+
+  it('shares the token between workers through Redis, sealed', async () => {
+    await run(newStage(), enhanced('shared', '7151'));
+    await Promise.all(['7152', '7153'].map((ticket) => run(newStage(), enhanced('shared', ticket))));
+    expect(tokenRequestsOf(clients.shared)).toHaveLength(1);
+    const token = notesTo('7151')[0]?.authorization?.replace('Zoho-oauthtoken ', '') ?? '';
+    expect(token).toMatch(/^1000\.access-/);
+    expect(notesTo('7153')[0]?.authorization).toBe(`Zoho-oauthtoken ${token}`);
+    const stored = (await t.services.redis.get(t.services.keys.zohoAccessToken('shared'))) ?? '';
+    expect(stored).toMatch(/^enc:v1:/);
+    expect(stored).not.toContain(token);
+    expect(await t.services.redis.pttl(t.services.keys.zohoAccessToken('shared'))).toBeGreaterThan(0);
   });
 
   it('on a 401 buys one new token and retries the note once', async () => {

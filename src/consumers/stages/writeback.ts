@@ -11,7 +11,7 @@ import { noteHtml, noteText } from '../writeback/note.js';
 import { addServiceDeskPlusNote, type WrittenNote } from '../writeback/servicedesk-plus.js';
 import type { TargetPolicy } from '../writeback/target-policy.js';
 import { postEnhancementWebhook } from '../writeback/webhook.js';
-import { ZohoTokenCache } from '../writeback/zoho-oauth.js';
+import { ZohoTokenCache, type SharedTokenStore } from '../writeback/zoho-oauth.js';
 
 export type WritebackStageDeps = {
   db: Db;
@@ -20,6 +20,8 @@ export type WritebackStageDeps = {
   timeoutMs?: number;
   /** Which addresses the helpdesk may be at (WRITEBACK_ALLOW_PRIVATE). */
   targetPolicy: TargetPolicy;
+  /** Where workers share ServiceDesk Plus Cloud access tokens; without it each process buys its own. */
+  sharedTokens?: SharedTokenStore;
 };
 
 type WrittenBack = EventData<'ticket.written_back'>;
@@ -57,7 +59,7 @@ export function createWritebackStage(deps: WritebackStageDeps): Stage<'ticket.en
   const timeoutMs = deps.timeoutMs ?? defaultWritebackTimeoutMs;
   const inflight = new Map<string, Promise<FollowOn[]>>();
   // ServiceDesk Plus Cloud access tokens, per tenant, for as long as this process runs the stage.
-  const zohoTokens = new ZohoTokenCache();
+  const zohoTokens = new ZohoTokenCache({ shared: deps.sharedTokens });
 
   async function writeBack(event: TicketEventOf<'ticket.enhanced'>, ctx: StageContext): Promise<FollowOn[]> {
     const key = [event.tenant, event.ticket, event.id];

@@ -85,49 +85,74 @@ async function requestAccessToken(auth: ZohoOAuth, options: TokenRequestOptions,
 }
 
 type AccessToken = { value: string; renewAt: number };
+export type CachedAccessToken = AccessToken & { credentials: string };
+
+/** Where the workers of a deployment share access tokens (Redis), so each tenant buys one per hour, not one per worker. */
+export type SharedTokenStore = {
+  read(tenant: string): Promise<CachedAccessToken | undefined>;
+  write(tenant: string, token: CachedAccessToken): Promise<void>;
+};
 
 /** Which credentials a cached token was bought with: an update or a rotation makes the old token unused. */
 const fingerprint = (auth: ZohoOAuth) =>
   createHash('sha256').update([auth.accountsUrl, auth.clientId, auth.clientSecret, auth.refreshToken].join('\u0000')).digest('base64url');
 
 /**
- * Access tokens per tenant, held by this process until shortly before they expire. Concurrent
- * notes of one tenant share one refresh; a token the API turned down (401) is replaced once.
+ * Access tokens per tenant, held by this process (and the shared store, if any) until shortly
+ * before they expire. Concurrent notes of one tenant share one refresh; a token the API turned
+ * down (401) is replaced once.
  */
 export class ZohoTokenCache {
-  private readonly tokens = new Map<string, AccessToken & { credentials: string }>();
+  private readonly tokens = new Map<string, CachedAccessToken>();
   private readonly refreshing = new Map<string, Promise<AccessToken>>();
+  private readonly shared: SharedTokenStore | undefined;
+  private readonly clock: () => number;
 
-  constructor(private readonly clock: () => number = Date.now) {}
+  constructor(options: { shared?: SharedTokenStore | undefined; clock?: () => number } = {}) {
+    this.shared = options.shared;
+    this.clock = options.clock ?? Date.now;
+  }
 
-  /** A token to send: the cached one while fresh, else a new one. */
+  /** A token to send: the cached one while fresh, else one from the shared store, else a new one. */
   async get(auth: ZohoOAuth, options: TokenRequestOptions): Promise<string> {
     const cached = this.tokens.get(options.tenant);
-    if (cached && cached.credentials === fingerprint(auth) && cached.renewAt > this.clock()) return cached.value;
-    return this.refresh(auth, options);
+    if (cached && this.usable(cached, fingerprint(auth))) return cached.value;
+    return this.refresh(auth, options, undefined);
   }
 
-  /** After a 401 with `rejected`: a new token, unless another note already replaced that one. */
+  /** After a 401 with `rejected`: any other fresh token, else a new one; never `rejected` again. */
   async replace(auth: ZohoOAuth, rejected: string, options: TokenRequestOptions): Promise<string> {
     const cached = this.tokens.get(options.tenant);
-    if (cached && cached.credentials === fingerprint(auth) && cached.value !== rejected && cached.renewAt > this.clock()) return cached.value;
+    if (cached && cached.value !== rejected && this.usable(cached, fingerprint(auth))) return cached.value;
     this.tokens.delete(options.tenant);
-    return this.refresh(auth, options);
+    return this.refresh(auth, options, rejected);
   }
 
-  private async refresh(auth: ZohoOAuth, options: TokenRequestOptions): Promise<string> {
+  private usable(token: CachedAccessToken | undefined, credentials: string): token is CachedAccessToken {
+    return token !== undefined && token.credentials === credentials && token.renewAt > this.clock();
+  }
+
+  private async refresh(auth: ZohoOAuth, options: TokenRequestOptions, rejected: string | undefined): Promise<string> {
     const credentials = fingerprint(auth);
-    const key = `${options.tenant}\u0000${credentials}`;
+    // Notes turned down with the same token share one refresh; they never join one that may hand it out again.
+    const key = [options.tenant, credentials, rejected ? createHash('sha256').update(rejected).digest('base64url') : ''].join('\u0000');
     let running = this.refreshing.get(key);
     if (!running) {
-      running = requestAccessToken(auth, options, this.clock())
-        .then((token) => {
-          this.tokens.set(options.tenant, { ...token, credentials });
-          return token;
-        })
-        .finally(() => this.refreshing.delete(key));
+      running = this.obtain(auth, options, credentials, rejected).finally(() => this.refreshing.delete(key));
       this.refreshing.set(key, running);
     }
     return (await running).value;
+  }
+
+  private async obtain(auth: ZohoOAuth, options: TokenRequestOptions, credentials: string, rejected: string | undefined): Promise<AccessToken> {
+    const shared = await this.shared?.read(options.tenant);
+    if (this.usable(shared, credentials) && shared.value !== rejected) {
+      this.tokens.set(options.tenant, shared);
+      return shared;
+    }
+    const token = { ...(await requestAccessToken(auth, options, this.clock())), credentials };
+    this.tokens.set(options.tenant, token);
+    await this.shared?.write(options.tenant, token);
+    return token;
   }
 }
