@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWritebackStage } from '../src/consumers/stages/writeback.js';
 import { checkNewWritebackTarget } from '../src/consumers/writeback/target-policy.js';
+import { ZohoTokenCache } from '../src/consumers/writeback/zoho-oauth.js';
 import { redisTokenStore } from '../src/consumers/writeback/zoho-token-store.js';
 import { StreamdeskError } from '../src/errors.js';
 import type { TicketEvent, TicketEventOf } from '../src/events.js';
@@ -123,6 +124,21 @@ describe('write-back to ServiceDesk Plus Cloud with Zoho OAuth', () => {
     expect(stored).toMatch(/^enc:v1:/);
     expect(stored).not.toContain(token);
     expect(await t.services.redis.pttl(t.services.keys.zohoAccessToken('shared'))).toBeGreaterThan(0);
+  });
+
+  it('keeps a token until two minutes before it expires, then buys the next', async () => {
+    let now = Date.now();
+    const cache = new ZohoTokenCache({ clock: () => now });
+    const target = cloudTarget(clients.main);
+    if (target.type !== 'servicedesk-plus' || !target.auth) throw new Error('expected a Zoho OAuth target');
+    const options = { tenant: 'clock', timeoutMs: 2_000, signal: new AbortController().signal, targetPolicy: { allowPrivate: true } };
+    const before = tokenRequestsOf(clients.main).length;
+    const first = await cache.get(target.auth, options);
+    now += 3_600_000 - 121_000;
+    expect(await cache.get(target.auth, options)).toBe(first);
+    now += 2_000;
+    expect(await cache.get(target.auth, options)).not.toBe(first);
+    expect(tokenRequestsOf(clients.main)).toHaveLength(before + 2);
   });
 
   it('on a 401 buys one new token and retries the note once', async () => {

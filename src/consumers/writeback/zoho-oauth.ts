@@ -9,12 +9,12 @@ export type TokenRequestOptions = { tenant: string; timeoutMs: number; signal: A
 
 /** Zoho answers most refusals with 200 and an `error` field; 400/401 are read the same way. */
 const tokenAnswer = z.union([
-  z.object({ access_token: z.string().min(1), expires_in: z.number().positive().optional() }),
+  z.object({ access_token: z.string().min(1), expires_in: z.number().positive().optional(), expires_in_sec: z.number().positive().optional() }),
   z.object({ error: z.string().min(1) }),
 ]);
 
-/** Zoho access tokens live an hour; one without `expires_in` is assumed to. */
-const defaultLifetimeMs = 3_600_000;
+/** Zoho access tokens live an hour; one without `expires_in` is assumed to, and none is kept longer. */
+const maxLifetimeMs = 3_600_000;
 /** Renewed this long before it expires, so a note never leaves with a token about to lapse. */
 const renewBeforeMs = 120_000;
 /** Zoho limits how many access tokens a refresh token may buy in a few minutes ("Access Denied"). */
@@ -80,7 +80,9 @@ async function requestAccessToken(auth: ZohoOAuth, options: TokenRequestOptions,
     throw new StreamdeskError(code, `Zoho accounts answered ${response.status} to POST ${describeUrl(url)} without an access token or an error`);
   }
   if ('error' in parsed.data) throw refusal(parsed.data.error, auth, options.tenant);
-  const lifetimeMs = parsed.data.expires_in ? parsed.data.expires_in * 1_000 : defaultLifetimeMs;
+  // Older accounts servers gave `expires_in` in milliseconds beside `expires_in_sec`.
+  const seconds = parsed.data.expires_in_sec ?? parsed.data.expires_in;
+  const lifetimeMs = Math.min(seconds ? seconds * 1_000 : maxLifetimeMs, maxLifetimeMs);
   return { value: parsed.data.access_token, renewAt: now + lifetimeMs - Math.min(renewBeforeMs, lifetimeMs / 2) };
 }
 
