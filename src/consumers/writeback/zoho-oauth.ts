@@ -46,7 +46,7 @@ function refusal(error: string, auth: ZohoOAuth, tenant: string): StreamdeskErro
   if (error === 'invalid_client_secret') {
     return new StreamdeskError('WRITEBACK_AUTH_FAILED', `Zoho accounts at ${where} refused the client secret of client ${auth.clientId} (${error}); ${fixTarget}`);
   }
-  const shown = error.replace(/[^\w .:-]/g, '').slice(0, 60);
+  const shown = [auth.clientSecret, auth.refreshToken].reduce((text, secret) => text.split(secret).join('[redacted]'), error).replace(/[^\w .:[\]-]/g, '').slice(0, 60);
   return new StreamdeskError('WRITEBACK_AUTH_FAILED', `Zoho accounts at ${where} refused to issue an access token (${shown}); check the self client and its refresh token`);
 }
 
