@@ -187,6 +187,24 @@ describe('write-back to ServiceDesk Plus Cloud with Zoho OAuth', () => {
     expect((await run(newStage(), enhanced('outage', '7402')))[0]).toMatchObject({ data: { status: 201 } });
   });
 
+  it('a wrong client id or client secret is WRITEBACK_AUTH_FAILED, naming which and how to fix it', async () => {
+    const wrongSecret = secret('wrong-client-secret');
+    allSecrets.push(wrongSecret);
+    const cases = [
+      ['wrong-client', { ...clients.main, clientId: '1000.UNKNOWNCLIENT' }, 'does not know client id 1000.UNKNOWNCLIENT (invalid_client)'],
+      ['wrong-secret', { ...clients.main, clientSecret: wrongSecret }, 'refused the client secret'],
+    ] as const;
+    for (const [tenant, entry, says] of cases) {
+      await t.services.registry.create({ id: tenant, writeback: cloudTarget(entry) });
+      const error = await rejection(run(newStage(), enhanced(tenant, `7450-${tenant}`)));
+      expect(error).toMatchObject({ code: 'WRITEBACK_AUTH_FAILED', retryable: false });
+      expect(error.message).toContain(says);
+      expect(error.message).toContain(`streamdesk tenant update ${tenant} --writeback-json`);
+      for (const value of allSecrets) expect(error.message).not.toContain(value);
+      expect(notesTo(`7450-${tenant}`)).toEqual([]);
+    }
+  });
+
   it('an invalid refresh token dead-letters at once with WRITEBACK_AUTH_FAILED and a fix, and no secret in the letter, the event or the logs', async () => {
     const lines: string[] = [];
     const logger = pino({ level: 'info' }, new Writable({ write(chunk, _encoding, done) { lines.push(String(chunk)); done(); } }));
