@@ -43,6 +43,7 @@ export const errorCatalogue = {
   LLM_REJECTED: { status: 502, retryable: false, message: 'The LLM rejected the request' },
   WRITEBACK_FAILED: { status: 502, retryable: true, message: 'The helpdesk did not accept the note' },
   WRITEBACK_REJECTED: { status: 502, retryable: false, message: 'The helpdesk rejected the note' },
+  WRITEBACK_AUTH_FAILED: { status: 502, retryable: false, message: "The helpdesk's OAuth server refused the target's client or refresh token" },
 } as const satisfies Record<string, { status: number; retryable: boolean; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

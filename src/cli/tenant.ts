@@ -20,7 +20,7 @@ export const tenantUsage = `  tenant create <id> [--name N] [--inbound-auth hmac
   tenant rotate-secret <id> [--overlap-seconds S] [--json]
                                                new secret or token; the old one is accepted for S seconds, or until retired
   tenant retire-secret <id>                    stop accepting the secret from before the last rotation
-  tenant rotate-helpdesk-key <id> --key K      replace the write-back target's API key or signing secret
+  tenant rotate-helpdesk-key <id> --key K      replace the write-back target's API key, Zoho refresh token or signing secret
   tenant delete <id> [--purge] [--yes] [--json]
                                                unregister a tenant; --purge also removes its streams, DLQ,
                                                markers, rows and archive (asks for the id unless --yes)
@@ -179,7 +179,8 @@ export async function tenantCommand(config: Config, rest: string[]): Promise<num
       if (!key) throw new UsageError('tenant rotate-helpdesk-key needs --key K');
       return withServices(async ({ registry }) => {
         const tenant = await registry.rotateHelpdeskKey(tenantId, key);
-        print(publicTenant(tenant), values.json, () => `Replaced the ${tenant.writeback.type} key of ${tenant.id}`);
+        const what = tenant.writeback.type === 'servicedesk-plus' && tenant.writeback.auth ? 'Zoho OAuth refresh token' : 'key';
+        print(publicTenant(tenant), values.json, () => `Replaced the ${tenant.writeback.type} ${what} of ${tenant.id}`);
         return 0;
       });
     }

@@ -1,12 +1,14 @@
 import { Budgets } from '../llm/budgets.js';
 import { ProviderGate, providerId } from '../llm/gate.js';
 import type { Services } from '../runtime/services.js';
+import { SecretBox } from '../tenants/secret-box.js';
 import { offlineEnhancer } from './enhancers/offline.js';
 import { createOpenAiEnhancer } from './enhancers/openai.js';
 import type { AnyStage } from './stage.js';
 import { createContextStage } from './stages/context.js';
 import { createEnhanceStage, type EnhanceStageDeps } from './stages/enhance.js';
 import { createWritebackStage } from './stages/writeback.js';
+import { redisTokenStore } from './writeback/zoho-token-store.js';
 
 /** The pipeline's stages, in the order events flow through them. */
 export function createStages(services: Services): AnyStage[] {
@@ -24,6 +26,11 @@ export function createStages(services: Services): AnyStage[] {
   return [
     createContextStage({ db: services.db }),
     createEnhanceStage(enhance),
-    createWritebackStage({ db: services.db, registry: services.registry, targetPolicy: { allowPrivate: services.config.writebackAllowPrivate } }),
+    createWritebackStage({
+      db: services.db,
+      registry: services.registry,
+      targetPolicy: { allowPrivate: services.config.writebackAllowPrivate },
+      sharedTokens: redisTokenStore(services.redis, services.keys, new SecretBox(services.config.secretsKey, services.config.secretsPreviousKeys)),
+    }),
   ];
 }

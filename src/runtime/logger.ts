@@ -21,6 +21,7 @@ export function createLogger(config: Pick<Config, 'logLevel'>, role: string, des
     redact: {
       paths: [
         'secret', '*.secret', 'authToken', '*.authToken', 'apiKey', '*.apiKey', 'writeback.secret', 'writeback.authToken',
+        'clientSecret', '*.clientSecret', 'refreshToken', '*.refreshToken', 'accessToken', '*.accessToken', 'writeback.auth.clientSecret', 'writeback.auth.refreshToken',
         'req.headers.authorization', 'req.headers["x-streamdesk-signature"]', 'headers.authorization', 'headers["x-streamdesk-signature"]',
         'req.headers["x-streamdesk-token"]', 'headers["x-streamdesk-token"]',
         'body', 'rawBody',

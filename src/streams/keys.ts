@@ -23,6 +23,8 @@ export function redisKeys(prefix: string) {
     usage: (tenant: string, period: string) => tenantKey(tenant, `usage:${period}`),
     /** Tickets waiting for the tenant's budget: event id → when it first waited (hash). */
     budgetWaiting: (tenant: string) => tenantKey(tenant, 'budget-waiting'),
+    /** A ServiceDesk Plus Cloud access token the tenant's workers share (sealed JSON, expires with the token). */
+    zohoAccessToken: (tenant: string) => tenantKey(tenant, 'zoho-access-token'),
     /** The shared gate of one LLM provider and model (hash) and its calls in flight (sorted set); one slot per provider. */
     llmGate: (provider: string) => `${prefix}:{llm:${provider}}:gate`,
     llmLeases: (provider: string) => `${prefix}:{llm:${provider}}:leases`,

@@ -8,9 +8,28 @@ import { redisKeys, tenantIdPattern } from '../streams/keys.js';
 import { BoundedCache } from './cache.js';
 import { SecretBox } from './secret-box.js';
 
+/**
+ * ServiceDesk Plus Cloud (and MSP Cloud): a Zoho "self client" whose refresh token buys one-hour
+ * access tokens from the accounts server of the portal's data centre.
+ */
+export const zohoOAuthSchema = z.object({
+  type: z.literal('zoho-oauth'),
+  accountsUrl: z.url({ protocol: /^https?$/ }),
+  clientId: z.string().min(1),
+  clientSecret: z.string().min(1),
+  refreshToken: z.string().min(1),
+});
+export type ZohoOAuth = z.infer<typeof zohoOAuthSchema>;
+
 export const writebackSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('none') }),
-  z.object({ type: z.literal('servicedesk-plus'), baseUrl: z.url({ protocol: /^https?$/ }), authToken: z.string().min(1) }),
+  // On-premises: the technician key in `authToken`; Cloud: Zoho OAuth in `auth`. Exactly one of the two.
+  z
+    .object({ type: z.literal('servicedesk-plus'), baseUrl: z.url({ protocol: /^https?$/ }), authToken: z.string().min(1).optional(), auth: zohoOAuthSchema.optional() })
+    .refine((target) => (target.authToken === undefined) !== (target.auth === undefined), {
+      message: 'give either authToken (on-premises technician key) or auth (Zoho OAuth for ServiceDesk Plus Cloud), not both or neither',
+      path: ['auth'],
+    }),
   z.object({ type: z.literal('webhook'), url: z.url({ protocol: /^https?$/ }), secret: z.string().min(16) }),
 ]);
 export type WritebackTarget = z.infer<typeof writebackSchema>;
@@ -215,12 +234,17 @@ export class TenantRegistry {
     return true;
   }
 
-  /** Replaces the helpdesk API key (ServiceDesk Plus technician key, or the note webhook's signing secret). */
+  /**
+   * Replaces the helpdesk API key: the ServiceDesk Plus technician key, the Zoho OAuth refresh
+   * token of a ServiceDesk Plus Cloud target, or the note webhook's signing secret.
+   */
   async rotateHelpdeskKey(id: string, key: string): Promise<Tenant> {
     const tenant = await this.require(id);
     const target = tenant.writeback;
     if (target.type === 'none') throw new StreamdeskError('BAD_REQUEST', `Tenant "${id}" has no write-back target, so no helpdesk key to rotate`);
-    const writeback = writebackSchema.parse(target.type === 'servicedesk-plus' ? { ...target, authToken: key } : { ...target, secret: key });
+    const rotated =
+      target.type === 'webhook' ? { ...target, secret: key } : target.auth ? { ...target, auth: { ...target.auth, refreshToken: key } } : { ...target, authToken: key };
+    const writeback = writebackSchema.parse(rotated);
     return this.save({ ...tenant, writeback, updatedAt: new Date() });
   }
 

@@ -11,6 +11,7 @@ import { noteHtml, noteText } from '../writeback/note.js';
 import { addServiceDeskPlusNote, type WrittenNote } from '../writeback/servicedesk-plus.js';
 import type { TargetPolicy } from '../writeback/target-policy.js';
 import { postEnhancementWebhook } from '../writeback/webhook.js';
+import { ZohoTokenCache, type SharedTokenStore } from '../writeback/zoho-oauth.js';
 
 export type WritebackStageDeps = {
   db: Db;
@@ -19,6 +20,8 @@ export type WritebackStageDeps = {
   timeoutMs?: number;
   /** Which addresses the helpdesk may be at (WRITEBACK_ALLOW_PRIVATE). */
   targetPolicy: TargetPolicy;
+  /** Where workers share ServiceDesk Plus Cloud access tokens; without it each process buys its own. */
+  sharedTokens?: SharedTokenStore;
 };
 
 type WrittenBack = EventData<'ticket.written_back'>;
@@ -28,14 +31,16 @@ export const defaultWritebackTimeoutMs = 10_000;
 
 const fromRow = (row: WritebackRow): WrittenBack => ({ target: row.target, noteId: row.note_id, status: row.status });
 
-async function writeNote(tenant: Tenant, event: TicketEventOf<'ticket.enhanced'>, options: { timeoutMs: number; signal: AbortSignal; targetPolicy: TargetPolicy }): Promise<WrittenNote | undefined> {
+type NoteOptions = { timeoutMs: number; signal: AbortSignal; targetPolicy: TargetPolicy; zohoTokens: ZohoTokenCache };
+
+async function writeNote(tenant: Tenant, event: TicketEventOf<'ticket.enhanced'>, options: NoteOptions): Promise<WrittenNote | undefined> {
   const { enhancement, model } = event.data;
   const target = tenant.writeback;
   switch (target.type) {
     case 'none':
       return undefined;
     case 'servicedesk-plus':
-      return addServiceDeskPlusNote(target, event.ticket, noteHtml(enhancement, model), options);
+      return addServiceDeskPlusNote(target, event.ticket, noteHtml(enhancement, model), { ...options, tenant: tenant.id });
     case 'webhook':
       return postEnhancementWebhook(
         target,
@@ -53,6 +58,8 @@ async function writeNote(tenant: Tenant, event: TicketEventOf<'ticket.enhanced'>
 export function createWritebackStage(deps: WritebackStageDeps): Stage<'ticket.enhanced'> {
   const timeoutMs = deps.timeoutMs ?? defaultWritebackTimeoutMs;
   const inflight = new Map<string, Promise<FollowOn[]>>();
+  // ServiceDesk Plus Cloud access tokens, per tenant, for as long as this process runs the stage.
+  const zohoTokens = new ZohoTokenCache({ shared: deps.sharedTokens });
 
   async function writeBack(event: TicketEventOf<'ticket.enhanced'>, ctx: StageContext): Promise<FollowOn[]> {
     const key = [event.tenant, event.ticket, event.id];
@@ -70,7 +77,7 @@ export function createWritebackStage(deps: WritebackStageDeps): Stage<'ticket.en
     const target = tenant.writeback.type;
     const spanAttributes = { [Attr.writebackTarget]: target, [Attr.tenantId]: event.tenant, [Attr.ticketId]: event.ticket };
     const written = await withSpan(writebackSpanName(target), spanAttributes, async (span) => {
-      const note = await writeNote(tenant, event, { timeoutMs, signal: ctx.signal, targetPolicy: deps.targetPolicy });
+      const note = await writeNote(tenant, event, { timeoutMs, signal: ctx.signal, targetPolicy: deps.targetPolicy, zohoTokens });
       if (note?.status) span.setAttribute(Attr.httpResponseStatusCode, note.status);
       return note;
     });

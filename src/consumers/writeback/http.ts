@@ -14,12 +14,14 @@ export type PeerRequest = Readonly<{
   secrets: readonly string[];
   /** Checked right before the call, after DNS resolution. */
   targetPolicy: TargetPolicy;
+  /** Error statuses the caller reads itself (an expired access token's 401, an OAuth error body) instead of an error. */
+  returnStatuses?: readonly number[];
 }>;
 
 const bodyExcerptChars = 200;
 
 /**
- * POSTs to a helpdesk-side peer and returns its 2xx response. Anything else becomes a coded error:
+ * POSTs to a helpdesk-side peer and returns its 2xx response (or one of `returnStatuses`). Anything else becomes a coded error:
  * timeouts, connection errors, 5xx, 408 and 429 are retryable (WRITEBACK_FAILED); other answers
  * mean the request itself is wrong and a retry would fail the same way (WRITEBACK_REJECTED).
  */
@@ -43,7 +45,7 @@ export async function sendToPeer(request: PeerRequest): Promise<Response> {
         : `could not connect (${redact(connectionErrorCode(error))})`;
     throw new StreamdeskError('WRITEBACK_FAILED', `${peer} at ${describe(url)}: ${reason}`, undefined, { cause: error });
   }
-  if (response.ok) return response;
+  if (response.ok || request.returnStatuses?.includes(response.status)) return response;
   const excerpt = redact((await response.text().catch(() => '')).slice(0, bodyExcerptChars)).replace(/\s+/g, ' ').trim();
   const message = `${peer} answered ${response.status} to POST ${describe(url)}${excerpt ? `: ${excerpt}` : ''}`;
   if (response.status >= 500 || response.status === 408 || response.status === 429) {

@@ -1,6 +1,7 @@
 import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
 import { StreamdeskError } from '../../errors.js';
+import type { WritebackTarget } from '../../tenants/registry.js';
 
 export type TargetPolicy = Readonly<{
   /** WRITEBACK_ALLOW_PRIVATE: loopback, private and link-local targets are allowed (local helpdesks, tests). */
@@ -97,26 +98,26 @@ export async function checkTargetAddress(value: string | URL, policy: TargetPoli
   return url;
 }
 
-/** The URL a write-back target calls, if it calls one. */
-export function targetUrlOf(target: { type: 'none' } | { type: 'servicedesk-plus'; baseUrl: string } | { type: 'webhook'; url: string }): string | undefined {
+/** The URLs a write-back target calls: none, the helpdesk, and for Zoho OAuth its accounts server too. */
+export function targetUrlsOf(target: WritebackTarget): string[] {
   switch (target.type) {
     case 'none':
-      return undefined;
+      return [];
     case 'servicedesk-plus':
-      return target.baseUrl;
+      return target.auth ? [target.baseUrl, target.auth.accountsUrl] : [target.baseUrl];
     case 'webhook':
-      return target.url;
+      return [target.url];
   }
 }
 
 /** The check at creation (admin API, CLI): refuses with WRITEBACK_TARGET_REFUSED; an unresolvable name is refused too. */
-export async function checkNewWritebackTarget(target: Parameters<typeof targetUrlOf>[0], policy: TargetPolicy): Promise<void> {
-  const url = targetUrlOf(target);
-  if (url === undefined) return;
-  try {
-    await checkTargetAddress(url, policy);
-  } catch (error) {
-    if (error instanceof StreamdeskError && error.code === 'WRITEBACK_FAILED') throw refused(error.message);
-    throw error;
+export async function checkNewWritebackTarget(target: WritebackTarget, policy: TargetPolicy): Promise<void> {
+  for (const url of targetUrlsOf(target)) {
+    try {
+      await checkTargetAddress(url, policy);
+    } catch (error) {
+      if (error instanceof StreamdeskError && error.code === 'WRITEBACK_FAILED') throw refused(error.message);
+      throw error;
+    }
   }
 }
