@@ -61,14 +61,13 @@ export async function llmAdminRoutes(app: FastifyInstance, deps: LlmAdminDeps): 
   app.put<{ Params: { tenant: string } }>('/v1/admin/tenants/:tenant/model', async (request) => {
     const tenant = await knownTenant(request.params.tenant);
     const change = parse(modelSettingsChangeSchema, request.body ?? {});
-    const current = await deps.registry.get(tenant);
-    const updated = await deps.registry.setModelSettings(tenant, applyModelChange(current?.model, change));
+    const updated = await deps.registry.changeModelSettings(tenant, (current) => applyModelChange(current, change));
     return { tenant, ...publicModelSettings(updated.model) };
   });
 
   app.delete<{ Params: { tenant: string } }>('/v1/admin/tenants/:tenant/model', async (request, reply) => {
     const tenant = await knownTenant(request.params.tenant);
-    await deps.registry.setModelSettings(tenant, undefined);
+    await deps.registry.changeModelSettings(tenant, () => undefined);
     return reply.status(204).send();
   });
 }

@@ -230,9 +230,13 @@ export class TenantRegistry {
     return this.save({ ...tenant, writeback, updatedAt: new Date() });
   }
 
-  /** Replaces the tenant's model settings (undefined: back to the global ones); the API key is sealed with the other secrets. */
-  async setModelSettings(id: string, settings: TenantModelSettings | undefined): Promise<Tenant> {
+  /**
+   * Changes the tenant's model settings from what is stored now (undefined: back to the global
+   * ones); the API key is sealed with the other secrets.
+   */
+  async changeModelSettings(id: string, change: (current: TenantModelSettings | undefined) => TenantModelSettings | undefined): Promise<Tenant> {
     const tenant = await this.require(id);
+    const settings = change(tenant.model);
     return this.save({ ...tenant, model: settings === undefined ? undefined : tenantModelSettingsSchema.parse(settings), updatedAt: new Date() });
   }
 
