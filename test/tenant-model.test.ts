@@ -1,6 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { accountTag, providerId } from '../src/llm/gate.js';
+import { accountTag, ProviderGate, providerId } from '../src/llm/gate.js';
+import { offlineEnhancer } from '../src/consumers/enhancers/offline.js';
+import { TenantEnhancers } from '../src/consumers/enhancers/tenant-enhancers.js';
 import { startRole, type RunningRole } from '../src/runtime/roles.js';
+import { applyModelChange, type TenantModelSettings } from '../src/tenants/model-settings.js';
+import { TenantRegistry, type Tenant } from '../src/tenants/registry.js';
+import { SecretBox } from '../src/tenants/secret-box.js';
 import { spawnCli, runCli, type CliResult } from './support/child.js';
 import { createTestEnv, waitFor, type TestEnv } from './support/env.js';
 import { startFakeOpenAi, type ChatRequest, type FakeOpenAi } from './support/fake-openai.js';
@@ -112,7 +117,11 @@ describe('per-tenant model settings', () => {
     expect(changed.request.body.model).toBe('tenant-gpt-2');
     expect(systemOf(changed.request)).not.toContain('German');
 
-    expect((await putModel('acme', { apiKey: rotatedKey })).statusCode).toBe(200);
+    // Rotated by another process (the CLI): the worker's registry sees it once its cache entry ages out.
+    const elsewhere = await TenantRegistry.connect(t.config);
+    await elsewhere.changeModelSettings('acme', (current) => applyModelChange(current, { apiKey: rotatedKey }));
+    await elsewhere.close();
+    await waitFor(async () => (await t.services.registry.get('acme'))?.model?.apiKey === rotatedKey, { message: 'the worker sees the rotated key' });
     const rotated = await enhanced('acme', 'A-3', 'Laptop will not boot');
     expect(rotated.request.authorization).toBe(`Bearer ${rotatedKey}`);
 
@@ -193,5 +202,50 @@ describe('streamdesk tenant model', () => {
       expect(result.stderr).toMatch(message);
       expect(result.stderr).not.toContain('secret-value');
     }
+  });
+});
+
+describe('enhancers per tenant', () => {
+  const global = { apiKey: undefined, baseUrl: undefined, model: 'global-gpt', timeoutMs: 1_000 };
+  const settings = new Map<string, TenantModelSettings>();
+  const tenants = (id: string) => Promise.resolve(settings.has(id) ? ({ id, model: settings.get(id) } as Tenant) : undefined);
+  const gates: string[] = [];
+  const enhancers = new TenantEnhancers({ global, tenant: tenants, gate: (provider) => (gates.push(provider), new ProviderGate(t.services.redis, t.services.keys, provider, t.config.llmLimits, 5_000)), offline: offlineEnhancer });
+
+  it('falls back to the offline enhancer when neither the tenant nor the global settings have a key', async () => {
+    expect(await enhancers.forTenant('plain')).toBe(offlineEnhancer);
+    settings.set('plain', { model: 'tenant-gpt', language: 'de' });
+    expect(await enhancers.forTenant('plain')).toBe(offlineEnhancer);
+  });
+
+  it('keeps one enhancer per distinct settings and makes a new one when they change', async () => {
+    settings.set('one', { apiKey: tenantKey, model: 'tenant-gpt' });
+    settings.set('two', { apiKey: tenantKey, model: 'tenant-gpt' });
+    const first = await enhancers.forTenant('one');
+    expect(first).not.toBe(offlineEnhancer);
+    expect(await enhancers.forTenant('one')).toBe(first);
+    expect(await enhancers.forTenant('two')).toBe(first);
+    settings.set('one', { apiKey: rotatedKey, model: 'tenant-gpt' });
+    expect(await enhancers.forTenant('one')).not.toBe(first);
+    // Two accounts on one model: two gates.
+    expect(new Set(gates).size).toBe(2);
+    expect(gates.join()).not.toContain('sk-');
+  });
+});
+
+describe('sealing', () => {
+  it('reseals the model settings with a new encryption key', async () => {
+    await t.services.registry.create({ id: 'rekeyed' });
+    await t.services.registry.changeModelSettings('rekeyed', () => ({ model: 'tenant-gpt', apiKey: tenantKey }));
+    const rawModel = async () => (await t.services.redis.hgetall(`${t.services.keys.tenantEntityPrefix}:rekeyed`)).model ?? '';
+    const firstKeyId = SecretBox.keyIdOf(await rawModel());
+    const secondKey = 'b'.repeat(64);
+    const rotated = await TenantRegistry.connect({ ...t.config, secretsKey: secondKey, secretsPreviousKeys: [t.config.secretsKey!] });
+    expect(await rotated.reseal()).toBeGreaterThanOrEqual(1);
+    await rotated.close();
+    expect(SecretBox.keyIdOf(await rawModel())).not.toBe(firstKeyId);
+    const onlyNewKey = await TenantRegistry.connect({ ...t.config, secretsKey: secondKey, secretsPreviousKeys: [] });
+    expect((await onlyNewKey.get('rekeyed'))?.model).toEqual({ model: 'tenant-gpt', apiKey: tenantKey });
+    await onlyNewKey.close();
   });
 });
