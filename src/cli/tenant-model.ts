@@ -83,12 +83,9 @@ export async function tenantModelCommand(args: string[], withServices: (work: (s
       }
       const change = parsed.data;
       return withServices(async ({ registry }) => {
-        let tenant;
-        try {
-          tenant = await registry.changeModelSettings(id, (current) => applyModelChange(current, change));
-        } catch (error) {
+        const tenant = await registry.changeModelSettings(id, (current) => applyModelChange(current, change)).catch((error: unknown) => {
           throw usageOf(error);
-        }
+        });
         print(id, publicModelSettings(tenant.model), values.json);
         return 0;
       });
