@@ -9,6 +9,7 @@ import { findUnstorable } from '../storable.js';
 import { deleteTenant, type PurgeReport } from '../tenants/purge.js';
 import { inboundAuthModes, publicTenant, writebackSchema, type InboundAuth, type Tenant, type WritebackTarget } from '../tenants/registry.js';
 import { printable, printableJson } from './printable.js';
+import { tenantModelCommand, tenantModelUsage } from './tenant-model.js';
 import { UsageError } from './usage-error.js';
 
 export const tenantUsage = `  tenant create <id> [--name N] [--inbound-auth hmac|token|basic] [--writeback-json JSON] [--json]
@@ -25,9 +26,9 @@ export const tenantUsage = `  tenant create <id> [--name N] [--inbound-auth hmac
                                                unregister a tenant; --purge also removes its streams, DLQ,
                                                markers, rows and archive (asks for the id unless --yes)
   tenant reseal                                re-encrypt every tenant's secrets with SECRETS_ENCRYPTION_KEY
-`;
+${tenantModelUsage}`;
 
-export const unencryptedWarning = 'SECRETS_ENCRYPTION_KEY is not set: tenant secrets, tokens and helpdesk keys are stored unencrypted in Redis';
+export const unencryptedWarning = 'SECRETS_ENCRYPTION_KEY is not set: tenant secrets, tokens, helpdesk keys and LLM API keys are stored unencrypted in Redis';
 
 /** Commands that store a secret say when it is stored unencrypted. */
 const storingSecrets = new Set(['create', 'update', 'rotate-secret', 'rotate-helpdesk-key']);
@@ -105,20 +106,22 @@ async function confirmed(id: string, yes: boolean): Promise<boolean> {
 /** `streamdesk tenant <subcommand>`: the tenant lifecycle. */
 export async function tenantCommand(config: Config, rest: string[]): Promise<number> {
   const [sub, ...args] = rest;
+  const storesSecret = storingSecrets.has(sub ?? '') || (sub === 'model' && args[0] === 'set');
+  const withServices = async (work: (services: Services) => Promise<number>): Promise<number> => {
+    const services = await openServices(config, createLogger({ logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel }, 'cli', pino.destination({ dest: 2, sync: true })));
+    try {
+      if (storesSecret && !services.registry.encryptsSecrets) process.stderr.write(`streamdesk: warning: ${unencryptedWarning}\n`);
+      return await work(services);
+    } finally {
+      await services.close();
+    }
+  };
+  if (sub === 'model') return tenantModelCommand(args, withServices);
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options });
   const id = positionals[0];
   const needId = () => {
     if (!id) throw new UsageError(`tenant ${sub} needs an id: streamdesk tenant ${sub} <id>`);
     return id;
-  };
-  const withServices = async (work: (services: Services) => Promise<number>): Promise<number> => {
-    const services = await openServices(config, createLogger({ logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel }, 'cli', pino.destination({ dest: 2, sync: true })));
-    try {
-      if (storingSecrets.has(sub ?? '') && !services.registry.encryptsSecrets) process.stderr.write(`streamdesk: warning: ${unencryptedWarning}\n`);
-      return await work(services);
-    } finally {
-      await services.close();
-    }
   };
 
   switch (sub) {
@@ -208,7 +211,7 @@ export async function tenantCommand(config: Config, rest: string[]): Promise<num
         return 0;
       });
     default:
-      throw new UsageError('tenant needs a subcommand: create, list, update, rotate-secret, retire-secret, rotate-helpdesk-key, delete or reseal');
+      throw new UsageError('tenant needs a subcommand: create, list, update, rotate-secret, retire-secret, rotate-helpdesk-key, delete, reseal or model');
   }
 }
 

@@ -1,12 +1,13 @@
 import { Budgets } from '../llm/budgets.js';
-import { ProviderGate, providerId } from '../llm/gate.js';
+import { ProviderGate } from '../llm/gate.js';
 import type { Services } from '../runtime/services.js';
+import { BoundedCache } from '../tenants/cache.js';
 import { SecretBox } from '../tenants/secret-box.js';
 import { offlineEnhancer } from './enhancers/offline.js';
-import { createOpenAiEnhancer } from './enhancers/openai.js';
+import { TenantEnhancers } from './enhancers/tenant-enhancers.js';
 import type { AnyStage } from './stage.js';
 import { createContextStage } from './stages/context.js';
-import { createEnhanceStage, type EnhanceStageDeps } from './stages/enhance.js';
+import { createEnhanceStage } from './stages/enhance.js';
 import { createWritebackStage } from './stages/writeback.js';
 import { redisTokenStore } from './writeback/zoho-token-store.js';
 
@@ -14,18 +15,25 @@ import { redisTokenStore } from './writeback/zoho-token-store.js';
 export function createStages(services: Services): AnyStage[] {
   const { openai, llmLimits, llmPrices, budgetRecheckMs } = services.config;
   const { metrics } = services;
-  let enhance: EnhanceStageDeps = { db: services.db, enhancer: offlineEnhancer, metrics, prices: llmPrices };
-  if (openai.apiKey) {
-    const gate = new ProviderGate(services.redis, services.keys, providerId(openai.baseUrl, openai.model), llmLimits, openai.timeoutMs + 5_000, {
-      waited: (provider, reason) => metrics.llmGateWaited(provider, reason),
-      released: (provider, state) => metrics.llmGateState(provider, state),
+  // One gate per provider, model and account in this process; their limits are shared through Redis.
+  const gates = new BoundedCache<ProviderGate>(1_000, 3_600_000);
+  const gate = (provider: string): ProviderGate => {
+    const cached = gates.get(provider);
+    if (cached) return cached.value;
+    const created = new ProviderGate(services.redis, services.keys, provider, llmLimits, openai.timeoutMs + 5_000, {
+      waited: (id, reason) => metrics.llmGateWaited(id, reason),
+      released: (id, state) => metrics.llmGateState(id, state),
     });
-    const enhancer = createOpenAiEnhancer({ ...openai, apiKey: openai.apiKey, gate });
-    enhance = { ...enhance, enhancer, budgets: new Budgets(services.redis, services.keys), offline: offlineEnhancer, budgetRecheckMs };
-  }
+    gates.set(provider, created);
+    return created;
+  };
+  const enhancers = new TenantEnhancers({ global: openai, tenant: (id) => services.registry.get(id), gate, offline: offlineEnhancer });
   return [
     createContextStage({ db: services.db }),
-    createEnhanceStage(enhance),
+    createEnhanceStage({
+      db: services.db, enhancer: offlineEnhancer, enhancerFor: (tenant) => enhancers.forTenant(tenant), metrics, prices: llmPrices,
+      budgets: new Budgets(services.redis, services.keys), offline: offlineEnhancer, budgetRecheckMs,
+    }),
     createWritebackStage({
       db: services.db,
       registry: services.registry,

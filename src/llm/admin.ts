@@ -5,6 +5,7 @@ import { StreamdeskError } from '../errors.js';
 import type { Db } from '../projections/db.js';
 import type { RedisKeys } from '../streams/keys.js';
 import type { RedisClient } from '../streams/redis.js';
+import { applyModelChange, modelSettingsChangeSchema, publicModelSettings } from '../tenants/model-settings.js';
 import { tenantIdSchema, type TenantRegistry } from '../tenants/registry.js';
 import { Budgets, budgetSettingsSchema } from './budgets.js';
 import { sinceSchema, usageReport } from './usage.js';
@@ -47,6 +48,26 @@ export async function llmAdminRoutes(app: FastifyInstance, deps: LlmAdminDeps): 
   app.delete<{ Params: { tenant: string } }>('/v1/admin/tenants/:tenant/budget', async (request, reply) => {
     const tenant = await knownTenant(request.params.tenant);
     await budgets.clear(tenant);
+    return reply.status(204).send();
+  });
+
+  // The tenant's own model settings; the API key is never shown, only whether one is set.
+  app.get<{ Params: { tenant: string } }>('/v1/admin/tenants/:tenant/model', async (request) => {
+    const tenant = await knownTenant(request.params.tenant);
+    return { tenant, ...publicModelSettings((await deps.registry.get(tenant))?.model) };
+  });
+
+  // Fields given replace the stored ones, null removes one; sending a new apiKey rotates it.
+  app.put<{ Params: { tenant: string } }>('/v1/admin/tenants/:tenant/model', async (request) => {
+    const tenant = await knownTenant(request.params.tenant);
+    const change = parse(modelSettingsChangeSchema, request.body ?? {});
+    const updated = await deps.registry.changeModelSettings(tenant, (current) => applyModelChange(current, change));
+    return { tenant, ...publicModelSettings(updated.model) };
+  });
+
+  app.delete<{ Params: { tenant: string } }>('/v1/admin/tenants/:tenant/model', async (request, reply) => {
+    const tenant = await knownTenant(request.params.tenant);
+    await deps.registry.changeModelSettings(tenant, () => undefined);
     return reply.status(204).send();
   });
 }

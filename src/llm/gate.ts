@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StreamdeskError } from '../errors.js';
 import type { RedisKeys } from '../streams/keys.js';
@@ -49,10 +49,18 @@ async function releaseScript(redis: RedisClient, keys: RedisKeys, provider: stri
   return { window: Number(window) / 100, breaker: String(breaker) as GateState['breaker'], pausedMs: Number(pausedMs) };
 }
 
-/** A provider and model as a key part: the API's host and the model name. */
-export function providerId(baseUrl: string | undefined, model: string): string {
+/**
+ * A provider and model as a key part: the API's host and the model name, and for a tenant's own
+ * API key a tag of it (its limits are that account's, not the global key's).
+ */
+export function providerId(baseUrl: string | undefined, model: string, account?: string): string {
   const host = baseUrl ? new URL(baseUrl).host : 'api.openai.com';
-  return `${host}/${model}`.replace(/[^A-Za-z0-9._/-]/g, '_');
+  return `${host}/${model}${account ? `/${account}` : ''}`.replace(/[^A-Za-z0-9._/-]/g, '_');
+}
+
+/** A short tag naming an API key without revealing it (12 hex digits of its SHA-256). */
+export function accountTag(apiKey: string): string {
+  return `key-${createHash('sha256').update('streamdesk-llm-account:').update(apiKey).digest('hex').slice(0, 12)}`;
 }
 
 /**

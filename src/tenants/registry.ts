@@ -6,6 +6,7 @@ import type { Config } from '../config/config.js';
 import { StreamdeskError } from '../errors.js';
 import { redisKeys, tenantIdPattern } from '../streams/keys.js';
 import { BoundedCache } from './cache.js';
+import { tenantModelSettingsSchema, type TenantModelSettings } from './model-settings.js';
 import { SecretBox } from './secret-box.js';
 
 /**
@@ -50,6 +51,8 @@ export type Tenant = Readonly<{
   /** The secret before the last rotation, still accepted until retired or expired. */
   previousSecret: Readonly<{ value: string; expiresAt: Date | undefined }> | undefined;
   writeback: WritebackTarget;
+  /** Its own model, base URL, API key and prompt language for the enhance stage; absent: the global ones. */
+  model: TenantModelSettings | undefined;
   createdAt: Date;
   updatedAt: Date;
 }>;
@@ -97,6 +100,7 @@ type TenantEntity = Entity & {
   previousSecret?: string;
   previousSecretExpiresAt?: number;
   writeback?: string;
+  model?: string;
   createdAt?: Date;
   updatedAt?: Date;
 };
@@ -143,6 +147,7 @@ export class TenantRegistry {
         previousSecret: { type: 'string' },
         previousSecretExpiresAt: { type: 'number' },
         writeback: { type: 'string' },
+        model: { type: 'string' },
         createdAt: { type: 'date' },
         updatedAt: { type: 'date' },
       },
@@ -170,6 +175,7 @@ export class TenantRegistry {
       secret: newSecret(),
       previousSecret: undefined,
       writeback: writebackSchema.parse(input.writeback ?? { type: 'none' }),
+      model: undefined,
       createdAt: now,
       updatedAt: now,
     };
@@ -248,6 +254,16 @@ export class TenantRegistry {
     return this.save({ ...tenant, writeback, updatedAt: new Date() });
   }
 
+  /**
+   * Changes the tenant's model settings from what is stored now (undefined: back to the global
+   * ones); the API key is sealed with the other secrets.
+   */
+  async changeModelSettings(id: string, change: (current: TenantModelSettings | undefined) => TenantModelSettings | undefined): Promise<Tenant> {
+    const tenant = await this.require(id);
+    const settings = change(tenant.model);
+    return this.save({ ...tenant, model: settings === undefined ? undefined : tenantModelSettingsSchema.parse(settings), updatedAt: new Date() });
+  }
+
   /** Re-seals every tenant's secrets with the current key (after SECRETS_ENCRYPTION_KEY changed). */
   async reseal(): Promise<number> {
     let count = 0;
@@ -297,6 +313,8 @@ export class TenantRegistry {
       ...(previousSecret ? { previousSecret: this.box.seal(previousSecret.value, `${id}:previousSecret`) } : {}),
       ...(previousSecret?.expiresAt ? { previousSecretExpiresAt: previousSecret.expiresAt.getTime() } : {}),
       writeback: this.box.seal(JSON.stringify(tenant.writeback), `${id}:writeback`),
+      // Sealed whole, like the write-back target: the key with the server it is meant for.
+      ...(tenant.model ? { model: this.box.seal(JSON.stringify(tenant.model), `${id}:model`) } : {}),
       createdAt: tenant.createdAt,
       updatedAt: tenant.updatedAt,
     });
@@ -308,6 +326,7 @@ export class TenantRegistry {
     const entity = await this.repository.fetch(id);
     if (!entity.secret) return undefined;
     const writeback = writebackSchema.safeParse(JSON.parse(this.box.open(entity.writeback ?? '{"type":"none"}', `${id}:writeback`)));
+    const model = entity.model ? tenantModelSettingsSchema.safeParse(JSON.parse(this.box.open(entity.model, `${id}:model`))) : undefined;
     const inboundAuth = inboundAuthSchema.safeParse(entity.inboundAuth ?? 'hmac');
     const createdAt = entity.createdAt instanceof Date ? entity.createdAt : new Date(0);
     return {
@@ -322,6 +341,7 @@ export class TenantRegistry {
           }
         : undefined,
       writeback: writeback.success ? writeback.data : { type: 'none' },
+      model: model?.success ? model.data : undefined,
       createdAt,
       updatedAt: entity.updatedAt instanceof Date ? entity.updatedAt : createdAt,
     };

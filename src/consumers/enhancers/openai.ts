@@ -9,7 +9,7 @@ import { Attr } from '../../telemetry/attributes.js';
 import { genAiChatAttributes, genAiChatSpanName, withSpan } from '../../telemetry/tracing.js';
 import { retryAfterMs as retryAfterMsOf } from '../retry-after.js';
 import type { Enhancer, EnhancementResult } from './enhancer.js';
-import { systemPrompt, userPrompt } from './prompt.js';
+import { systemPromptFor, userPrompt } from './prompt.js';
 
 /**
  * The JSON schema sent as the structured-output format, derived from enhancementSchema. Strict mode
@@ -53,7 +53,7 @@ function outcomeOf(error: StreamdeskError, signal: AbortSignal): CallOutcome {
  * Enhances through the Chat Completions API of OpenAI or any compatible server, with a strict
  * JSON-schema answer. With a gate, every call waits for its turn under the provider's shared limits.
  */
-export function createOpenAiEnhancer(options: Config['openai'] & { apiKey: string; gate?: ProviderGate }): Enhancer {
+export function createOpenAiEnhancer(options: Config['openai'] & { apiKey: string; gate?: ProviderGate; language?: string | undefined }): Enhancer {
   const client = new OpenAI({
     apiKey: options.apiKey,
     ...(options.baseUrl ? { baseURL: options.baseUrl } : {}),
@@ -62,6 +62,7 @@ export function createOpenAiEnhancer(options: Config['openai'] & { apiKey: strin
     maxRetries: 0,
   });
   const redact = (message: string) => message.split(options.apiKey).join('[redacted]');
+  const systemPrompt = systemPromptFor(options.language);
   const spanAttributes = { ...genAiChatAttributes(options.model), [Attr.serverAddress]: new URL(client.baseURL).hostname };
 
   return {

@@ -11,7 +11,10 @@ import type { Stage } from '../stage.js';
 
 export type EnhanceStageDeps = {
   db: Db;
+  /** The enhancer of every tenant, unless `enhancerFor` picks one per tenant. */
   enhancer: Enhancer;
+  /** A tenant's own enhancer (its model settings, or the global ones). */
+  enhancerFor?: (tenant: string) => Promise<Enhancer>;
   metrics: Pick<Metrics, 'llmTokens'> & Partial<Pick<Metrics, 'llmUsage' | 'budgetDecision'>>;
   /** USD per million tokens per model: the cost recorded on each event. */
   prices?: PriceTable;
@@ -52,13 +55,15 @@ export function createEnhanceStage(deps: EnhanceStageDeps): Stage<'ticket.contex
   /** Which enhancer a ticket gets under its tenant's budget; throws BUDGET_EXCEEDED when it must wait. */
   async function underBudget(event: TicketEventOf<'ticket.context_gathered'>, tenant: string): Promise<BudgetOutcome> {
     const { budgets } = deps;
-    if (!budgets) return { enhancer: deps.enhancer };
+    const enhancer = deps.enhancerFor ? await deps.enhancerFor(tenant) : deps.enhancer;
+    // The offline enhancer costs nothing: no budget applies to it.
+    if (!budgets || enhancer === (deps.offline ?? offlineEnhancer)) return { enhancer };
     const now = new Date();
     const [settings, usage, waited] = await Promise.all([budgets.settings(tenant), budgets.usage(tenant, now), budgets.waited(tenant, event.id)]);
     const exceeded = settings && exceededLimit(settings, usage);
     if (!settings || !exceeded) {
       heldBack.delete(tenant);
-      return waited ? { enhancer: deps.enhancer, budget: { exceeded: waited.exceeded, action: 'waited', waitingSince: waited.since }, waited: true } : { enhancer: deps.enhancer };
+      return waited ? { enhancer, budget: { exceeded: waited.exceeded, action: 'waited', waitingSince: waited.since }, waited: true } : { enhancer };
     }
     if (settings.overBudget === 'offline') {
       deps.metrics.budgetDecision?.(tenant, 'offline');
