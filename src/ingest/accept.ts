@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { SpanKind, trace } from '@opentelemetry/api';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config/config.js';
+import { normalizePriority } from '../consumers/enhancers/offline.js';
 import { StreamdeskError, toStreamdeskError } from '../errors.js';
 import { currentVersion, encodeEvent, type Ticket, type TicketEventOf } from '../events.js';
 import { uuidv7 } from '../streams/ids.js';
@@ -96,7 +97,7 @@ export function ticketIngest(deps: IngestDeps) {
 
     const eventId = uuidv7();
     // A high or urgent ticket is handled in the priority lane, ahead of the tenant's backlog.
-    const lane = laneOfPriority(ticket.priority);
+    const lane = laneOfPriority(normalizePriority(ticket.priority));
     const stream = laneKey(keys, tenantId, lane);
     trace.getActiveSpan()?.setAttribute(Attr.ticketId, ticket.id);
     // The event carries this span's traceparent: every consumer's span of the ticket is its descendant.

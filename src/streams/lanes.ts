@@ -1,3 +1,4 @@
+import type { priorities } from '../events.js';
 import type { RedisKeys } from './keys.js';
 
 /**
@@ -11,11 +12,9 @@ export type Lane = 'normal' | 'priority';
 
 export const lanes: readonly Lane[] = ['normal', 'priority'];
 
-const priorityLevels = new Set(['high', 'urgent']);
-
-/** The lane of a ticket as the helpdesk prioritised it (case and spaces ignored; unknown: normal). */
-export function laneOfPriority(priority: string | undefined): Lane {
-  return priority !== undefined && priorityLevels.has(priority.trim().toLowerCase()) ? 'priority' : 'normal';
+/** The lane of a ticket by its priority, as `normalizePriority` maps the helpdesk's names (none: normal). */
+export function laneOfPriority(priority: (typeof priorities)[number] | undefined): Lane {
+  return priority === 'high' || priority === 'urgent' ? 'priority' : 'normal';
 }
 
 export function laneKey(keys: RedisKeys, tenant: string, lane: Lane): string {
