@@ -129,5 +129,15 @@ describe('priority lanes', () => {
     const [lastPriority, lastNormal] = [await newest(keys.priorityEvents(tenant)), await newest(keys.events(tenant))];
     // One id sequence: the second redrive's id follows the first's although it went to the other lane.
     expect(compareStreamIds(lastPriority, lastNormal)).toBeLessThan(0);
+
+    // Something appended past the sequence: the next append starts again from what the lanes hold.
+    const foreign = `${Date.now() + 60_000}-0`;
+    await redis.xadd(keys.events(tenant), foreign, 'id', 'evt-2', 'type', 'ticket.received');
+    // (The workers dead-letter the invalid entries redriven above again: redrive these two only.)
+    const ids = [(await redis.xadd(keys.dlq(tenant), '*', ...letter('normal')))!, (await redis.xadd(keys.dlq(tenant), '*', ...letter('priority')))!];
+    expect(await redriveDeadLetters(redis, keys, tenant, ids)).toEqual({ redriven: 2, missing: [] });
+    const [afterNormal, afterPriority] = [await newest(keys.events(tenant)), await newest(keys.priorityEvents(tenant))];
+    expect(compareStreamIds(foreign, afterNormal)).toBeLessThan(0);
+    expect(compareStreamIds(afterNormal, afterPriority)).toBeLessThan(0);
   });
 });

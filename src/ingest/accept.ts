@@ -120,6 +120,7 @@ export function ticketIngest(deps: IngestDeps) {
         outcome = await appendUnlessSeen(redis, {
           stream,
           otherLane: otherLaneKey(keys, tenantId, lane),
+          laneSequence: keys.laneSequence(tenantId),
           marker: keys.deliverySeen(tenantId, deliveryId),
           markerTtlSeconds: config.idempotencyTtlSeconds,
           eventId,

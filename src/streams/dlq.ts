@@ -75,7 +75,7 @@ export async function redriveDeadLetters(redis: RedisClient, keys: RedisKeys, te
     const eventFields = Object.entries(original).flat();
     if (eventFields.length === 0) continue;
     if (letter.group) eventFields.push(redriveForField, letter.group);
-    const appended = await redis.sdRedrive(laneKey(keys, tenant, letter.lane), otherLaneKey(keys, tenant, letter.lane), dlqKey, id, ...eventFields);
+    const appended = await redis.sdRedrive(laneKey(keys, tenant, letter.lane), otherLaneKey(keys, tenant, letter.lane), dlqKey, keys.laneSequence(tenant), id, ...eventFields);
     if (appended !== null) redriven += 1;
   }
   return { redriven, missing: (ids ?? []).filter((id) => !found.has(id)) };

@@ -12,6 +12,8 @@ export function redisKeys(prefix: string) {
     /** The tenant's priority lane: high and urgent tickets and their follow-on events (see lanes.ts). */
     priorityEvents: (tenant: string) => tenantKey(tenant, 'events:priority'),
     /** Both of a tenant's event streams: the normal lane first, then the priority lane. */
+    /** The last id given out to either lane (lane-id.lua): both lanes draw from one sequence. */
+    laneSequence: (tenant: string) => tenantKey(tenant, 'lane-id'),
     lanes: (tenant: string) => [tenantKey(tenant, 'events'), tenantKey(tenant, 'events:priority')] as const,
     dlq: (tenant: string) => tenantKey(tenant, 'dlq'),
     deliverySeen: (tenant: string, deliveryId: string) => tenantKey(tenant, `seen:${deliveryId}`),

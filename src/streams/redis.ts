@@ -24,7 +24,7 @@ const scripts = {
   // Two or three keys: the key count is the first argument (see streams/ingest.ts).
   sdIngest: { lua: appending('ingest') },
   sdSettle: { lua: appending('settle') },
-  sdRedrive: { numberOfKeys: 3, lua: appending('redrive') },
+  sdRedrive: { numberOfKeys: 4, lua: appending('redrive') },
   sdTouch: { numberOfKeys: 1, lua: lua('touch') },
   sdReleaseConsumer: { numberOfKeys: 1, lua: lua('release-consumer') },
   sdCountAfter: { numberOfKeys: 1, lua: lua('count-after') },

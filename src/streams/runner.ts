@@ -442,7 +442,7 @@ export class StreamRunner {
     const { keys, emittedTtlSeconds } = this.options;
     const markers = entries.flatMap(({ events }) => events.map((event) => keys.eventEmitted(tenant, event.id)));
     const args: (string | number)[] = [
-      4 + markers.length, laneKey(keys, tenant, lane), otherLaneKey(keys, tenant, lane), keys.dlq(tenant), keys.retryState(tenant, this.group), ...markers,
+      5 + markers.length, laneKey(keys, tenant, lane), otherLaneKey(keys, tenant, lane), keys.dlq(tenant), keys.retryState(tenant, this.group), keys.laneSequence(tenant), ...markers,
       this.group, this.consumer, emittedTtlSeconds, entries.length,
     ];
     for (const { delivery, events, deadLetter } of entries) {

@@ -5,13 +5,14 @@
   consumer that stalled past the claim timeout finds its entry taken over, and its late result is
   dropped.
 
-  Follow-on events go to the lane of their input (uses nextLaneId, lane-id.lua, prepended).
+  Follow-on events go to the lane of their input (uses appendToLane, lane-id.lua, prepended).
 
   KEYS[1] the entries' lane          (sd:{tenant}:events or sd:{tenant}:events:priority)
   KEYS[2] the tenant's other lane    (only read: both lanes share one id sequence)
   KEYS[3] tenant dead-letter stream  (sd:{tenant}:dlq)
   KEYS[4] the group's retry records  (sd:{tenant}:retry:<group>)
-  KEYS[5..] one emitted-marker key per follow-on event, all entries' in order (sd:{tenant}:emitted:<eventId>)
+  KEYS[5] the lanes' id sequence     (sd:{tenant}:lane-id)
+  KEYS[6..] one emitted-marker key per follow-on event, all entries' in order (sd:{tenant}:emitted:<eventId>)
   ARGV[1] group
   ARGV[2] consumer
   ARGV[3] emitted-marker TTL, seconds
@@ -26,7 +27,7 @@
 ]]
 local results = {}
 local pos = 5
-local marker = 5
+local marker = 6
 for entry = 1, tonumber(ARGV[4]) do
   local id = ARGV[pos]
   local followOns = tonumber(ARGV[pos + 1])
@@ -42,7 +43,7 @@ for entry = 1, tonumber(ARGV[4]) do
   for _ = 1, followOns do
     local fieldCount = tonumber(ARGV[pos])
     if owned and redis.call('SET', KEYS[marker], '1', 'NX', 'EX', ARGV[3]) then
-      redis.call('XADD', KEYS[1], nextLaneId(KEYS[1], KEYS[2]), unpack(ARGV, pos + 1, pos + fieldCount))
+      appendToLane(KEYS[1], KEYS[2], KEYS[5], unpack(ARGV, pos + 1, pos + fieldCount))
       appended = appended + 1
     end
     marker = marker + 1
