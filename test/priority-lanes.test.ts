@@ -5,6 +5,8 @@ import { readHistory } from '../src/replay/history.js';
 import { startRole, type RunningRole } from '../src/runtime/roles.js';
 import { deadLetterFields, listDeadLetters, redriveDeadLetters } from '../src/streams/dlq.js';
 import { compareStreamIds } from '../src/streams/ids.js';
+import { laneCounts } from '../src/streams/lanes.js';
+import { GroupReader } from '../src/streams/reader.js';
 import { trimTenantStream } from '../src/streams/retention.js';
 import { backlogOf, tenantStatus } from '../src/streams/status.js';
 import { createTestEnv, waitFor, type TestEnv } from './support/env.js';
@@ -139,5 +141,35 @@ describe('priority lanes', () => {
     const [afterNormal, afterPriority] = [await newest(keys.events(tenant)), await newest(keys.priorityEvents(tenant))];
     expect(compareStreamIds(foreign, afterNormal)).toBeLessThan(0);
     expect(compareStreamIds(afterNormal, afterPriority)).toBeLessThan(0);
+  });
+
+  it('reads the priority lane first, up to its share, and never starves the normal lane', async () => {
+    expect([laneCounts(10, 0.8).priority, laneCounts(10, 0.8).normalAfter(8), laneCounts(10, 0.8).normalAfter(3), laneCounts(10, 0.8).normalAfter(0)]).toEqual([8, 2, 7, 10]);
+    expect([laneCounts(1, 0.8).priority, laneCounts(1, 0.8).normalAfter(1)]).toEqual([1, 1]);
+
+    // A tenant no runner reads (not registered), both lanes flooded.
+    const { redis, keys } = t.services;
+    const flooded = 'flooded';
+    for (const stream of keys.lanes(flooded)) {
+      await redis.xgroup('CREATE', stream, 'reader-test', '0', 'MKSTREAM');
+      const pipeline = redis.pipeline();
+      for (let i = 0; i < 50; i++) pipeline.xadd(stream, '*', 'n', String(i));
+      await pipeline.exec();
+    }
+    const reader = new GroupReader(redis, 'reader-test', 'reader-test-1');
+    const lanes = { normal: [keys.events(flooded)], priority: [keys.priorityEvents(flooded)] };
+    const perLane = (reply: Awaited<ReturnType<GroupReader['readLanes']>>) =>
+      Object.fromEntries((reply ?? []).map(([key, entries]) => [key === keys.priorityEvents(flooded) ? 'priority' : 'normal', entries.length]));
+    expect(perLane(await reader.readLanes(lanes, 10, 0.8, 100))).toEqual({ priority: 8, normal: 2 });
+    expect(perLane(await reader.readLanes(lanes, 10, 0.5, 100))).toEqual({ priority: 5, normal: 5 });
+    // The priority lane's last 37 entries: 7 more reads of 10 each take 37 from it and 33 from the normal lane.
+    let priority = 0;
+    let normal = 0;
+    for (let read = 0; read < 7; read++) {
+      const counts = perLane(await reader.readLanes(lanes, 10, 0.8, 100));
+      priority += counts.priority ?? 0;
+      normal += counts.normal ?? 0;
+    }
+    expect({ priority, normal }).toEqual({ priority: 37, normal: 33 });
   });
 });
