@@ -21,14 +21,17 @@ export async function backlog({ redis, keys, tenants }: Store): Promise<Backlog>
   let pending = 0;
   let dlq = 0;
   for (const tenant of tenants) {
-    const stream = keys.events(tenant);
-    const last = String(toRecord((await redis.xinfo('STREAM', stream)) as unknown[])['last-generated-id']);
-    const infos = ((await redis.xinfo('GROUPS', stream)) as unknown[][]).map((raw) => toRecord(raw));
-    for (const name of groups) {
-      const info = infos.find((candidate) => candidate.name === name);
-      const groupPending = Number(info?.pending ?? 0);
-      pending += groupPending;
-      if (!info || groupPending > 0 || String(info['last-delivered-id']) !== last) settled = false;
+    // Both lanes (high and urgent tickets are in the priority lane).
+    for (const stream of keys.lanes(tenant)) {
+      if ((await redis.exists(stream)) === 0) continue;
+      const last = String(toRecord((await redis.xinfo('STREAM', stream)) as unknown[])['last-generated-id']);
+      const infos = ((await redis.xinfo('GROUPS', stream)) as unknown[][]).map((raw) => toRecord(raw));
+      for (const name of groups) {
+        const info = infos.find((candidate) => candidate.name === name);
+        const groupPending = Number(info?.pending ?? 0);
+        pending += groupPending;
+        if (!info || groupPending > 0 || String(info['last-delivered-id']) !== last) settled = false;
+      }
     }
     dlq += await redis.xlen(keys.dlq(tenant));
   }
@@ -50,10 +53,10 @@ type StreamEntry = { tenant: string; id: string; type: string; ticket: string };
 
 async function readStreams({ redis, keys, tenants }: Store): Promise<StreamEntry[]> {
   const entries: StreamEntry[] = [];
-  for (const tenant of tenants) {
+  for (const [tenant, stream] of tenants.flatMap((tenant) => keys.lanes(tenant).map((lane) => [tenant, lane] as const))) {
     let start = '-';
     for (;;) {
-      const page = (await redis.xrange(keys.events(tenant), start, '+', 'COUNT', 2_000)) as [string, string[]][];
+      const page = (await redis.xrange(stream, start, '+', 'COUNT', 2_000)) as [string, string[]][];
       for (const [streamId, raw] of page) {
         const fields = fieldsToRecord(raw);
         // A redriven copy carries its original event id: it is not a second event.

@@ -10,7 +10,8 @@ let app: FastifyInstance;
 let acme: { id: string; secret: string };
 let globex: { id: string; secret: string };
 
-const streamLength = (tenant: string) => t.services.redis.xlen(t.services.keys.events(tenant));
+// Both lanes: a high or urgent ticket is appended to the priority lane.
+const streamLength = async (tenant: string) => (await t.services.redis.xlen(t.services.keys.events(tenant))) + (await t.services.redis.xlen(t.services.keys.priorityEvents(tenant)));
 
 beforeAll(async () => {
   t = await createTestEnv();
@@ -30,7 +31,7 @@ function post(tenant: string, body: string, headers: Record<string, string>) {
 }
 
 describe('POST /v1/webhooks/:tenant/tickets', () => {
-  it('accepts a signed ticket, appends one ticket.received event and answers 202 with its id', async () => {
+  it('accepts a signed ticket, appends one ticket.received event (a high one to the priority lane) and answers 202 with its id', async () => {
     const body = ticketBody({ id: 'T-1', subject: 'VPN down', description: 'Cannot reach 10.0.0.5', priority: 'high', requester: { name: 'Ann', email: 'ann@example.com' } });
     const before = await streamLength('acme');
     const response = await post('acme', body, signedHeaders(acme.secret, body));
@@ -39,7 +40,7 @@ describe('POST /v1/webhooks/:tenant/tickets', () => {
     expect(duplicate).toBe(false);
     expect(eventId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(await streamLength('acme')).toBe(before + 1);
-    const [[, fields] = ['', []]] = (await t.services.redis.xrevrange(t.services.keys.events('acme'), '+', '-', 'COUNT', 1)) as [string, string[]][];
+    const [[, fields] = ['', []]] = (await t.services.redis.xrevrange(t.services.keys.priorityEvents('acme'), '+', '-', 'COUNT', 1)) as [string, string[]][];
     const event = decodeEvent(fields!);
     expect(event).toMatchObject({ id: eventId, type: 'ticket.received', v: 1, tenant: 'acme', ticket: 'T-1', correlation: eventId, causation: '' });
     expect(event.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);

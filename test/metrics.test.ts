@@ -149,7 +149,7 @@ describe('/metrics after a known workload', () => {
 
 describe('group gauges', () => {
   const status = (tenant: string, groups: [name: string, lag: number | null, pending: number, oldestMs: number | null][]): TenantStatus => ({
-    tenant, streamLength: 100, dlqLength: 0,
+    tenant, streamLength: 100, lanes: { normal: 100, priority: 0 }, dlqLength: 0,
     groups: groups.map(([name, lag, pending, oldestPendingAgeMs]) => ({ name, lag, pending, oldestPendingAgeMs, consumers: 1 })),
   });
   const gauges = async (metrics: ReturnType<typeof createMetrics>) => parseMetrics(await metrics.render()).filter((sample) => sample.name.startsWith('streamdesk_group_'));

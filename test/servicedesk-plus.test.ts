@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compareStreamIds } from '../src/streams/ids.js';
 import { decodeEvent, type TicketEventOf } from '../src/events.js';
 import { buildApp } from '../src/ingest/app.js';
 import { createTestEnv, type TestEnv } from './support/env.js';
@@ -33,10 +34,14 @@ function post(tenant: string, body: string, contentType: string, headers: Record
   return app.inject({ method: 'POST', url: `/v1/webhooks/${tenant}/servicedesk-plus${query}`, payload: body, headers: { 'content-type': contentType, ...headers } });
 }
 
-const streamLength = (tenant: string) => t.services.redis.xlen(t.services.keys.events(tenant));
+// Both lanes: a high or urgent ticket is appended to the priority lane.
+const streamLength = async (tenant: string) => (await t.services.redis.xlen(t.services.keys.events(tenant))) + (await t.services.redis.xlen(t.services.keys.priorityEvents(tenant)));
 
 async function lastReceived(tenant: string): Promise<TicketEventOf<'ticket.received'>> {
-  const [[, fields] = ['', []]] = (await t.services.redis.xrevrange(t.services.keys.events(tenant), '+', '-', 'COUNT', 1)) as [string, string[]][];
+  const newest = async (key: string) => ((await t.services.redis.xrevrange(key, '+', '-', 'COUNT', 1)) as [string, string[]][])[0];
+  const candidates = (await Promise.all(t.services.keys.lanes(tenant).map(newest))).filter((entry) => entry !== undefined);
+  // Both lanes share one id sequence, so the greatest id is the newest entry.
+  const [, fields] = candidates.sort(([a], [b]) => compareStreamIds(b, a))[0] ?? ['', []];
   const event = decodeEvent(fields);
   if (event.type !== 'ticket.received') throw new Error(`expected ticket.received, got ${event.type}`);
   return event;

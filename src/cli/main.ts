@@ -35,7 +35,7 @@ Configuration comes from environment variables; see README.md.`;
 export { UsageError };
 
 function formatStatus(s: TenantStatus): string {
-  const lines = [`${s.tenant}: ${s.streamLength} events, ${s.dlqLength} dead letters`];
+  const lines = [`${s.tenant}: ${s.streamLength} events, ${s.dlqLength} dead letters, ${s.lanes.priority} events in the priority lane`];
   for (const g of s.groups) {
     const states = g.consumerStates ?? [];
     const count = (state: string) => states.filter((c) => c.state === state).length;

@@ -84,6 +84,7 @@ const envSchema = z.object({
   RETRY_BASE_MS: intInRange(1, 3_600_000).default(1_000),
   RETRY_MAX_MS: intInRange(1, 3_600_000).default(60_000),
   TENANT_BACKLOG_LIMIT: intInRange(1, 100_000_000).default(100_000),
+  PRIORITY_LANE_PERCENT: intInRange(1, 99).default(80),
   WEBHOOK_TOLERANCE_SECONDS: intInRange(1, 86_400).default(300),
   IDEMPOTENCY_TTL_SECONDS: intInRange(60, 31_536_000).default(7 * 86_400),
   METRICS_TENANT_LABEL: boolean.default(true),
@@ -126,6 +127,8 @@ export type Config = Readonly<{
   shutdownTimeoutMs: number;
   retry: Readonly<{ maxAttempts: number; baseMs: number; maxMs: number; claimIdleMs: number }>;
   tenantBacklogLimit: number;
+  /** Share (0..1) of each read of a tenant that its priority lane may take; the normal lane gets the rest. */
+  priorityLaneShare: number;
   webhookToleranceSeconds: number;
   idempotencyTtlSeconds: number;
   metricsTenantLabel: boolean;
@@ -181,6 +184,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     retry: Object.freeze({ maxAttempts: e.MAX_ATTEMPTS, baseMs: e.RETRY_BASE_MS, maxMs: e.RETRY_MAX_MS, claimIdleMs: e.CLAIM_IDLE_MS }),
     tenantBacklogLimit: e.TENANT_BACKLOG_LIMIT,
+    priorityLaneShare: e.PRIORITY_LANE_PERCENT / 100,
     webhookToleranceSeconds: e.WEBHOOK_TOLERANCE_SECONDS,
     idempotencyTtlSeconds: e.IDEMPOTENCY_TTL_SECONDS,
     metricsTenantLabel: e.METRICS_TENANT_LABEL,

@@ -81,10 +81,14 @@ export class OverviewSource {
     return { at: new Date(now).toISOString(), tenants: tenants.sort((a, b) => a.tenant.localeCompare(b.tenant)) };
   }
 
-  /** Entries ever delivered to each group (Redis 7's `entries-read`). */
+  /** Entries ever delivered to each group over both lanes (Redis 7's `entries-read`). */
   private async groupProgress(tenant: string): Promise<Map<string, number>> {
-    const groups = (await this.deps.redis.xinfo('GROUPS', this.deps.keys.events(tenant)).catch(() => [])) as unknown[][];
-    return new Map(groups.map((raw) => toRecord(raw)).map((info) => [String(info.name), Number(info['entries-read'] ?? 0)]));
+    const read = new Map<string, number>();
+    for (const stream of this.deps.keys.lanes(tenant)) {
+      const groups = (await this.deps.redis.xinfo('GROUPS', stream).catch(() => [])) as unknown[][];
+      for (const info of groups.map((raw) => toRecord(raw))) read.set(String(info.name), (read.get(String(info.name)) ?? 0) + Number(info['entries-read'] ?? 0));
+    }
+    return read;
   }
 
   private perSecond(tenant: string, group: GroupStatus, entriesRead: number | undefined, now: number): number | null {

@@ -2,11 +2,13 @@ import { createHash } from 'node:crypto';
 import { SpanKind, trace } from '@opentelemetry/api';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config/config.js';
+import { normalizePriority } from '../consumers/enhancers/offline.js';
 import { StreamdeskError, toStreamdeskError } from '../errors.js';
 import { currentVersion, encodeEvent, type Ticket, type TicketEventOf } from '../events.js';
 import { uuidv7 } from '../streams/ids.js';
 import { appendUnlessSeen, type IngestOutcome } from '../streams/ingest.js';
 import type { RedisKeys } from '../streams/keys.js';
+import { laneKey, laneOfPriority, otherLaneKey } from '../streams/lanes.js';
 import type { RedisClient } from '../streams/redis.js';
 import { backlogOf, tenantStatus } from '../streams/status.js';
 import type { TenantRegistry, Tenant } from '../tenants/registry.js';
@@ -94,7 +96,9 @@ export function ticketIngest(deps: IngestDeps) {
     }
 
     const eventId = uuidv7();
-    const stream = keys.events(tenantId);
+    // A high or urgent ticket is handled in the priority lane, ahead of the tenant's backlog.
+    const lane = laneOfPriority(normalizePriority(ticket.priority));
+    const stream = laneKey(keys, tenantId, lane);
     trace.getActiveSpan()?.setAttribute(Attr.ticketId, ticket.id);
     // The event carries this span's traceparent: every consumer's span of the ticket is its descendant.
     const sendAttributes = producerAttributes(stream, { id: eventId, type: 'ticket.received', tenant: tenantId, ticket: ticket.id });
@@ -115,6 +119,8 @@ export function ticketIngest(deps: IngestDeps) {
       try {
         outcome = await appendUnlessSeen(redis, {
           stream,
+          otherLane: otherLaneKey(keys, tenantId, lane),
+          laneSequence: keys.laneSequence(tenantId),
           marker: keys.deliverySeen(tenantId, deliveryId),
           markerTtlSeconds: config.idempotencyTtlSeconds,
           eventId,

@@ -47,70 +47,114 @@ function archivedEntry(row: ArchiveRow): Record<string, string> {
   };
 }
 
+type Source = AsyncIterator<StreamEvent | { streamId: string; invalid: true }>;
+
 /**
- * A tenant's whole history as one ordered sequence: the archive for what the stream no longer
- * holds, then the stream itself. The archive part stops strictly before the stream's first entry,
- * and the stream part starts after the last entry yielded, so there is no gap and no overlap.
- * Every entry goes through the same decoding (and upcasting) as live consumption.
+ * A tenant's whole history as one ordered sequence: the archive for what its lanes no longer hold,
+ * merged with both lanes. Both lanes draw their ids from one sequence, so ids order the tenant's
+ * events and name one entry each. The archive part stops strictly before the later of the lanes'
+ * first entries: below it one lane may have been trimmed (those entries come from the archive)
+ * while the other still holds its own (those come from the lane, and their archived copy is
+ * dropped as the same id), so there is no gap and no overlap. Every entry goes through the same
+ * decoding (and upcasting) as live consumption.
  */
 export async function* readHistory(source: HistorySource, tenant: string, options: HistoryOptions = {}): AsyncGenerator<StreamEvent[]> {
   const { db, redis, keys } = source;
   const batchSize = options.batchSize ?? 1_000;
-  const streamKey = keys.events(tenant);
   const inRange = (streamId: string) => !options.until || compareStreamIds(streamId, options.until) <= 0;
-  let last = options.after;
 
-  const decode = (streamId: string, fields: Record<string, string> | string[], archivedData?: unknown): StreamEvent | undefined => {
+  const decode = (streamId: string, fields: Record<string, string> | string[], archivedData?: unknown): StreamEvent | { streamId: string; invalid: true } => {
     try {
       return { streamId, event: archivedData === undefined ? decodeEvent(fields) : decodeArchivedEvent(fields as Record<string, string>, archivedData) };
     } catch (error) {
       options.onInvalid?.(streamId, error as Error);
-      return undefined;
+      return { streamId, invalid: true };
     }
   };
 
-  const [first] = (await redis.xrange(streamKey, '-', '+', 'COUNT', 1)) as [string, string[]][];
-  const firstInStream = first?.[0];
-  while (true) {
-    const { rows } = await db.query<ArchiveRow>(
-      `SELECT stream_id, event_id, type, version, tenant_id, ticket_id, causation_id, correlation_id, traceparent, replay_id, data,
-              (extract(epoch FROM occurred_at) * 1000)::bigint::text AS occurred_ms
-         FROM events
-        WHERE tenant_id = $1
-          AND ($2::text IS NULL OR stream_position(stream_id) > stream_position($2))
-          AND ($3::text IS NULL OR stream_position(stream_id) < stream_position($3))
-          AND ($4::text IS NULL OR stream_position(stream_id) <= stream_position($4))
-        ORDER BY stream_position(stream_id)
-        LIMIT $5`,
-      [tenant, last ?? null, firstInStream ?? null, options.until ?? null, batchSize],
-    );
-    if (rows.length === 0) break;
-    last = rows.at(-1)!.stream_id;
-    const batch = rows.map((row) => decode(row.stream_id, archivedEntry(row), row.data)).filter((entry) => entry !== undefined);
-    if (batch.length > 0) yield batch;
-    if (rows.length < batchSize) break;
+  async function* lane(key: string): Source {
+    let last = options.after;
+    while (true) {
+      const entries = (await redis.xrange(key, last ? `(${last}` : '-', options.until ?? '+', 'COUNT', batchSize)) as [string, string[]][];
+      if (entries.length === 0) return;
+      last = entries.at(-1)![0];
+      for (const [id, fields] of entries) if (inRange(id)) yield decode(id, fields);
+      if (entries.length < batchSize) return;
+    }
   }
-  while (true) {
-    const start = last ? `(${last}` : '-';
-    const entries = (await redis.xrange(streamKey, start, options.until ?? '+', 'COUNT', batchSize)) as [string, string[]][];
-    if (entries.length === 0) return;
-    last = entries.at(-1)![0];
-    const batch = entries.filter(([id]) => inRange(id)).map(([id, fields]) => decode(id, fields)).filter((entry) => entry !== undefined);
-    if (batch.length > 0) yield batch;
-    if (entries.length < batchSize) return;
+
+  async function* archive(before: string | undefined): Source {
+    let last = options.after;
+    while (true) {
+      const { rows } = await db.query<ArchiveRow>(
+        `SELECT stream_id, event_id, type, version, tenant_id, ticket_id, causation_id, correlation_id, traceparent, replay_id, data,
+                (extract(epoch FROM occurred_at) * 1000)::bigint::text AS occurred_ms
+           FROM events
+          WHERE tenant_id = $1
+            AND ($2::text IS NULL OR stream_position(stream_id) > stream_position($2))
+            AND ($3::text IS NULL OR stream_position(stream_id) < stream_position($3))
+            AND ($4::text IS NULL OR stream_position(stream_id) <= stream_position($4))
+          ORDER BY stream_position(stream_id)
+          LIMIT $5`,
+        [tenant, last ?? null, before ?? null, options.until ?? null, batchSize],
+      );
+      if (rows.length === 0) return;
+      last = rows.at(-1)!.stream_id;
+      for (const row of rows) yield decode(row.stream_id, archivedEntry(row), row.data);
+      if (rows.length < batchSize) return;
+    }
   }
+
+  const firsts = await laneFirstIds(redis, keys, tenant);
+  // With both lanes empty, all of it is archived; `before` undefined reads the archive to its end.
+  const archiveBefore = firsts.length === 0 ? undefined : firsts.reduce((a, b) => (compareStreamIds(a, b) >= 0 ? a : b));
+  // Lanes first: where a lane and the archive hold the same id, the lane's entry is taken.
+  const sources = [...keys.lanes(tenant).map((key) => lane(key)), archive(archiveBefore)];
+  const heads = await Promise.all(sources.map((next) => next.next()));
+  let batch: StreamEvent[] = [];
+  let lastId: string | undefined;
+  while (true) {
+    let pick = -1;
+    heads.forEach((head, index) => {
+      if (head.done) return;
+      const best = heads[pick];
+      if (pick < 0 || (best && !best.done && compareStreamIds(head.value.streamId, best.value.streamId) < 0)) pick = index;
+    });
+    if (pick < 0) break;
+    const head = heads[pick]!;
+    if (head.done) break;
+    const entry = head.value;
+    heads[pick] = await sources[pick]!.next();
+    if (lastId !== undefined && compareStreamIds(entry.streamId, lastId) === 0) continue;
+    lastId = entry.streamId;
+    if ('invalid' in entry) continue;
+    batch.push(entry);
+    if (batch.length >= batchSize) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield batch;
+}
+
+/** The first id of each of the tenant's lanes that holds entries. */
+async function laneFirstIds(redis: RedisClient, keys: RedisKeys, tenant: string): Promise<string[]> {
+  const firsts = await Promise.all(keys.lanes(tenant).map(async (key) => ((await redis.xrange(key, '-', '+', 'COUNT', 1)) as [string, string[]][])[0]?.[0]));
+  return firsts.filter((id) => id !== undefined);
 }
 
 /** About how many entries a tenant's history holds after `after` (for progress and ETA). */
 export async function countHistory(source: HistorySource, tenant: string, after?: string): Promise<number> {
   const { db, redis, keys } = source;
-  const [first] = (await redis.xrange(keys.events(tenant), '-', '+', 'COUNT', 1)) as [string, string[]][];
+  const firsts = await laneFirstIds(redis, keys, tenant);
+  const before = firsts.length === 0 ? undefined : firsts.reduce((a, b) => (compareStreamIds(a, b) >= 0 ? a : b));
   const { rows } = await db.query<{ n: number }>(
     `SELECT count(*)::int AS n FROM events WHERE tenant_id = $1
         AND ($2::text IS NULL OR stream_position(stream_id) > stream_position($2))
         AND ($3::text IS NULL OR stream_position(stream_id) < stream_position($3))`,
-    [tenant, after ?? null, first?.[0] ?? null],
+    [tenant, after ?? null, before ?? null],
   );
-  // The stream part is counted whole: an upper bound, good enough for an ETA.
-  return (rows[0]?.n ?? 0) + (await redis.xlen(keys.events(tenant)));
+  // The lanes are counted whole (and what both hold below the archive bound twice): an upper bound, good enough for an ETA.
+  const lengths = await Promise.all(keys.lanes(tenant).map((key) => redis.xlen(key)));
+  return (rows[0]?.n ?? 0) + lengths.reduce((a, b) => a + b, 0);
 }

@@ -140,7 +140,8 @@ export async function replayStage(options: StageReplayOptions): Promise<StageRep
         if (dryRun) continue;
         for (const [position, followOn] of outcome.emit.entries()) {
           const event = followOnEvent(input, followOn, { group: stage.name, index: position, traceparent: outcome.traceparent ?? currentTraceparent(), replay: runId });
-          const added = await appendUnlessSeen(redis, { stream: keys.events(tenant), marker: keys.eventEmitted(tenant, event.id), markerTtlSeconds: options.emittedTtlSeconds, eventId: event.id, fields: encodeEvent(event) });
+          // A replay's follow-ons are a repair, not a customer waiting: they go to the normal lane.
+          const added = await appendUnlessSeen(redis, { stream: keys.events(tenant), otherLane: keys.priorityEvents(tenant), laneSequence: keys.laneSequence(tenant), marker: keys.eventEmitted(tenant, event.id), markerTtlSeconds: options.emittedTtlSeconds, eventId: event.id, fields: encodeEvent(event) });
           if (added.outcome === 'appended') appended += 1;
         }
       }

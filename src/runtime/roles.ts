@@ -53,6 +53,7 @@ export async function startRole(role: Role, services: Services, options: { liste
         processor,
         retry: config.retry,
         emittedTtlSeconds: config.idempotencyTtlSeconds,
+        priorityShare: config.priorityLaneShare,
         logger,
         observer: services.metrics,
         ...options.runnerOverrides,

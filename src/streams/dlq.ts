@@ -1,10 +1,13 @@
 import type { RedisKeys } from './keys.js';
+import { laneKey, otherLaneKey, type Lane } from './lanes.js';
 import { fieldsToRecord } from './reply.js';
 import type { RedisClient } from './redis.js';
 
 export type DeadLetter = {
   id: string;
   entry: string;
+  /** The lane the entry was read from; a redrive puts it back there. */
+  lane: Lane;
   group: string;
   code: string;
   message: string;
@@ -18,7 +21,7 @@ export type DeadLetter = {
 export function deadLetterFields(letter: Omit<DeadLetter, 'id' | 'event'> & { fields: readonly string[] }): string[] {
   const event = fieldsToRecord(letter.fields);
   return [
-    'entry', letter.entry, 'group', letter.group, 'code', letter.code, 'message', letter.message, 'attempts', String(letter.attempts),
+    'entry', letter.entry, 'lane', letter.lane, 'group', letter.group, 'code', letter.code, 'message', letter.message, 'attempts', String(letter.attempts),
     'firstFailedAt', letter.firstFailedAt, 'lastFailedAt', letter.lastFailedAt, 'event', JSON.stringify(event),
   ];
 }
@@ -34,6 +37,8 @@ function toDeadLetter(id: string, fields: string[]): DeadLetter {
   return {
     id,
     entry: record.entry ?? '',
+    // Dead letters from before the priority lane existed came from the normal lane.
+    lane: record.lane === 'priority' ? 'priority' : 'normal',
     group: record.group ?? '',
     code: record.code ?? '',
     message: record.message ?? '',
@@ -53,7 +58,7 @@ export async function listDeadLetters(redis: RedisClient, keys: RedisKeys, tenan
 export const redriveForField = 'redrive-for';
 
 /**
- * Puts dead letters back on the tenant's stream as new deliveries (original event ids kept) for
+ * Puts dead letters back on the lane they came from as new deliveries (original event ids kept) for
  * the group that dead-lettered them only — the other groups acknowledge them without work — and
  * removes them from the DLQ in the same step.
  */
@@ -70,9 +75,8 @@ export async function redriveDeadLetters(redis: RedisClient, keys: RedisKeys, te
     const eventFields = Object.entries(original).flat();
     if (eventFields.length === 0) continue;
     if (letter.group) eventFields.push(redriveForField, letter.group);
-    const transaction = redis.multi().xadd(keys.events(tenant), '*', ...eventFields).xdel(dlqKey, id);
-    const replies = await transaction.exec();
-    if (replies?.every(([error]) => !error)) redriven += 1;
+    const appended = await redis.sdRedrive(laneKey(keys, tenant, letter.lane), otherLaneKey(keys, tenant, letter.lane), dlqKey, keys.laneSequence(tenant), id, ...eventFields);
+    if (appended !== null) redriven += 1;
   }
   return { redriven, missing: (ids ?? []).filter((id) => !found.has(id)) };
 }

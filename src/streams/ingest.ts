@@ -6,7 +6,10 @@ export type IngestOutcome = { outcome: 'appended'; eventId: string; streamId: st
 export async function appendUnlessSeen(
   redis: RedisClient,
   input: {
+    /** The lane to append to, and the tenant's other lane (both lanes share one id sequence). */
     stream: string;
+    otherLane: string;
+    laneSequence: string;
     marker: string;
     markerTtlSeconds: number;
     eventId: string;
@@ -15,7 +18,8 @@ export async function appendUnlessSeen(
     fields: string[];
   },
 ): Promise<IngestOutcome> {
-  const keys = input.dedupe ? [input.stream, input.marker, input.dedupe.key] : [input.stream, input.marker];
+  const lanes = [input.stream, input.otherLane, input.laneSequence];
+  const keys = input.dedupe ? [...lanes, input.marker, input.dedupe.key] : [...lanes, input.marker];
   const reply = await redis.sdIngest(keys.length, ...keys, input.markerTtlSeconds, input.eventId, input.bodyHash ?? '', input.dedupe?.ttlSeconds ?? 0, ...input.fields);
   const [code, eventId] = reply;
   if (code === 1) return { outcome: 'appended', eventId, streamId: reply[2] };

@@ -9,6 +9,12 @@ export function redisKeys(prefix: string) {
     tenantEntityPrefix: `${prefix}:tenant`,
     consumersSeen: `${prefix}:consumers`,
     events: (tenant: string) => tenantKey(tenant, 'events'),
+    /** The tenant's priority lane: high and urgent tickets and their follow-on events (see lanes.ts). */
+    priorityEvents: (tenant: string) => tenantKey(tenant, 'events:priority'),
+    /** Both of a tenant's event streams: the normal lane first, then the priority lane. */
+    /** The last id given out to either lane (lane-id.lua): both lanes draw from one sequence. */
+    laneSequence: (tenant: string) => tenantKey(tenant, 'lane-id'),
+    lanes: (tenant: string) => [tenantKey(tenant, 'events'), tenantKey(tenant, 'events:priority')] as const,
     dlq: (tenant: string) => tenantKey(tenant, 'dlq'),
     deliverySeen: (tenant: string, deliveryId: string) => tenantKey(tenant, `seen:${deliveryId}`),
     /** A signed request (hash of timestamp and body) or a ticket event (hash of ticket, type, modification time) already accepted. */

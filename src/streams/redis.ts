@@ -8,6 +8,7 @@ declare module 'ioredis' {
   interface RedisCommander<Context> {
     sdIngest(...args: (string | number)[]): Result<[0 | 2, string] | [1, string, string], Context>;
     sdSettle(...args: (string | number)[]): Result<number, Context>;
+    sdRedrive(...args: (string | number)[]): Result<string | null, Context>;
     sdTouch(...args: (string | number)[]): Result<string[], Context>;
     sdReleaseConsumer(...args: (string | number)[]): Result<number, Context>;
     sdCountAfter(...args: (string | number)[]): Result<number[], Context>;
@@ -17,10 +18,13 @@ declare module 'ioredis' {
 }
 
 const lua = (name: string) => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
+// Scripts that append to a tenant's lanes share its id sequence through this prelude.
+const appending = (name: string) => `${lua('lane-id')}\n${lua(name)}`;
 const scripts = {
   // Two or three keys: the key count is the first argument (see streams/ingest.ts).
-  sdIngest: { lua: lua('ingest') },
-  sdSettle: { lua: lua('settle') },
+  sdIngest: { lua: appending('ingest') },
+  sdSettle: { lua: appending('settle') },
+  sdRedrive: { numberOfKeys: 4, lua: appending('redrive') },
   sdTouch: { numberOfKeys: 1, lua: lua('touch') },
   sdReleaseConsumer: { numberOfKeys: 1, lua: lua('release-consumer') },
   sdCountAfter: { numberOfKeys: 1, lua: lua('count-after') },

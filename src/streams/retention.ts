@@ -17,14 +17,22 @@ const successor = (id: string) => {
 };
 
 /**
- * Trims a tenant's stream to the retention policy (entries older than maxAge, or beyond maxLength),
+ * Trims both of a tenant's lanes, each by itself (each lane's groups hold its own floor). The
+ * figures add up; `minId` and `heldBy` are the normal lane's where it had something to say.
+ */
+export async function trimTenantStream(redis: RedisClient, keys: RedisKeys, db: Db, tenant: string, policy: RetentionPolicy, now = Date.now()): Promise<TrimResult> {
+  const [normal, priority] = [await trimLane(redis, keys.events(tenant), db, tenant, policy, now), await trimLane(redis, keys.priorityEvents(tenant), db, tenant, policy, now)];
+  return { tenant, trimmed: normal.trimmed + priority.trimmed, minId: normal.minId ?? priority.minId, heldBy: normal.heldBy ?? priority.heldBy };
+}
+
+/**
+ * Trims one lane of a tenant to the retention policy (entries older than maxAge, or beyond maxLength),
  * but never past an entry the archiver has not stored, nor past any group's unprocessed (pending or
  * undelivered) entries: trimmed history stays replayable from the archive. Looks at the stream's
  * length and first entry before anything else; the trim itself runs in Redis (trim.lua), so no
  * range of entries is read into this process.
  */
-export async function trimTenantStream(redis: RedisClient, keys: RedisKeys, db: Db, tenant: string, policy: RetentionPolicy, now = Date.now()): Promise<TrimResult> {
-  const stream = keys.events(tenant);
+async function trimLane(redis: RedisClient, stream: string, db: Db, tenant: string, policy: RetentionPolicy, now: number): Promise<TrimResult> {
   const ageBound = `${Math.max(0, now - policy.maxAgeMs)}-0`;
   const replies = (await redis.pipeline().xlen(stream).xrange(stream, '-', '+', 'COUNT', 1).xinfo('GROUPS', stream).exec()) ?? [];
   const length = Number(replies[0]?.[1] ?? 0);

@@ -8,6 +8,7 @@ import { deadLetterFields } from './dlq.js';
 import { toRecord } from './reply.js';
 import { failedEvent, followOnEvent } from './follow-on.js';
 import type { RedisKeys } from './keys.js';
+import { laneKey, laneOfKey, otherLaneKey, type Lane } from './lanes.js';
 import { backoffMs, type GroupProcessor, type Outcome, type RetryPolicy } from './processor.js';
 import { GroupReader, isForOtherGroups, type StreamEntry } from './reader.js';
 import type { RedisClient } from './redis.js';
@@ -32,10 +33,15 @@ export type RunnerOptions = {
   tenantRefreshMs?: number;
   /** Consumers idle this long with nothing pending are removed from the group. */
   deadConsumerIdleMs?: number;
+  /** Share of each read a tenant's priority lane may take (see lanes.ts `laneCounts`). */
+  priorityShare?: number;
 };
 
 type Delivery = {
   tenant: string;
+  /** The lane's stream key it was read from: a batch holds entries of one stream. */
+  stream: string;
+  lane: Lane;
   streamId: string;
   fields: string[];
   event: TicketEvent | undefined;
@@ -69,10 +75,11 @@ export class StreamRunner {
   private readonly options: Required<Omit<RunnerOptions, 'consumerName'>>;
   private readonly policy: RetryPolicy;
   private readonly tenants = new Set<string>();
+  /** By stream key (a tenant's lane). */
   private readonly held = new Map<string, Map<string, Delivery>>();
-  private readonly tenantQueues = new Map<string, Delivery[]>();
-  private readonly drainingTenants = new Set<string>();
-  private readonly backingOffTenants = new Set<string>();
+  private readonly streamQueues = new Map<string, Delivery[]>();
+  private readonly drainingStreams = new Set<string>();
+  private readonly backingOffStreams = new Set<string>();
   private readonly tasks = new Set<Promise<void>>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly shutdown = new AbortController();
@@ -91,6 +98,7 @@ export class StreamRunner {
       batchSize: 100,
       tenantRefreshMs: 1_000,
       deadConsumerIdleMs: 3_600_000,
+      priorityShare: 0.8,
       ...options,
     };
     this.policy = { ...options.retry, ...options.processor.retry };
@@ -138,9 +146,11 @@ export class StreamRunner {
       await Promise.race([finished, sleep(1_000, undefined, { ref: false })]);
     }
     for (const tenant of this.tenants) {
-      await this.options.redis
-        .sdReleaseConsumer(this.options.keys.events(tenant), this.group, this.consumer)
-        .catch((error: unknown) => this.log.warn({ err: error, tenant }, 'could not leave the consumer group'));
+      for (const stream of this.options.keys.lanes(tenant)) {
+        await this.options.redis
+          .sdReleaseConsumer(stream, this.group, this.consumer)
+          .catch((error: unknown) => this.log.warn({ err: error, tenant }, 'could not leave the consumer group'));
+      }
     }
     await this.options.redis.zrem(this.options.keys.consumersSeen, this.consumer).catch(() => undefined);
   }
@@ -159,20 +169,26 @@ export class StreamRunner {
   }
 
   private async ensureGroup(tenant: string): Promise<void> {
-    try {
-      // From the start of the stream: a group created after events arrived still sees them all.
-      await this.options.redis.xgroup('CREATE', this.options.keys.events(tenant), this.group, '0', 'MKSTREAM');
-    } catch (error) {
-      if (!String(error).includes('BUSYGROUP')) throw error;
+    for (const stream of this.options.keys.lanes(tenant)) {
+      try {
+        // From the start of the stream: a group created after events arrived still sees them all.
+        await this.options.redis.xgroup('CREATE', stream, this.group, '0', 'MKSTREAM');
+      } catch (error) {
+        if (!String(error).includes('BUSYGROUP')) throw error;
+      }
     }
   }
 
   private async read(): Promise<void> {
-    const { keys, batchSize, blockMs, processor } = this.options;
+    const { keys, batchSize, blockMs, processor, priorityShare } = this.options;
     let outageMs = 0;
     while (this.running) {
       const free = processor.concurrency - this.inflight;
-      const readable = [...this.tenants].filter((tenant) => !this.backingOffTenants.has(tenant) && !processor.holdsBack?.(tenant) && (this.tenantQueues.get(tenant)?.length ?? 0) < batchSize);
+      const tenants = [...this.tenants].filter((tenant) => !processor.holdsBack?.(tenant));
+      const lanesOf = (lane: Lane) =>
+        tenants.map((tenant) => laneKey(keys, tenant, lane)).filter((stream) => !this.backingOffStreams.has(stream) && (this.streamQueues.get(stream)?.length ?? 0) < batchSize);
+      const lanes = { normal: lanesOf('normal'), priority: lanesOf('priority') };
+      const readable = [...new Set([...lanes.normal, ...lanes.priority].map((stream) => this.tenantOfKey(stream)))];
       if (free <= 0 || readable.length === 0) {
         await new Promise<void>((resolve) => {
           this.wake = resolve;
@@ -182,10 +198,10 @@ export class StreamRunner {
       }
       const count = Math.max(1, Math.min(batchSize, Math.floor(free / readable.length)));
       // A tenant left out of this read (queue full, backing off) must not wait a whole blockMs to be read again.
-      const block = readable.length < this.tenants.size ? Math.min(blockMs, 10) : blockMs;
+      const block = lanes.normal.length + lanes.priority.length < 2 * this.tenants.size ? Math.min(blockMs, 10) : blockMs;
       let reply: [string, StreamEntry[]][] | null;
       try {
-        reply = await this.reader.read(readable.map((tenant) => keys.events(tenant)), count, block);
+        reply = await this.reader.readLanes(lanes, count, priorityShare, block);
         outageMs = 0;
       } catch (error) {
         if (!this.running) break;
@@ -206,17 +222,17 @@ export class StreamRunner {
         for (const [id, fields] of entries) {
           if (fields === null) continue;
           if (isForOtherGroups(fields, this.group, processor.handles)) skipped.push(id);
-          else deliveries.push(this.toDelivery(tenant, id, fields, 1));
+          else deliveries.push(this.toDelivery(tenant, key, id, fields, 1));
         }
-        if (skipped.length > 0) this.track(this.acknowledgeSkipped(tenant, skipped));
-        if (deliveries.length > 0) this.dispatch(tenant, deliveries);
+        if (skipped.length > 0) this.track(this.acknowledgeSkipped(tenant, key, skipped));
+        if (deliveries.length > 0) this.dispatch(deliveries);
       }
     }
   }
 
-  private async acknowledgeSkipped(tenant: string, ids: string[]): Promise<void> {
+  private async acknowledgeSkipped(tenant: string, stream: string, ids: string[]): Promise<void> {
     try {
-      await this.options.redis.xack(this.options.keys.events(tenant), this.group, ...ids);
+      await this.options.redis.xack(stream, this.group, ...ids);
     } catch (error) {
       // They stay pending and are taken over (and skipped again) after the claim timeout.
       this.log.warn({ err: error, group: this.group, tenant, count: ids.length }, 'acknowledging skipped entries failed');
@@ -228,7 +244,7 @@ export class StreamRunner {
     return key.slice(open + 1, key.indexOf('}', open));
   }
 
-  private toDelivery(tenant: string, streamId: string, fields: string[], deliveries: number, retry?: RetryRecord): Delivery {
+  private toDelivery(tenant: string, stream: string, streamId: string, fields: string[], deliveries: number, retry?: RetryRecord): Delivery {
     let event: TicketEvent | undefined;
     let decodeError: StreamdeskError | undefined;
     try {
@@ -236,19 +252,22 @@ export class StreamRunner {
     } catch (error) {
       decodeError = toStreamdeskError(error);
     }
-    return { tenant, streamId, fields, event, decodeError, failures: retry?.failures ?? 0, firstFailedAt: retry?.firstFailedAt, deliveries, outages: 0, retryAfterMs: undefined };
+    const lane = laneOfKey(this.options.keys, tenant, stream);
+    return { tenant, stream, lane, streamId, fields, event, decodeError, failures: retry?.failures ?? 0, firstFailedAt: retry?.firstFailedAt, deliveries, outages: 0, retryAfterMs: undefined };
   }
 
-  private dispatch(tenant: string, deliveries: Delivery[]): void {
-    let held = this.held.get(tenant);
-    if (!held) this.held.set(tenant, (held = new Map()));
+  /** Deliveries of one stream (one lane of one tenant). */
+  private dispatch(deliveries: Delivery[]): void {
+    const { tenant, stream } = deliveries[0]!;
+    let held = this.held.get(stream);
+    if (!held) this.held.set(stream, (held = new Map()));
     for (const delivery of deliveries) held.set(delivery.streamId, delivery);
     this.inflight += deliveries.length;
     if (this.options.processor.ordered) {
-      const queue = this.tenantQueues.get(tenant) ?? [];
+      const queue = this.streamQueues.get(stream) ?? [];
       queue.push(...deliveries);
-      this.tenantQueues.set(tenant, queue);
-      if (!this.drainingTenants.has(tenant)) this.track(this.drainTenant(tenant));
+      this.streamQueues.set(stream, queue);
+      if (!this.drainingStreams.has(stream)) this.track(this.drainStream(tenant, stream));
     } else {
       this.track(this.runUnordered(tenant, deliveries));
     }
@@ -261,16 +280,16 @@ export class StreamRunner {
   }
 
   private release(deliveries: readonly Delivery[]): void {
-    for (const delivery of deliveries) this.held.get(delivery.tenant)?.delete(delivery.streamId);
+    for (const delivery of deliveries) this.held.get(delivery.stream)?.delete(delivery.streamId);
     this.inflight -= deliveries.length;
     this.wake?.();
   }
 
-  /** Ordered groups: one batch of a tenant at a time, and a failed batch is retried before anything after it. */
-  private async drainTenant(tenant: string): Promise<void> {
-    this.drainingTenants.add(tenant);
+  /** Ordered groups: one batch of a tenant's lane at a time, and a failed batch is retried before anything after it. */
+  private async drainStream(tenant: string, stream: string): Promise<void> {
+    this.drainingStreams.add(stream);
     try {
-      const queue = this.tenantQueues.get(tenant) ?? [];
+      const queue = this.streamQueues.get(stream) ?? [];
       while (queue.length > 0 && !this.shutdown.signal.aborted) {
         let batch = queue.splice(0, this.options.batchSize);
         while (batch.length > 0) {
@@ -280,16 +299,16 @@ export class StreamRunner {
             this.release([...retry, ...queue.splice(0)]);
             return;
           }
-          this.backingOffTenants.add(tenant);
+          this.backingOffStreams.add(stream);
           await this.backoff(retry);
-          this.backingOffTenants.delete(tenant);
+          this.backingOffStreams.delete(stream);
           batch = retry;
         }
       }
       if (this.shutdown.signal.aborted) this.release(queue.splice(0));
     } finally {
-      this.drainingTenants.delete(tenant);
-      this.backingOffTenants.delete(tenant);
+      this.drainingStreams.delete(stream);
+      this.backingOffStreams.delete(stream);
     }
   }
 
@@ -386,7 +405,7 @@ export class StreamRunner {
         continue;
       }
       const deadLetter = deadLetterFields({
-        entry: delivery.streamId, group: this.group, code: error.code, message, attempts: failures,
+        entry: delivery.streamId, lane: delivery.lane, group: this.group, code: error.code, message, attempts: failures,
         firstFailedAt: new Date(firstFailedAt).toISOString(), lastFailedAt: new Date(now).toISOString(), fields: delivery.fields,
       });
       const traceparent = outcome.traceparent ?? delivery.event?.traceparent ?? '';
@@ -397,7 +416,7 @@ export class StreamRunner {
       logger.error({ group: this.group, tenant, entry: delivery.streamId, eventId: delivery.event?.id, attempts: failures, code: error.code, error: message }, 'entry dead-lettered');
       observer.deadLettered(this.group, tenant, error.code);
     }
-    if (toSettle.length > 0) pipeline.sdSettle(...this.settleArgs(tenant, toSettle));
+    if (toSettle.length > 0) pipeline.sdSettle(...this.settleArgs(tenant, deliveries[0]!.lane, toSettle));
     let replies: [Error | null, unknown][] | null;
     try {
       replies = await pipeline.exec();
@@ -418,12 +437,12 @@ export class StreamRunner {
     return retry;
   }
 
-  /** One settle.lua call for a tenant's batch (see the script's header for the layout). */
-  private settleArgs(tenant: string, entries: { delivery: Delivery; events: TicketEvent[]; deadLetter: string[] }[]): (string | number)[] {
+  /** One settle.lua call for a batch of one lane of a tenant (see the script's header for the layout). */
+  private settleArgs(tenant: string, lane: Lane, entries: { delivery: Delivery; events: TicketEvent[]; deadLetter: string[] }[]): (string | number)[] {
     const { keys, emittedTtlSeconds } = this.options;
     const markers = entries.flatMap(({ events }) => events.map((event) => keys.eventEmitted(tenant, event.id)));
     const args: (string | number)[] = [
-      3 + markers.length, keys.events(tenant), keys.dlq(tenant), keys.retryState(tenant, this.group), ...markers,
+      5 + markers.length, laneKey(keys, tenant, lane), otherLaneKey(keys, tenant, lane), keys.dlq(tenant), keys.retryState(tenant, this.group), keys.laneSequence(tenant), ...markers,
       this.group, this.consumer, emittedTtlSeconds, entries.length,
     ];
     for (const { delivery, events, deadLetter } of entries) {
@@ -439,13 +458,13 @@ export class StreamRunner {
   /** Takes over entries that sat idle past the claim timeout on a consumer that died or hung. */
   private async reclaimIdle(): Promise<void> {
     const { redis, keys, processor } = this.options;
-    for (const tenant of this.tenants) {
+    for (const key of [...this.tenants].flatMap((tenant) => keys.lanes(tenant))) {
       if (!this.running) return;
       const free = processor.concurrency - this.inflight;
       if (free <= 0) return;
-      const key = keys.events(tenant);
+      const tenant = this.tenantOfKey(key);
       const [, claimed, ] = (await redis.xautoclaim(key, this.group, this.consumer, this.policy.claimIdleMs, '0-0', 'COUNT', Math.min(free, 100))) as [string, StreamEntry[], string[]];
-      const own = this.held.get(tenant);
+      const own = this.held.get(key);
       // Entries still held here that another consumer had taken are ours again: touch them again.
       for (const [id] of claimed) {
         const delivery = own?.get(id);
@@ -461,20 +480,21 @@ export class StreamRunner {
       const deliveryCounts = new Map(pending.map(([id, , , count]) => [id, Number(count)]));
       const deliveries = entries.map(([id, fields], index) => {
         const record = records[index] ? (JSON.parse(records[index]) as RetryRecord) : undefined;
-        return this.toDelivery(tenant, id, fields, deliveryCounts.get(id) ?? 1, record);
+        return this.toDelivery(tenant, key, id, fields, deliveryCounts.get(id) ?? 1, record);
       });
       this.log.info({ group: this.group, tenant, count: deliveries.length }, 'took over idle entries');
       this.options.observer.reclaimed(this.group, tenant, deliveries.length);
-      this.dispatch(tenant, deliveries);
+      this.dispatch(deliveries);
     }
   }
 
   /** Keeps held entries fresh; reports, once each, those another consumer has taken over. */
   private async touchHeld(): Promise<void> {
-    for (const [tenant, held] of this.held) {
+    for (const [stream, held] of this.held) {
       const ids = [...held.values()].filter((delivery) => !delivery.takenOver).map((delivery) => delivery.streamId);
       if (ids.length === 0) continue;
-      const lost = await this.options.redis.sdTouch(this.options.keys.events(tenant), this.group, this.consumer, ...ids);
+      const tenant = this.tenantOfKey(stream);
+      const lost = await this.options.redis.sdTouch(stream, this.group, this.consumer, ...ids);
       for (const id of lost) {
         const delivery = held.get(id);
         if (delivery) delivery.takenOver = true;
@@ -491,12 +511,12 @@ export class StreamRunner {
   private async removeDeadConsumers(): Promise<void> {
     const { redis, keys, deadConsumerIdleMs } = this.options;
     await redis.zremrangebyscore(keys.consumersSeen, '-inf', Date.now() - deadConsumerIdleMs);
-    for (const tenant of this.tenants) {
-      const consumers = (await redis.xinfo('CONSUMERS', keys.events(tenant), this.group)) as (string | number)[][];
+    for (const stream of [...this.tenants].flatMap((tenant) => keys.lanes(tenant))) {
+      const consumers = (await redis.xinfo('CONSUMERS', stream, this.group)) as (string | number)[][];
       for (const info of consumers) {
         const consumer = toRecord(info) as { name?: string; pending?: number; idle?: number };
         if (consumer.name && consumer.name !== this.consumer && consumer.pending === 0 && Number(consumer.idle) > deadConsumerIdleMs) {
-          await redis.sdReleaseConsumer(keys.events(tenant), this.group, consumer.name);
+          await redis.sdReleaseConsumer(stream, this.group, consumer.name);
         }
       }
     }

@@ -29,7 +29,10 @@ export type GroupStatus = {
   consumerStates?: ConsumerStatus[];
 };
 
-export type TenantStatus = { tenant: string; streamLength: number; dlqLength: number; groups: GroupStatus[] };
+/** `streamLength` and each group's figures count both lanes; `lanes` gives each lane's length. */
+export type TenantStatus = { tenant: string; streamLength: number; lanes: { normal: number; priority: number }; dlqLength: number; groups: GroupStatus[] };
+
+type LaneStatus = { length: number; dlqLength: number; groups: GroupStatus[] };
 
 export type StatusOptions = {
   now?: number;
@@ -61,18 +64,57 @@ export async function consumerHeartbeats(redis: RedisClient, keys: RedisKeys): P
 }
 
 /**
- * Length, dead letters and per-group progress of one tenant's stream, in two pipelined round
- * trips (all of a tenant's keys share its hash slot). Reads only Redis.
+ * Length, dead letters and per-group progress of a tenant's two lanes, each in two pipelined round
+ * trips, the lanes at once (all of a tenant's keys share its hash slot). Reads only Redis.
  */
 export async function tenantStatus(redis: RedisClient, keys: RedisKeys, tenant: string, options: StatusOptions = {}): Promise<TenantStatus> {
+  const heartbeats = options.claimIdleMs !== undefined ? (options.heartbeats ?? (await consumerHeartbeats(redis, keys))) : undefined;
+  const laneOptions = { ...options, ...(heartbeats ? { heartbeats } : {}) };
+  const [normal, priority] = await Promise.all([laneStatus(redis, keys, keys.events(tenant), keys.dlq(tenant), laneOptions), laneStatus(redis, keys, keys.priorityEvents(tenant), keys.dlq(tenant), laneOptions)]);
+  const byName = new Map<string, GroupStatus>();
+  for (const group of [...normal.groups, ...priority.groups]) {
+    const other = byName.get(group.name);
+    byName.set(group.name, other ? combineGroups(other, group) : group);
+  }
+  return {
+    tenant,
+    streamLength: normal.length + priority.length,
+    lanes: { normal: normal.length, priority: priority.length },
+    dlqLength: normal.dlqLength,
+    groups: [...byName.values()].sort((a, b) => a.name.localeCompare(b.name)),
+  };
+}
+
+/** A group's figures over both lanes: counts add up, the oldest entry and the slowest consumer show. */
+function combineGroups(a: GroupStatus, b: GroupStatus): GroupStatus {
+  const lag = a.lag === null || b.lag === null ? null : a.lag + b.lag;
+  const ages = [a.oldestPendingAgeMs, b.oldestPendingAgeMs].filter((age) => age !== null);
+  const group: GroupStatus = { name: a.name, lag, pending: a.pending + b.pending, oldestPendingAgeMs: ages.length > 0 ? Math.max(...ages) : null, consumers: Math.max(a.consumers, b.consumers) };
+  if (a.lagCapped || b.lagCapped) group.lagCapped = true;
+  if (a.consumerStates || b.consumerStates) {
+    const consumers = new Map<string, ConsumerStatus>();
+    for (const consumer of [...(a.consumerStates ?? []), ...(b.consumerStates ?? [])]) {
+      const seen = consumers.get(consumer.name);
+      if (!seen) consumers.set(consumer.name, { ...consumer });
+      else {
+        const pending = seen.pending + consumer.pending;
+        const state: ConsumerState = seen.state === 'live' || consumer.state === 'live' ? 'live' : pending > 0 ? 'stalled' : 'dead';
+        consumers.set(consumer.name, { name: consumer.name, pending, idleMs: Math.min(seen.idleMs, consumer.idleMs), state });
+      }
+    }
+    group.consumerStates = [...consumers.values()];
+  }
+  return group;
+}
+
+async function laneStatus(redis: RedisClient, keys: RedisKeys, stream: string, dlq: string, options: StatusOptions): Promise<LaneStatus> {
   const now = options.now ?? Date.now();
-  const stream = keys.events(tenant);
   const [streamLength, dlqLength, rawGroups] = await run(
-    redis.pipeline().xlen(stream).xlen(keys.dlq(tenant)).xinfo('GROUPS', stream),
+    redis.pipeline().xlen(stream).xlen(dlq).xinfo('GROUPS', stream),
     (error) => error.message.includes('no such key'),
   );
   const infos = ((rawGroups ?? []) as unknown[][]).map((raw) => toRecord(raw));
-  if (infos.length === 0) return { tenant, streamLength: Number(streamLength), dlqLength: Number(dlqLength), groups: [] };
+  if (infos.length === 0) return { length: Number(streamLength), dlqLength: Number(dlqLength), groups: [] };
 
   const classify = options.claimIdleMs !== undefined;
   const heartbeats = classify ? (options.heartbeats ?? (await consumerHeartbeats(redis, keys))) : undefined;
@@ -100,7 +142,7 @@ export async function tenantStatus(redis: RedisClient, keys: RedisKeys, tenant: 
     if (classify) group.consumerStates = ((rest.shift() ?? []) as unknown[][]).map((raw) => consumerStatus(toRecord(raw), now, options.claimIdleMs!, heartbeats!));
     return group;
   });
-  return { tenant, streamLength: Number(streamLength), dlqLength: Number(dlqLength), groups: groups.sort((a, b) => a.name.localeCompare(b.name)) };
+  return { length: Number(streamLength), dlqLength: Number(dlqLength), groups };
 }
 
 function consumerStatus(info: Record<string, unknown>, now: number, claimIdleMs: number, heartbeats: ReadonlyMap<string, number>): ConsumerStatus {

@@ -11,7 +11,7 @@ export type PurgeReport = {
   tenant: string;
   /** Whether a registration (entity and id) was removed. */
   registration: boolean;
-  /** Every Redis key under the tenant's hash tag: stream, DLQ, delivery and dedupe markers, retry state. */
+  /** Every Redis key under the tenant's hash tag: both lanes, DLQ, delivery and dedupe markers, retry state. */
   redis: { keys: number; streamEntries: number; deadLetters: number };
   /** Rows removed per Postgres table (the archive is `events`). */
   postgres: Record<string, number>;
@@ -32,8 +32,8 @@ export async function deleteTenant(
   const report: PurgeReport = { tenant, registration, redis: { keys: 0, streamEntries: 0, deadLetters: 0 }, postgres: {} };
   if (!options.purge) return report;
 
-  const [streamEntries, deadLetters] = await Promise.all([redis.xlen(keys.events(tenant)), redis.xlen(keys.dlq(tenant))]);
-  report.redis.streamEntries = streamEntries;
+  const [streamEntries, priorityEntries, deadLetters] = await Promise.all([redis.xlen(keys.events(tenant)), redis.xlen(keys.priorityEvents(tenant)), redis.xlen(keys.dlq(tenant))]);
+  report.redis.streamEntries = streamEntries + priorityEntries;
   report.redis.deadLetters = deadLetters;
   const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
   for (const node of nodes) {

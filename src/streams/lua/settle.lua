@@ -5,10 +5,14 @@
   consumer that stalled past the claim timeout finds its entry taken over, and its late result is
   dropped.
 
-  KEYS[1] tenant event stream        (sd:{tenant}:events)
-  KEYS[2] tenant dead-letter stream  (sd:{tenant}:dlq)
-  KEYS[3] the group's retry records  (sd:{tenant}:retry:<group>)
-  KEYS[4..] one emitted-marker key per follow-on event, all entries' in order (sd:{tenant}:emitted:<eventId>)
+  Follow-on events go to the lane of their input (uses appendToLane, lane-id.lua, prepended).
+
+  KEYS[1] the entries' lane          (sd:{tenant}:events or sd:{tenant}:events:priority)
+  KEYS[2] the tenant's other lane    (only read: both lanes share one id sequence)
+  KEYS[3] tenant dead-letter stream  (sd:{tenant}:dlq)
+  KEYS[4] the group's retry records  (sd:{tenant}:retry:<group>)
+  KEYS[5] the lanes' id sequence     (sd:{tenant}:lane-id)
+  KEYS[6..] one emitted-marker key per follow-on event, all entries' in order (sd:{tenant}:emitted:<eventId>)
   ARGV[1] group
   ARGV[2] consumer
   ARGV[3] emitted-marker TTL, seconds
@@ -23,7 +27,7 @@
 ]]
 local results = {}
 local pos = 5
-local marker = 4
+local marker = 6
 for entry = 1, tonumber(ARGV[4]) do
   local id = ARGV[pos]
   local followOns = tonumber(ARGV[pos + 1])
@@ -32,21 +36,21 @@ for entry = 1, tonumber(ARGV[4]) do
   local pending = redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1)
   local owned = #pending == 1 and pending[1][2] == ARGV[2]
   if owned and deadLetterFields > 0 then
-    redis.call('XADD', KEYS[2], '*', unpack(ARGV, pos, pos + deadLetterFields - 1))
+    redis.call('XADD', KEYS[3], '*', unpack(ARGV, pos, pos + deadLetterFields - 1))
   end
   pos = pos + deadLetterFields
   local appended = 0
   for _ = 1, followOns do
     local fieldCount = tonumber(ARGV[pos])
     if owned and redis.call('SET', KEYS[marker], '1', 'NX', 'EX', ARGV[3]) then
-      redis.call('XADD', KEYS[1], '*', unpack(ARGV, pos + 1, pos + fieldCount))
+      appendToLane(KEYS[1], KEYS[2], KEYS[5], unpack(ARGV, pos + 1, pos + fieldCount))
       appended = appended + 1
     end
     marker = marker + 1
     pos = pos + fieldCount + 1
   end
   if owned then
-    redis.call('HDEL', KEYS[3], id)
+    redis.call('HDEL', KEYS[4], id)
     redis.call('XACK', KEYS[1], ARGV[1], id)
     results[entry] = appended
   else
