@@ -2,6 +2,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { signedHeaders, ticketBody } from '../test/support/webhook.js';
 
+
+// Every priority, so both lanes of each tenant (normal, and priority for high and urgent) carry load.
+const priorities = ['low', 'medium', 'high', 'urgent'] as const;
 export type LoadTenant = { id: string; secret: string };
 
 export type LoadOptions = {
@@ -51,7 +54,7 @@ export async function runSteadyLoad(options: LoadOptions): Promise<LoadResult> {
   const deliver = async (index: number) => {
     const tenant = options.tenants[index % options.tenants.length]!;
     const ticket = `${options.idPrefix}-${index}`;
-    const body = ticketBody({ id: ticket, subject: `VPN to 10.1.${index % 250}.7 fails (${ticket})`, description: `Since 9:00 the VPN drops every few minutes; printer and mail work. Ticket ${ticket}.`, priority: 'high', requester: { name: 'Chaos User', email: 'chaos@example.com' } });
+    const body = ticketBody({ id: ticket, subject: `VPN to 10.1.${index % 250}.7 fails (${ticket})`, description: `Since 9:00 the VPN drops every few minutes; printer and mail work. Ticket ${ticket}.`, priority: priorities[index % priorities.length], requester: { name: 'Chaos User', email: 'chaos@example.com' } });
     const firstAt = Date.now();
     for (let attempt = 0; ; attempt += 1) {
       if (attempt > 0) result.retried += 1;
