@@ -74,7 +74,12 @@ export async function dropTestData(config: Config): Promise<void> {
   const client = new pg.Client({ connectionString: config.databaseUrl });
   await client.connect();
   try {
-    await client.query(`DROP SCHEMA IF EXISTS ${config.databaseSchema} CASCADE`);
+    // Also the shadow schemas of rebuilds the test left unswapped (`<schema>_rebuild_…`).
+    const { rows } = await client.query<{ name: string }>(
+      "SELECT nspname AS name FROM pg_namespace WHERE nspname = $1 OR starts_with(nspname, $1 || '_rebuild_')",
+      [config.databaseSchema],
+    );
+    for (const { name } of rows) await client.query(`DROP SCHEMA IF EXISTS "${name}" CASCADE`);
   } finally {
     await client.end();
   }
