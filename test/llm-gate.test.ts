@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StreamdeskError } from '../src/errors.js';
 import { ProviderGate, type DenyReason, type GateLimits, type GateState } from '../src/llm/gate.js';
 import { createTestEnv, type TestEnv } from './support/env.js';
+import { rejection } from './support/rejection.js';
 
 let t: TestEnv;
 beforeAll(async () => {
@@ -23,15 +24,6 @@ function processes(provider: string, limits: GateLimits = unlimited) {
     return { gate, waits, states };
   };
   return [make(), make()] as const;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<StreamdeskError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as StreamdeskError;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('the shared gate towards an LLM provider', () => {

@@ -6,7 +6,6 @@ import { createWritebackStage } from '../src/consumers/stages/writeback.js';
 import { checkNewWritebackTarget } from '../src/consumers/writeback/target-policy.js';
 import { ZohoTokenCache } from '../src/consumers/writeback/zoho-oauth.js';
 import { redisTokenStore } from '../src/consumers/writeback/zoho-token-store.js';
-import { StreamdeskError } from '../src/errors.js';
 import type { TicketEvent, TicketEventOf } from '../src/events.js';
 import { buildApp } from '../src/ingest/app.js';
 import { startRole } from '../src/runtime/roles.js';
@@ -19,6 +18,7 @@ import { createTestEnv, waitFor, type TestEnv } from './support/env.js';
 import { appendEvent, readStream } from './support/events.js';
 import { sampleEnhancement } from './support/fake-openai.js';
 import { startFakeZoho, type FakeZoho, type ZohoClient } from './support/fake-zoho.js';
+import { rejection } from './support/rejection.js';
 
 const secret = (name: string) => `${name}-${randomBytes(12).toString('hex')}`;
 const client = (name: string): ZohoClient => ({ clientId: `1000.${name.toUpperCase()}CLIENT`, clientSecret: secret(`${name}-client-secret`), refreshTokens: [secret(`1000.${name}-refresh`)] });
@@ -70,16 +70,6 @@ const newStage = () =>
 const run = (writeback: ReturnType<typeof newStage>, event: TicketEventOf<'ticket.enhanced'>) => writeback.handle(event, { tenant: event.tenant, attempt: 1, signal: new AbortController().signal, log });
 const tokenRequestsOf = (entry: ZohoClient) => zoho.tokenRequests.filter((request) => request.form.get('client_id') === entry.clientId);
 const notesTo = (ticket: string) => zoho.noteRequests.filter((request) => request.path.endsWith(`/requests/${ticket}/notes`));
-
-async function rejection(promise: Promise<unknown>): Promise<StreamdeskError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(StreamdeskError);
-    return error as StreamdeskError;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('write-back to ServiceDesk Plus Cloud with Zoho OAuth', () => {
   it('buys an access token with the refresh token and posts the note with Authorization: Zoho-oauthtoken', async () => {

@@ -2,7 +2,6 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWritebackStage } from '../src/consumers/stages/writeback.js';
-import { StreamdeskError } from '../src/errors.js';
 import { decodeEvent, type TicketEvent, type TicketEventOf } from '../src/events.js';
 import { verifyWebhookSignature } from '../src/ingest/signature.js';
 import { startRole } from '../src/runtime/roles.js';
@@ -11,6 +10,7 @@ import { createTestEnv, waitFor, type TestEnv } from './support/env.js';
 import { appendEvent, readStream } from './support/events.js';
 import { sampleEnhancement } from './support/fake-openai.js';
 import { sdpNoteAnswer, startFakeHelpdesk, type FakeHelpdesk, type HelpdeskReply, type HelpdeskRequest } from './support/fake-helpdesk.js';
+import { rejection } from './support/rejection.js';
 
 const sdpToken = 'SDP-TOKEN-5F3A2B1C-0D4E';
 const hookSecret = 'hook-secret-0123456789abcdef';
@@ -57,16 +57,6 @@ const run = (event: TicketEventOf<'ticket.enhanced'>, timeoutMs?: number) =>
 const requestsTo = (path: string) => helpdesk.requests.filter((request) => request.path === path);
 const writebackRows = async (ticket: string) =>
   (await t.services.db.query('SELECT tenant_id, ticket_id, target, note_id, status FROM writebacks WHERE ticket_id = $1', [ticket])).rows;
-
-async function rejection(promise: Promise<unknown>): Promise<StreamdeskError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(StreamdeskError);
-    return error as StreamdeskError;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('write-back to ServiceDesk Plus', () => {
   it('POSTs a private note to /api/v3/requests/{id}/notes with the authtoken header and an input_data form', async () => {

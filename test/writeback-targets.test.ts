@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../src/cli/main.js';
 import { createWritebackStage } from '../src/consumers/stages/writeback.js';
 import { checkTargetAddress, checkTargetUrl, type TargetPolicy } from '../src/consumers/writeback/target-policy.js';
-import { StreamdeskError, redactCredentials } from '../src/errors.js';
+import { redactCredentials } from '../src/errors.js';
 import type { TicketEvent, TicketEventOf } from '../src/events.js';
 import { buildApp } from '../src/ingest/app.js';
 import { startRole } from '../src/runtime/roles.js';
@@ -14,6 +14,7 @@ import { createTestEnv, waitFor, type TestEnv } from './support/env.js';
 import { appendEvent, readStream } from './support/events.js';
 import { sampleEnhancement } from './support/fake-openai.js';
 import { startFakeHelpdesk, type FakeHelpdesk } from './support/fake-helpdesk.js';
+import { rejection } from './support/rejection.js';
 
 const strict: TargetPolicy = { allowPrivate: false };
 const internalTargets = [
@@ -38,15 +39,6 @@ afterAll(async () => {
   await helpdesk?.close();
 });
 
-const refusal = async (work: Promise<unknown>): Promise<StreamdeskError> => {
-  try {
-    await work;
-  } catch (error) {
-    if (error instanceof StreamdeskError) return error;
-    throw error;
-  }
-  throw new Error('expected a refusal');
-};
 
 function enhanced(tenant: string, ticket: string): TicketEventOf<'ticket.enhanced'> {
   const id = uuidv7();
@@ -67,7 +59,7 @@ describe('the target check', () => {
     for (const url of ['https://93.184.216.34/api', 'http://8.8.8.8:8080/', 'https://[2606:4700:4700::1111]/']) expect(() => checkTargetUrl(url, strict)).not.toThrow();
     await expect(checkTargetAddress('https://helpdesk.example.com/', { allowPrivate: false, resolve: async () => ['93.184.216.34'] })).resolves.toBeInstanceOf(URL);
     for (const policy of [strict, { allowPrivate: true }]) {
-      const error = await refusal(checkTargetAddress('https://admin:hunter2-pw@helpdesk.example.com/', policy));
+      const error = await rejection(checkTargetAddress('https://admin:hunter2-pw@helpdesk.example.com/', policy));
       expect(error.code).toBe('WRITEBACK_TARGET_REFUSED');
       expect(error.message).not.toContain('hunter2-pw');
     }
@@ -75,10 +67,10 @@ describe('the target check', () => {
 
   it('refuses a name when any address it resolves to is internal', async () => {
     const resolvesTo = (...addresses: string[]): TargetPolicy => ({ allowPrivate: false, resolve: async () => addresses });
-    expect((await refusal(checkTargetAddress('https://helpdesk.example.com/', resolvesTo('93.184.216.34', '169.254.169.254')))).code).toBe('WRITEBACK_TARGET_REFUSED');
-    expect((await refusal(checkTargetAddress('https://helpdesk.example.com/', resolvesTo('::ffff:10.0.0.1')))).code).toBe('WRITEBACK_TARGET_REFUSED');
+    expect((await rejection(checkTargetAddress('https://helpdesk.example.com/', resolvesTo('93.184.216.34', '169.254.169.254')))).code).toBe('WRITEBACK_TARGET_REFUSED');
+    expect((await rejection(checkTargetAddress('https://helpdesk.example.com/', resolvesTo('::ffff:10.0.0.1')))).code).toBe('WRITEBACK_TARGET_REFUSED');
     // The system resolver: this host's own name is not a public address.
-    expect((await refusal(checkTargetAddress('http://localhost./', strict))).code).toBe('WRITEBACK_TARGET_REFUSED');
+    expect((await rejection(checkTargetAddress('http://localhost./', strict))).code).toBe('WRITEBACK_TARGET_REFUSED');
   });
 
   it('redacts user info and secret-looking query values from error text', () => {
@@ -130,12 +122,12 @@ describe('at creation', () => {
       await app.close();
     }
     const json = JSON.stringify({ type: 'servicedesk-plus', baseUrl: 'http://0x7f000001/', authToken: 't' });
-    expect((await refusal(main(['tenant', 'update', 'updated-target', '--writeback-json', json]))).code).toBe('WRITEBACK_TARGET_REFUSED');
+    expect((await rejection(main(['tenant', 'update', 'updated-target', '--writeback-json', json]))).code).toBe('WRITEBACK_TARGET_REFUSED');
   });
 
   it('the CLI refuses them before connecting to anything', async () => {
     const json = JSON.stringify({ type: 'webhook', url: 'http://[::ffff:169.254.169.254]/', secret: 'hook-secret-0123456789' });
-    const error = await refusal(main(['tenant', 'create', 'cli-refused', '--writeback-json', json]));
+    const error = await rejection(main(['tenant', 'create', 'cli-refused', '--writeback-json', json]));
     expect(error.code).toBe('WRITEBACK_TARGET_REFUSED');
   });
 });
@@ -147,9 +139,9 @@ describe('at call time', () => {
     const log = pino({ level: 'silent' });
     const run = (tenant: string, targetPolicy: TargetPolicy) =>
       createWritebackStage({ db: t.services.db, registry: t.services.registry, targetPolicy }).handle(enhanced(tenant, `${tenant}-1`), { tenant, attempt: 1, signal: new AbortController().signal, log });
-    const rebound = await refusal(run('rebound', { allowPrivate: false, resolve: async () => ['169.254.169.254'] }));
+    const rebound = await rejection(run('rebound', { allowPrivate: false, resolve: async () => ['169.254.169.254'] }));
     expect(rebound).toMatchObject({ code: 'WRITEBACK_TARGET_REFUSED', retryable: false });
-    expect((await refusal(run('local', strict))).code).toBe('WRITEBACK_TARGET_REFUSED');
+    expect((await rejection(run('local', strict))).code).toBe('WRITEBACK_TARGET_REFUSED');
     expect(helpdesk.requests).toHaveLength(0);
     // The operator's explicit setting lets the same local helpdesk be called.
     expect((await run('local', { allowPrivate: true }))[0]).toMatchObject({ type: 'ticket.written_back', data: { target: 'servicedesk-plus', status: 201 } });

@@ -66,12 +66,7 @@ export async function addServiceDeskPlusNote(target: ServiceDeskPlus, requestId:
   } else {
     response = await post({ authtoken: target.authToken ?? '' }, [target.authToken ?? ''], []);
   }
-  let body: unknown;
-  try {
-    body = await response.json();
-  } catch {
-    body = undefined;
-  }
+  const body: unknown = await response.json().catch(() => undefined);
   const parsed = addNoteAnswer.safeParse(body);
   if (!parsed.success) {
     // The note was probably added; retrying could add it twice. Dead-letter for an operator to check.

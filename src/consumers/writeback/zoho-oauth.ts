@@ -68,12 +68,7 @@ async function requestAccessToken(auth: ZohoOAuth, options: TokenRequestOptions,
     secrets: [auth.clientSecret, auth.refreshToken],
     returnStatuses: [400, 401, 403],
   });
-  let body: unknown;
-  try {
-    body = await response.json();
-  } catch {
-    body = undefined;
-  }
+  const body: unknown = await response.json().catch(() => undefined);
   const parsed = tokenAnswer.safeParse(body);
   if (!parsed.success) {
     const code = response.ok ? 'WRITEBACK_FAILED' : 'WRITEBACK_AUTH_FAILED';
