@@ -86,8 +86,10 @@ describe('tenant lifecycle commands', () => {
     expect((await runCli(['tenant', 'create', 'cli-evil', '--name', hostile], env)).code).toBe(0);
     const listed = await runCli(['tenant', 'list'], env);
     expect(listed.stdout).toContain('cli-evil\tEvil\\x1b[31mRED\\x07\\x9b2J\\u202eroot\t');
+    // eslint-disable-next-line no-control-regex -- the test looks for raw control characters
     expect(listed.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202e]/);
     const json = await runCli(['tenant', 'list', '--json'], env);
+    // eslint-disable-next-line no-control-regex -- the test looks for raw control characters
     expect(json.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202e]/);
     expect(JSON.parse(json.stdout).tenants.find((tenant: { id: string }) => tenant.id === 'cli-evil').name).toBe(hostile);
   });

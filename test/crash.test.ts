@@ -80,7 +80,7 @@ describe('3 projectors and 3 workers, projectors SIGKILLed and their Postgres co
     const workers = [start('worker'), start('worker'), start('worker')];
     const projectors = [start('projector'), start('projector'), start('projector')];
     const port = await listening.get(ingest)!;
-    await Promise.all([...workers, ...projectors].map((child) => listening.get(child)));
+    await Promise.all([...workers, ...projectors].map((child) => listening.get(child)!));
 
     let sent = 0;
     const send = async () => {

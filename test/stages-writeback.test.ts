@@ -9,7 +9,7 @@ import { uuidv7 } from '../src/streams/ids.js';
 import { createTestEnv, waitFor, type TestEnv } from './support/env.js';
 import { appendEvent, readStream } from './support/events.js';
 import { sampleEnhancement } from './support/fake-openai.js';
-import { sdpNoteAnswer, startFakeHelpdesk, type FakeHelpdesk, type HelpdeskReply, type HelpdeskRequest } from './support/fake-helpdesk.js';
+import { startFakeHelpdesk, type FakeHelpdesk, type HelpdeskReply, type HelpdeskRequest } from './support/fake-helpdesk.js';
 import { rejection } from './support/rejection.js';
 
 const sdpToken = 'SDP-TOKEN-5F3A2B1C-0D4E';

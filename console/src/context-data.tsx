@@ -40,7 +40,7 @@ function ImportForm({ tenant, kind, onImported }: { tenant: string; kind: Kind; 
     }
   };
   return (
-    <form class="import" onSubmit={submit} aria-labelledby={`import-${kind}`}>
+    <form class="import" onSubmit={(event) => void submit(event)} aria-labelledby={`import-${kind}`}>
       <h2 id={`import-${kind}`}>Import {kindLabel[kind].toLowerCase()}</h2>
       <p class="hint">A CSV file with a header line, or a JSON array; rows are inserted or replaced by id. The formats are in docs/stages.md.</p>
       <label for={`file-${kind}`}>CSV or JSON file</label>
@@ -85,7 +85,7 @@ function EditForm({ tenant, kind, item, onDone }: { tenant: string; kind: Kind; 
     </span>
   );
   return (
-    <form class="edit" onSubmit={save} aria-label={item === 'new' ? 'New item' : `Edit ${item.id}`}>
+    <form class="edit" onSubmit={(event) => void save(event)} aria-label={item === 'new' ? 'New item' : `Edit ${item.id}`}>
       <h2>{item === 'new' ? `New ${kind === 'assets' ? 'asset' : 'article'}` : `Edit ${item.id}`}</h2>
       {field('id', 'Id', true, false, item !== 'new')}
       {fields[kind].map((spec) => field(spec.name, spec.label, spec.required, spec.long))}

@@ -33,7 +33,7 @@ function SignIn({ onSignedIn }: { onSignedIn: (session: Session) => void }) {
     <main class="sign-in">
       <h1>streamdesk console</h1>
       <p>Sign in with the admin token (the <code>ADMIN_TOKEN</code> this streamdesk was started with).</p>
-      <form onSubmit={submit}>
+      <form onSubmit={(event) => void submit(event)}>
         <label for="token">Admin token</label>
         <input id="token" ref={input} type="password" autocomplete="current-password" required value={token} onInput={(event) => setToken(event.currentTarget.value)} />
         <button type="submit" disabled={busy}>{busy ? 'Signing in…' : 'Sign in'}</button>

@@ -1,5 +1,6 @@
 // C0 and C1 controls, DEL, line/paragraph separators and bidirectional overrides: all can rewrite
 // or hide what a terminal shows.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const unsafe = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 const escapeChar = (char: string) => {

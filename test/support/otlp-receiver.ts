@@ -70,6 +70,7 @@ export class OtlpReceiver {
   }
 
   static async start(): Promise<OtlpReceiver> {
+    // eslint-disable-next-line prefer-const -- assigned after the server that closes over it
     let receiver!: OtlpReceiver;
     const server = createServer((request, response) => {
       void receiver.handle(request).then(
