@@ -49,7 +49,10 @@ export type E2eRun = {
 
 export type E2eResult = { settings: E2eSettings; runs: E2eRun[] };
 
-type LatencyRow = Record<`${'pipeline' | 'context' | 'enhance' | 'writeback'}_${'p50' | 'p99' | 'max'}`, number> & { written_back: number; failed: number };
+type LatencyRow = Record<`${'pipeline' | 'context' | 'enhance' | 'writeback'}_${'p50' | 'p99' | 'max'}`, number> & {
+  written_back: number;
+  failed: number;
+};
 
 const ms = (from: string, to: string) => `extract(epoch FROM ${to} - ${from}) * 1000`;
 const pct = (expr: string, name: string) =>
@@ -70,10 +73,16 @@ SELECT ${pct(ms('t.received_at', 'e.recorded_at'), 'archived')}
  WHERE t.tenant_id = $1`;
 
 // Completion polls: cheap on purpose, they run every 50 ms beside the load.
-const projectedSql = "SELECT count(*)::int AS n FROM tickets WHERE tenant_id = $1 AND status IN ('written_back', 'failed')";
-const archivedCountSql = "SELECT count(*)::int AS n FROM events WHERE tenant_id = $1 AND type IN ('ticket.written_back', 'ticket.failed')";
+const projectedSql =
+  "SELECT count(*)::int AS n FROM tickets WHERE tenant_id = $1 AND status IN ('written_back', 'failed')";
+const archivedCountSql =
+  "SELECT count(*)::int AS n FROM events WHERE tenant_id = $1 AND type IN ('ticket.written_back', 'ticket.failed')";
 
-const percentiles = (p50: number, p99: number, max: number): Percentiles => ({ p50: round(Number(p50)), p99: round(Number(p99)), max: round(Number(max)) });
+const percentiles = (p50: number, p99: number, max: number): Percentiles => ({
+  p50: round(Number(p50)),
+  p99: round(Number(p99)),
+  max: round(Number(max)),
+});
 
 /** The runners' default XREADGROUP BLOCK (startRole passes no override). */
 const runnerBlockMs = 1_000;
@@ -83,16 +92,27 @@ async function addTenant(env: BenchEnv, role: RunningRole, tenant: string): Prom
   const secret = (await services.registry.create({ id: tenant, writeback: { type: 'none' } })).secret;
   // Runners pick up a new tenant within a refresh interval (they create its groups), and read it
   // from their next XREADGROUP, after the current BLOCK ends: wait for both, so the tickets do not.
-  await until(async () => ((await services.redis.xinfo('GROUPS', services.keys.events(tenant)).catch(() => [])) as unknown[]).length >= role.runners.length, {
-    timeoutMs: 5_000,
-    intervalMs: 20,
-    what: `the runners to pick up tenant ${tenant}`,
-  });
+  await until(
+    async () =>
+      ((await services.redis.xinfo('GROUPS', services.keys.events(tenant)).catch(() => [])) as unknown[]).length >=
+      role.runners.length,
+    {
+      timeoutMs: 5_000,
+      intervalMs: 20,
+      what: `the runners to pick up tenant ${tenant}`,
+    },
+  );
   await sleep(runnerBlockMs + 100);
   return secret;
 }
 
-async function measure(env: BenchEnv, label: string, tenant: string, send: (onReady: () => void) => Promise<LoadSummary>, settings: E2eSettings): Promise<E2eRun> {
+async function measure(
+  env: BenchEnv,
+  label: string,
+  tenant: string,
+  send: (onReady: () => void) => Promise<LoadSummary>,
+  settings: E2eSettings,
+): Promise<E2eRun> {
   const { db } = env.services;
   let cpu: CpuSnapshot;
   const summary = await send(() => (cpu = cpuSnapshot()));
@@ -106,11 +126,17 @@ async function measure(env: BenchEnv, label: string, tenant: string, send: (onRe
       }
       return (await count(archivedCountSql)) >= summary.ok2xx;
     },
-    { timeoutMs: settings.drainTimeoutMs, intervalMs: 50, what: `${summary.ok2xx} tickets of ${tenant} to be written back, projected and archived` },
+    {
+      timeoutMs: settings.drainTimeoutMs,
+      intervalMs: 50,
+      what: `${summary.ok2xx} tickets of ${tenant} to be written back, projected and archived`,
+    },
   );
   const cores = coresUsed(cpu, cpuSnapshot());
   const latency = (await db.query<LatencyRow>(latencySql, [tenant])).rows[0]!;
-  const archived = (await db.query<{ archived_p50: number; archived_p99: number; archived_max: number }>(archivedSql, [tenant])).rows[0]!;
+  const archived = (
+    await db.query<{ archived_p50: number; archived_p99: number; archived_max: number }>(archivedSql, [tenant])
+  ).rows[0]!;
   return {
     label,
     tenant,
@@ -142,7 +168,11 @@ type Job = Pick<LoadJob, 'mode' | 'connections' | 'amount' | 'overallRate' | 'du
  * context stage searches) starts empty, and runners know only the tenants this run creates.
  */
 async function runOnce(
-  openEnv: EnvFactory, cleanups: Cleanups, settings: E2eSettings, label: string, job: Job,
+  openEnv: EnvFactory,
+  cleanups: Cleanups,
+  settings: E2eSettings,
+  label: string,
+  job: Job,
   options: { idleTenant?: boolean; keep?: (env: BenchEnv, tenants: string[]) => Promise<void> } = {},
 ): Promise<E2eRun> {
   const env = await openEnv(`e2e${label.replace(/[^a-z0-9]+/g, '').slice(0, 12)}`);
@@ -161,7 +191,13 @@ async function runOnce(
         await addTenant(env, role, 'e2e-idle');
         tenants.push('e2e-idle');
       }
-      result = await measure(env, label, tenant, (onReady) => runLoad({ url, tenant, secret, idPrefix: 'T', ...job }, cleanups, onReady), settings);
+      result = await measure(
+        env,
+        label,
+        tenant,
+        (onReady) => runLoad({ url, tenant, secret, idPrefix: 'T', ...job }, cleanups, onReady),
+        settings,
+      );
     } finally {
       forget();
       await role.stop();
@@ -178,30 +214,62 @@ async function runOnce(
  * prefix and schema. `rebuild`, when given, runs on the last one's data before it is removed.
  */
 export async function runE2e(
-  openEnv: EnvFactory, settings: E2eSettings, cleanups: Cleanups, progress: (line: string) => void,
+  openEnv: EnvFactory,
+  settings: E2eSettings,
+  cleanups: Cleanups,
+  progress: (line: string) => void,
   options: { saturationOnly?: boolean; rebuild?: (env: BenchEnv, tenants: string[]) => Promise<void> } = {},
 ): Promise<E2eResult> {
   const runs: E2eRun[] = [];
   const report = (run: E2eRun) => {
-    progress(`e2e ${run.label}: ${run.ticketsPerSecond} tickets/s, pipeline p50 ${run.pipelineMs.p50} ms p99 ${run.pipelineMs.p99} ms, drain ${run.drainSeconds} s`);
+    progress(
+      `e2e ${run.label}: ${run.ticketsPerSecond} tickets/s, pipeline p50 ${run.pipelineMs.p50} ms p99 ${run.pipelineMs.p99} ms, drain ${run.drainSeconds} s`,
+    );
     return run;
   };
-  report(await runOnce(openEnv, cleanups, settings, 'warm-up', { mode: 'autocannon', connections: 16, amount: settings.warmupTickets }));
-  const saturation: Job = { mode: 'autocannon', connections: settings.saturation.connections, amount: settings.saturation.tickets };
+  report(
+    await runOnce(openEnv, cleanups, settings, 'warm-up', {
+      mode: 'autocannon',
+      connections: 16,
+      amount: settings.warmupTickets,
+    }),
+  );
+  const saturation: Job = {
+    mode: 'autocannon',
+    connections: settings.saturation.connections,
+    amount: settings.saturation.tickets,
+  };
   if (options.saturationOnly) {
     runs.push(report(await runOnce(openEnv, cleanups, settings, 'saturation', saturation, { keep: options.rebuild })));
     return { settings, runs };
   }
   runs.push(report(await runOnce(openEnv, cleanups, settings, 'saturation', saturation)));
   if (settings.idleTenant.tickets > 0) {
-    const job: Job = { mode: 'autocannon', connections: settings.idleTenant.connections, amount: settings.idleTenant.tickets };
-    runs.push(report(await runOnce(openEnv, cleanups, settings, 'saturation, 2nd tenant idle', job, { idleTenant: true })));
+    const job: Job = {
+      mode: 'autocannon',
+      connections: settings.idleTenant.connections,
+      amount: settings.idleTenant.tickets,
+    };
+    runs.push(
+      report(await runOnce(openEnv, cleanups, settings, 'saturation, 2nd tenant idle', job, { idleTenant: true })),
+    );
   }
   // The highest rate last: its archive is the largest, and the rebuild phase reads it.
   const rates = [...settings.rates].sort((a, b) => a.overallRate - b.overallRate);
   for (const [index, rate] of rates.entries()) {
     const last = index === rates.length - 1;
-    runs.push(report(await runOnce(openEnv, cleanups, settings, `${rate.overallRate}/s`, { mode: 'paced', ...rate }, last ? { keep: options.rebuild } : {})));
+    runs.push(
+      report(
+        await runOnce(
+          openEnv,
+          cleanups,
+          settings,
+          `${rate.overallRate}/s`,
+          { mode: 'paced', ...rate },
+          last ? { keep: options.rebuild } : {},
+        ),
+      ),
+    );
   }
   return { settings, runs };
 }

@@ -41,7 +41,11 @@ export type LayoutRun = { itemsPerSecond: number; seconds: number; cpu: CpuParti
 export type EngineRun = Record<LayoutName, LayoutRun>;
 
 export type EngineResult = {
-  settings: EngineSettings & { engine: { stageConcurrency: number; groups: string[]; streams: number }; raw: { streams: number; consumersPerHop: number }; bullmq: { version: string; queues: number } };
+  settings: EngineSettings & {
+    engine: { stageConcurrency: number; groups: string[]; streams: number };
+    raw: { streams: number; consumersPerHop: number };
+    bullmq: { version: string; queues: number };
+  };
   runs: EngineRun[];
   /** Medians per layout. */
   itemsPerSecond: Record<LayoutName, number>;
@@ -65,12 +69,19 @@ async function timed(items: number, what: string, done: () => Promise<boolean>, 
 
 /** Forks one child per job, waits until each has connected, then starts them together. */
 async function startHopChildren(jobs: HopJob[]): Promise<{ go(): void; stop(): Promise<void> }> {
-  const children = jobs.map(() => fork(new URL('./support/hop-child.ts', import.meta.url), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  const children = jobs.map(() =>
+    fork(new URL('./support/hop-child.ts', import.meta.url), [], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    }),
+  );
   await Promise.all(
     children.map(
       (child, index) =>
         new Promise<void>((resolve, reject) => {
-          child.once('message', (message) => (message === 'ready' ? resolve() : reject(new Error(`hop child: ${String(message)}`))));
+          child.once('message', (message) =>
+            message === 'ready' ? resolve() : reject(new Error(`hop child: ${String(message)}`)),
+          );
           child.once('exit', (code) => reject(new Error(`hop child exited (${code}) before it was ready`)));
           child.send(jobs[index]!);
         }),
@@ -96,7 +107,13 @@ async function startHopChildren(jobs: HopJob[]): Promise<{ go(): void; stop(): P
   };
 }
 
-async function engineOnce(env: BenchEnv, poller: RedisClient, tenant: string, settings: EngineSettings, split: boolean): Promise<Timed> {
+async function engineOnce(
+  env: BenchEnv,
+  poller: RedisClient,
+  tenant: string,
+  settings: EngineSettings,
+  split: boolean,
+): Promise<Timed> {
   const { services, config, logger } = env;
   const stream = services.keys.events(tenant);
   await preload(services.redis, stream, tickets(tenant, settings.items));
@@ -107,7 +124,14 @@ async function engineOnce(env: BenchEnv, poller: RedisClient, tenant: string, se
   try {
     if (split) {
       const children = await startHopChildren(
-        hops.map((_, hop) => ({ kind: 'engine', redisUrl: config.redisUrl, prefix: services.keys.prefix, hop, blockMs: settings.blockMs, batchSize: settings.runnerBatchSize })),
+        hops.map((_, hop) => ({
+          kind: 'engine',
+          redisUrl: config.redisUrl,
+          prefix: services.keys.prefix,
+          hop,
+          blockMs: settings.blockMs,
+          batchSize: settings.runnerBatchSize,
+        })),
       );
       try {
         children.go();
@@ -143,7 +167,13 @@ async function engineOnce(env: BenchEnv, poller: RedisClient, tenant: string, se
   }
 }
 
-async function rawOnce(env: BenchEnv, poller: RedisClient, tag: string, settings: EngineSettings, split: boolean): Promise<Timed> {
+async function rawOnce(
+  env: BenchEnv,
+  poller: RedisClient,
+  tag: string,
+  settings: EngineSettings,
+  split: boolean,
+): Promise<Timed> {
   const { services, config } = env;
   // The same hash tag on every stream: the layout would stay on one slot in a cluster, as a tenant's does.
   const streams = [1, 2, 3, 4].map((n) => `${services.keys.prefix}:{${tag}}:raw${n}`);
@@ -153,7 +183,14 @@ async function rawOnce(env: BenchEnv, poller: RedisClient, tag: string, settings
   try {
     if (split) {
       const children = await startHopChildren(
-        [0, 1, 2].map((index) => ({ kind: 'raw', redisUrl: config.redisUrl, from: streams[index]!, to: streams[index + 1]!, rawCount: settings.rawCount, blockMs: settings.blockMs })),
+        [0, 1, 2].map((index) => ({
+          kind: 'raw',
+          redisUrl: config.redisUrl,
+          from: streams[index]!,
+          to: streams[index + 1]!,
+          rawCount: settings.rawCount,
+          blockMs: settings.blockMs,
+        })),
       );
       try {
         children.go();
@@ -164,12 +201,17 @@ async function rawOnce(env: BenchEnv, poller: RedisClient, tag: string, settings
     }
     const connections = streams.slice(0, 3).map(() => createRedis(config, 'blocking'));
     let running = true;
-    const loops = connections.map((connection, index) => rawHop(connection, streams[index]!, streams[index + 1]!, settings, () => running));
+    const loops = connections.map((connection, index) =>
+      rawHop(connection, streams[index]!, streams[index + 1]!, settings, () => running),
+    );
     try {
       return await timed(settings.items, 'raw chain', done, settings.timeoutMs);
     } finally {
       running = false;
-      await Promise.race([Promise.allSettled(loops), new Promise((resolve) => setTimeout(resolve, settings.blockMs + 500))]);
+      await Promise.race([
+        Promise.allSettled(loops),
+        new Promise((resolve) => setTimeout(resolve, settings.blockMs + 500)),
+      ]);
       for (const connection of connections) connection.disconnect();
     }
   } finally {
@@ -198,8 +240,16 @@ async function bullmqOnce(env: BenchEnv, tag: string, settings: EngineSettings):
     if (batch.length > 0) await queues[0]!.addBulk(batch);
     const workerOptions = { connection, prefix, concurrency: settings.bullmqConcurrency, autorun: false };
     workers = [
-      new Worker<string[]>('hop1', async (job) => void (await queues[1]!.add('ticket', job.data, jobOptions)), workerOptions),
-      new Worker<string[]>('hop2', async (job) => void (await queues[2]!.add('ticket', job.data, jobOptions)), workerOptions),
+      new Worker<string[]>(
+        'hop1',
+        async (job) => void (await queues[1]!.add('ticket', job.data, jobOptions)),
+        workerOptions,
+      ),
+      new Worker<string[]>(
+        'hop2',
+        async (job) => void (await queues[2]!.add('ticket', job.data, jobOptions)),
+        workerOptions,
+      ),
       new Worker<string[]>('hop3', async () => void completed++, workerOptions),
     ];
     await Promise.all(workers.map((worker) => worker.waitUntilReady()));
@@ -213,14 +263,24 @@ async function bullmqOnce(env: BenchEnv, tag: string, settings: EngineSettings):
 }
 
 function bullmqVersion(): string {
-  const manifest = JSON.parse(readFileSync(new URL('../node_modules/bullmq/package.json', import.meta.url), 'utf8')) as { version: string };
+  const manifest = JSON.parse(
+    readFileSync(new URL('../node_modules/bullmq/package.json', import.meta.url), 'utf8'),
+  ) as { version: string };
   return manifest.version;
 }
 
-export async function runEngine(env: BenchEnv, settings: EngineSettings, progress: (line: string) => void): Promise<EngineResult> {
+export async function runEngine(
+  env: BenchEnv,
+  settings: EngineSettings,
+  progress: (line: string) => void,
+): Promise<EngineResult> {
   const poller = createRedis(env.config, 'commands');
   const runs: EngineRun[] = [];
-  const toRun = (timing: Timed): LayoutRun => ({ itemsPerSecond: round(settings.items / timing.seconds, 0), seconds: round(timing.seconds, 3), cpu: timing.cpu });
+  const toRun = (timing: Timed): LayoutRun => ({
+    itemsPerSecond: round(settings.items / timing.seconds, 0),
+    seconds: round(timing.seconds, 3),
+    cpu: timing.cpu,
+  });
   try {
     for (let repeat = 1; repeat <= settings.repeats; repeat++) {
       const run: EngineRun = {
@@ -230,19 +290,27 @@ export async function runEngine(env: BenchEnv, settings: EngineSettings, progres
         rawSplit: toRun(await rawOnce(env, poller, `raw-split-${repeat}`, settings, true)),
         bullmq: toRun(await bullmqOnce(env, `${repeat}`, settings)),
       };
-      progress(`engine run ${repeat}/${settings.repeats}: ${layoutNames.map((name) => `${name} ${run[name].itemsPerSecond}`).join(', ')} items/s`);
+      progress(
+        `engine run ${repeat}/${settings.repeats}: ${layoutNames.map((name) => `${name} ${run[name].itemsPerSecond}`).join(', ')} items/s`,
+      );
       runs.push(run);
     }
   } finally {
     poller.disconnect();
   }
-  const itemsPerSecond = Object.fromEntries(layoutNames.map((name) => [name, median(runs.map((run) => run[name].itemsPerSecond))])) as Record<LayoutName, number>;
+  const itemsPerSecond = Object.fromEntries(
+    layoutNames.map((name) => [name, median(runs.map((run) => run[name].itemsPerSecond))]),
+  ) as Record<LayoutName, number>;
   const engineItemsPerSecond = Math.max(itemsPerSecond.engine, itemsPerSecond.engineSplit);
   const rawItemsPerSecond = Math.max(itemsPerSecond.raw, itemsPerSecond.rawSplit);
   return {
     settings: {
       ...settings,
-      engine: { stageConcurrency: stageProcessor(noopStage(hops[0]!), env.logger).concurrency, groups: hops.map((hop) => hop.name), streams: 1 },
+      engine: {
+        stageConcurrency: stageProcessor(noopStage(hops[0]!), env.logger).concurrency,
+        groups: hops.map((hop) => hop.name),
+        streams: 1,
+      },
       raw: { streams: 4, consumersPerHop: 1 },
       bullmq: { version: bullmqVersion(), queues: 3 },
     },
@@ -254,4 +322,3 @@ export async function runEngine(env: BenchEnv, settings: EngineSettings, progres
     bullmqRatio: round(engineItemsPerSecond / itemsPerSecond.bullmq, 2),
   };
 }
-

@@ -44,7 +44,12 @@ export type IngestRun = {
 
 export type IngestResult = { settings: IngestSettings; runs: IngestRun[] };
 
-function toRun(label: string, job: Pick<LoadJob, 'mode' | 'connections' | 'overallRate'>, summary: LoadSummary, cpu: CpuParties | undefined): IngestRun {
+function toRun(
+  label: string,
+  job: Pick<LoadJob, 'mode' | 'connections' | 'overallRate'>,
+  summary: LoadSummary,
+  cpu: CpuParties | undefined,
+): IngestRun {
   return {
     label,
     mode: job.mode,
@@ -65,7 +70,12 @@ function toRun(label: string, job: Pick<LoadJob, 'mode' | 'connections' | 'overa
   };
 }
 
-export async function runIngest(env: BenchEnv, settings: IngestSettings, cleanups: Cleanups, progress: (line: string) => void): Promise<IngestResult> {
+export async function runIngest(
+  env: BenchEnv,
+  settings: IngestSettings,
+  cleanups: Cleanups,
+  progress: (line: string) => void,
+): Promise<IngestResult> {
   const { services } = env;
   const role = await startRole('ingest', services, { listen: true });
   const forget = cleanups.push('stop ingest role', () => role.stop());
@@ -78,16 +88,30 @@ export async function runIngest(env: BenchEnv, settings: IngestSettings, cleanup
     const load = async (tenant: string, job: Omit<LoadJob, 'url' | 'tenant' | 'secret' | 'idPrefix'>) => {
       const secret = (await services.registry.create({ id: tenant })).secret;
       let cpu: CpuSnapshot;
-      const summary = await runLoad({ url, tenant, secret, idPrefix: tenant, ...job }, cleanups, () => (cpu = cpuSnapshot()));
+      const summary = await runLoad(
+        { url, tenant, secret, idPrefix: tenant, ...job },
+        cleanups,
+        () => (cpu = cpuSnapshot()),
+      );
       return { summary, cpu: coresUsed(cpu, cpuSnapshot()) };
     };
-    const record = (label: string, job: Pick<LoadJob, 'mode' | 'connections' | 'overallRate'>, { summary, cpu }: { summary: LoadSummary; cpu: CpuParties | undefined }) => {
+    const record = (
+      label: string,
+      job: Pick<LoadJob, 'mode' | 'connections' | 'overallRate'>,
+      { summary, cpu }: { summary: LoadSummary; cpu: CpuParties | undefined },
+    ) => {
       const run = toRun(label, job, summary, cpu);
       runs.push(run);
-      progress(`ingest ${label}: ${run.requestsPerSecond} req/s, p50 ${run.p50Ms} ms, p99 ${run.p99Ms} ms, non-2xx ${run.non2xx + run.errors}`);
+      progress(
+        `ingest ${label}: ${run.requestsPerSecond} req/s, p50 ${run.p50Ms} ms, p99 ${run.p99Ms} ms, non-2xx ${run.non2xx + run.errors}`,
+      );
     };
 
-    await load('ingest-warmup', { mode: 'autocannon', connections: settings.saturation.connections, durationSeconds: settings.warmupSeconds });
+    await load('ingest-warmup', {
+      mode: 'autocannon',
+      connections: settings.saturation.connections,
+      durationSeconds: settings.warmupSeconds,
+    });
     const saturation = { mode: 'autocannon' as const, ...settings.saturation };
     record('saturation (autocannon)', saturation, await load('ingest-saturation', saturation));
     for (const rate of settings.pacedRates) {

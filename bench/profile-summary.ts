@@ -12,7 +12,13 @@ import { parseArgs } from 'node:util';
 
 type CallFrame = { functionName: string; url: string; lineNumber: number; columnNumber: number };
 type ProfileNode = { id: number; callFrame: CallFrame; hitCount?: number; children?: number[] };
-type CpuProfile = { nodes: ProfileNode[]; startTime: number; endTime: number; samples?: number[]; timeDeltas?: number[] };
+type CpuProfile = {
+  nodes: ProfileNode[];
+  startTime: number;
+  endTime: number;
+  samples?: number[];
+  timeDeltas?: number[];
+};
 
 export type SelfTime = { name: string; selfMs: number; share: number };
 
@@ -20,7 +26,9 @@ const root = process.cwd();
 
 function largestProfile(path: string): string {
   if (!statSync(path).isDirectory()) return path;
-  const files = readdirSync(path).filter((name) => name.endsWith('.cpuprofile')).map((name) => join(path, name));
+  const files = readdirSync(path)
+    .filter((name) => name.endsWith('.cpuprofile'))
+    .map((name) => join(path, name));
   if (files.length === 0) throw new Error(`No .cpuprofile in ${path}`);
   return files.sort((a, b) => statSync(b).size - statSync(a).size)[0]!;
 }
@@ -76,8 +84,10 @@ export function summarise(path: string, top: number): string {
   const byPackage = selfTimes(profile, ({ callFrame }) => packageOf(callFrame));
   const idle = byFunction.rows.find((row) => row.name === '(idle)')?.selfMs ?? 0;
   const busy = byFunction.totalMs - idle;
-  const ofBusy = (row: SelfTime) => (row.name === '(idle)' || busy <= 0 ? '    -' : ((row.selfMs / busy) * 100).toFixed(1).padStart(5));
-  const line = (row: SelfTime) => `${row.selfMs.toFixed(0).padStart(8)} ms  ${(row.share * 100).toFixed(1).padStart(5)} %  ${ofBusy(row)} %  ${row.name}`;
+  const ofBusy = (row: SelfTime) =>
+    row.name === '(idle)' || busy <= 0 ? '    -' : ((row.selfMs / busy) * 100).toFixed(1).padStart(5);
+  const line = (row: SelfTime) =>
+    `${row.selfMs.toFixed(0).padStart(8)} ms  ${(row.share * 100).toFixed(1).padStart(5)} %  ${ofBusy(row)} %  ${row.name}`;
   const header = `${'self'.padStart(11)}  ${'total'.padStart(7)}  ${'busy'.padStart(7)}  `;
   return [
     `${relative(root, file)}: ${(byFunction.totalMs / 1_000).toFixed(1)} s sampled, ${(busy / 1_000).toFixed(1)} s busy (not idle)`,
@@ -93,7 +103,10 @@ export function summarise(path: string, top: number): string {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values, positionals } = parseArgs({ options: { top: { type: 'string', default: '25' } }, allowPositionals: true });
+  const { values, positionals } = parseArgs({
+    options: { top: { type: 'string', default: '25' } },
+    allowPositionals: true,
+  });
   const [path] = positionals;
   if (!path) {
     process.stderr.write('usage: npx tsx bench/profile-summary.ts <file.cpuprofile | directory> [--top 25]\n');

@@ -35,16 +35,28 @@ export async function runRebuild(env: BenchEnv, tenants: string[], settings: Reb
   const { redis, keys, db } = services;
   let trimmed = 0;
   for (const tenant of tenants) {
-    trimmed += (await trimTenantStream(redis, keys, db, tenant, { maxAgeMs: 0, maxLength: settings.trimToLength })).trimmed;
+    trimmed += (await trimTenantStream(redis, keys, db, tenant, { maxAgeMs: 0, maxLength: settings.trimToLength }))
+      .trimmed;
   }
-  const archiveEvents = Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM events WHERE tenant_id = ANY($1)', [tenants])).rows[0]!.n);
+  const archiveEvents = Number(
+    (await db.query<{ n: string }>('SELECT count(*) AS n FROM events WHERE tenant_id = ANY($1)', [tenants])).rows[0]!.n,
+  );
   let streamEvents = 0;
   for (const tenant of tenants) streamEvents += await redis.xlen(keys.events(tenant));
   const before = (await db.query<{ digest: string }>(stateDigest, [tenants])).rows[0]!.digest;
 
   const cpu = cpuSnapshot();
   const started = performance.now();
-  const result = await rebuildProjection({ db, redis, keys, projection: ticketsProjection, schema: config.databaseSchema, tenants, restart: true, batchSize: settings.batchSize });
+  const result = await rebuildProjection({
+    db,
+    redis,
+    keys,
+    projection: ticketsProjection,
+    schema: config.databaseSchema,
+    tenants,
+    restart: true,
+    batchSize: settings.batchSize,
+  });
   const seconds = (performance.now() - started) / 1_000;
   const cores = coresUsed(cpu, cpuSnapshot());
 

@@ -23,7 +23,12 @@ export type BenchReport = {
 
 export type TargetCheck = { target: string; value: number | null; unit: string; met: boolean | null };
 
-const check = (target: string, value: number | undefined, unit: string, met: (value: number) => boolean): TargetCheck => ({
+const check = (
+  target: string,
+  value: number | undefined,
+  unit: string,
+  met: (value: number) => boolean,
+): TargetCheck => ({
   target,
   value: value ?? null,
   unit,
@@ -32,22 +37,49 @@ const check = (target: string, value: number | undefined, unit: string, met: (va
 
 /** The project's performance targets (docs/performance.md), against this run's figures. */
 export function checkTargets(phases: BenchReport['phases']): TargetCheck[] {
-  const ingestAt = (rate: number) => phases.ingest?.runs.find((run) => run.overallRate === rate && run.mode === 'paced');
+  const ingestAt = (rate: number) =>
+    phases.ingest?.runs.find((run) => run.overallRate === rate && run.mode === 'paced');
   const e2eRate = phases.e2e?.runs.filter((run) => run.label.endsWith('/s')).at(-1);
   return [
-    check('engine chain ≥ 60 % of the raw chain in its best layout', phases.engine ? phases.engine.ratio * 100 : undefined, '%', (v) => v >= 60),
+    check(
+      'engine chain ≥ 60 % of the raw chain in its best layout',
+      phases.engine ? phases.engine.ratio * 100 : undefined,
+      '%',
+      (v) => v >= 60,
+    ),
     check('engine chain ≥ 5 × BullMQ', phases.engine?.bullmqRatio, '×', (v) => v >= 5),
-    check('ingest ≥ 10,000 signed webhooks/s', phases.ingest?.runs.find((run) => run.overallRate === undefined)?.requestsPerSecond, 'req/s', (v) => v >= 10_000),
+    check(
+      'ingest ≥ 10,000 signed webhooks/s',
+      phases.ingest?.runs.find((run) => run.overallRate === undefined)?.requestsPerSecond,
+      'req/s',
+      (v) => v >= 10_000,
+    ),
     check('ingest p99 < 20 ms at a steady 5,000/s', ingestAt(5_000)?.p99Ms, 'ms', (v) => v < 20),
-    check('end to end ≥ 3,000 tickets/s', phases.e2e?.runs.find((run) => run.label === 'saturation')?.ticketsPerSecond, 'tickets/s', (v) => v >= 3_000),
-    check(`end to end p99 < 100 ms at a steady ${e2eRate?.label ?? '1000/s'}`, e2eRate?.pipelineMs.p99, 'ms', (v) => v < 100),
+    check(
+      'end to end ≥ 3,000 tickets/s',
+      phases.e2e?.runs.find((run) => run.label === 'saturation')?.ticketsPerSecond,
+      'tickets/s',
+      (v) => v >= 3_000,
+    ),
+    check(
+      `end to end p99 < 100 ms at a steady ${e2eRate?.label ?? '1000/s'}`,
+      e2eRate?.pipelineMs.p99,
+      'ms',
+      (v) => v < 100,
+    ),
     check('rebuild ≥ 50,000 events/s', phases.rebuild?.eventsPerSecond, 'events/s', (v) => v >= 50_000),
   ];
 }
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  const line = (row: string[]) => row.map((cell, column) => (column === 0 || column === 1 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ').trimEnd();
+  const line = (row: string[]) =>
+    row
+      .map((cell, column) =>
+        column === 0 || column === 1 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!),
+      )
+      .join('  ')
+      .trimEnd();
   return [line(rows[0]!), widths.map((width) => '-'.repeat(width)).join('  '), ...rows.slice(1).map(line)].join('\n');
 }
 
@@ -55,11 +87,17 @@ const n = (value: number) => Math.round(value).toLocaleString('en-US');
 const msText = (value: number) => `${value.toFixed(1)} ms`;
 /** Cores used: streamdesk / Postgres / Redis / load generator (or the bench's hop processes) / anything else. */
 const cpuText = (cpu: CpuParties | undefined) =>
-  cpu ? [cpu.streamdesk, cpu.postgres, cpu.redis, cpu.loadGenerator, cpu.other].map((value) => value.toFixed(2)).join(' / ') : '';
+  cpu
+    ? [cpu.streamdesk, cpu.postgres, cpu.redis, cpu.loadGenerator, cpu.other]
+        .map((value) => value.toFixed(2))
+        .join(' / ')
+    : '';
 
 export function formatReport(report: BenchReport): string {
   const { engine, ingest, e2e, rebuild } = report.phases;
-  const rows: string[][] = [['phase', 'measure', 'value', 'p50', 'p99', 'errors', 'cores: sd / pg / redis / load / other']];
+  const rows: string[][] = [
+    ['phase', 'measure', 'value', 'p50', 'p99', 'errors', 'cores: sd / pg / redis / load / other'],
+  ];
   if (engine) {
     const last = engine.runs.at(-1);
     const layouts: [LayoutName, string][] = [
@@ -70,23 +108,75 @@ export function formatReport(report: BenchReport): string {
       ['bullmq', `BullMQ ${engine.settings.bullmq.version}, 3 queues, one process`],
     ];
     const measure = `3-hop no-op chain, ${n(engine.settings.items)} items, median of ${engine.runs.length}`;
-    for (const [name, what] of layouts) rows.push(['engine', `${what} (${measure})`, `${n(engine.itemsPerSecond[name])} items/s`, '', '', '', cpuText(last?.[name].cpu)]);
-    rows.push(['engine', 'engine / raw, each in its best layout', `${(engine.ratio * 100).toFixed(1)} %`, '', '', '', '']);
+    for (const [name, what] of layouts)
+      rows.push([
+        'engine',
+        `${what} (${measure})`,
+        `${n(engine.itemsPerSecond[name])} items/s`,
+        '',
+        '',
+        '',
+        cpuText(last?.[name].cpu),
+      ]);
+    rows.push([
+      'engine',
+      'engine / raw, each in its best layout',
+      `${(engine.ratio * 100).toFixed(1)} %`,
+      '',
+      '',
+      '',
+      '',
+    ]);
     rows.push(['engine', 'engine (best layout) / BullMQ', `${engine.bullmqRatio.toFixed(1)} ×`, '', '', '', '']);
   }
   for (const run of ingest?.runs ?? []) {
-    rows.push(['ingest', `signed webhooks, ${run.label}, ${run.connections} conn.`, `${n(run.requestsPerSecond)} req/s`, msText(run.p50Ms), msText(run.p99Ms), String(run.non2xx + run.errors), cpuText(run.cpu)]);
+    rows.push([
+      'ingest',
+      `signed webhooks, ${run.label}, ${run.connections} conn.`,
+      `${n(run.requestsPerSecond)} req/s`,
+      msText(run.p50Ms),
+      msText(run.p99Ms),
+      String(run.non2xx + run.errors),
+      cpuText(run.cpu),
+    ]);
   }
   for (const run of e2e?.runs ?? []) {
-    rows.push(['e2e', `webhook → written_back, ${run.label}, ${n(run.accepted)} tickets`, `${n(run.ticketsPerSecond)} tickets/s`, msText(run.pipelineMs.p50), msText(run.pipelineMs.p99), String(run.non2xx + run.failed), cpuText(run.cpu)]);
-    rows.push(['e2e', `  … until archived in Postgres (drain ${run.drainSeconds} s)`, '', msText(run.toPostgresMs.p50), msText(run.toPostgresMs.p99), '', '']);
+    rows.push([
+      'e2e',
+      `webhook → written_back, ${run.label}, ${n(run.accepted)} tickets`,
+      `${n(run.ticketsPerSecond)} tickets/s`,
+      msText(run.pipelineMs.p50),
+      msText(run.pipelineMs.p99),
+      String(run.non2xx + run.failed),
+      cpuText(run.cpu),
+    ]);
+    rows.push([
+      'e2e',
+      `  … until archived in Postgres (drain ${run.drainSeconds} s)`,
+      '',
+      msText(run.toPostgresMs.p50),
+      msText(run.toPostgresMs.p99),
+      '',
+      '',
+    ]);
   }
   if (rebuild) {
-    rows.push(['rebuild', `tickets from archive (${n(rebuild.eventsApplied - rebuild.streamEvents)}) + stream (${n(rebuild.streamEvents)})`, `${n(rebuild.eventsPerSecond)} events/s`, '', '', rebuild.stateMatches ? '0' : 'state differs', cpuText(rebuild.cpu)]);
+    rows.push([
+      'rebuild',
+      `tickets from archive (${n(rebuild.eventsApplied - rebuild.streamEvents)}) + stream (${n(rebuild.streamEvents)})`,
+      `${n(rebuild.eventsPerSecond)} events/s`,
+      '',
+      '',
+      rebuild.stateMatches ? '0' : 'state differs',
+      cpuText(rebuild.cpu),
+    ]);
   }
   const targets = report.targets
     .filter((target) => target.met !== null)
-    .map((target) => `  ${target.met ? 'met    ' : 'NOT met'}  ${target.target}: ${target.value === null ? '—' : `${n(target.value)} ${target.unit}`}`);
+    .map(
+      (target) =>
+        `  ${target.met ? 'met    ' : 'NOT met'}  ${target.target}: ${target.value === null ? '—' : `${n(target.value)} ${target.unit}`}`,
+    );
   const m = report.machine;
   return [
     `streamdesk bench — ${report.git.commit.slice(0, 12)}${report.git.commit.endsWith('+dirty') ? '+dirty' : ''}, ${m.cpus} × ${m.cpuModel}, ${m.totalMemoryGiB} GiB, Node ${m.node}, Redis ${m.redis.split(' ')[0]}, ${m.postgres.split(' ').slice(0, 2).join(' ')}`,

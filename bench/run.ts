@@ -27,7 +27,15 @@ type PhaseName = (typeof phaseNames)[number];
 type Settings = { engine: EngineSettings; ingest: IngestSettings; e2e: E2eSettings; rebuild: RebuildSettings };
 
 const fullSettings: Settings = {
-  engine: { items: 20_000, repeats: 3, rawCount: 100, runnerBatchSize: 100, bullmqConcurrency: 100, blockMs: 1_000, timeoutMs: 120_000 },
+  engine: {
+    items: 20_000,
+    repeats: 3,
+    rawCount: 100,
+    runnerBatchSize: 100,
+    bullmqConcurrency: 100,
+    blockMs: 1_000,
+    timeoutMs: 120_000,
+  },
   ingest: {
     warmupSeconds: 3,
     saturation: { durationSeconds: 10, connections: 64 },
@@ -60,21 +68,49 @@ const quickSettings: Settings = {
     pacedRates: fullSettings.ingest.pacedRates.map((rate) => ({ ...rate, durationSeconds: 2 })),
     autocannonRates: fullSettings.ingest.autocannonRates.map((rate) => ({ ...rate, durationSeconds: 2 })),
   },
-  e2e: { ...fullSettings.e2e, warmupTickets: 100, saturation: { tickets: 500, connections: 64 }, idleTenant: { tickets: 200, connections: 64 }, rates: fullSettings.e2e.rates.map((rate) => ({ ...rate, durationSeconds: 2 })) },
+  e2e: {
+    ...fullSettings.e2e,
+    warmupTickets: 100,
+    saturation: { tickets: 500, connections: 64 },
+    idleTenant: { tickets: 200, connections: 64 },
+    rates: fullSettings.e2e.rates.map((rate) => ({ ...rate, durationSeconds: 2 })),
+  },
   rebuild: fullSettings.rebuild,
 };
 
-function parseOptions(): { phases: Set<PhaseName>; settings: Settings; logLevel: string; logFile: string; profile: boolean } {
+function parseOptions(): {
+  phases: Set<PhaseName>;
+  settings: Settings;
+  logLevel: string;
+  logFile: string;
+  profile: boolean;
+} {
   const { values } = parseArgs({
-    options: { only: { type: 'string', multiple: true }, quick: { type: 'boolean', default: false }, 'log-level': { type: 'string', default: 'info' }, 'log-file': { type: 'string', default: '/dev/null' }, profile: { type: 'boolean', default: false } },
+    options: {
+      only: { type: 'string', multiple: true },
+      quick: { type: 'boolean', default: false },
+      'log-level': { type: 'string', default: 'info' },
+      'log-file': { type: 'string', default: '/dev/null' },
+      profile: { type: 'boolean', default: false },
+    },
     strict: true,
   });
-  const requested = (values.only ?? []).flatMap((value) => value.split(',')).map((value) => value.trim()).filter(Boolean);
+  const requested = (values.only ?? [])
+    .flatMap((value) => value.split(','))
+    .map((value) => value.trim())
+    .filter(Boolean);
   for (const name of requested) {
-    if (!(phaseNames as readonly string[]).includes(name)) throw new Error(`--only: unknown phase "${name}" (expected ${phaseNames.join(', ')})`);
+    if (!(phaseNames as readonly string[]).includes(name))
+      throw new Error(`--only: unknown phase "${name}" (expected ${phaseNames.join(', ')})`);
   }
   const phases = new Set<PhaseName>(requested.length > 0 ? (requested as PhaseName[]) : phaseNames);
-  return { phases, settings: values.quick ? quickSettings : fullSettings, logLevel: values['log-level'], logFile: values['log-file'], profile: values.profile };
+  return {
+    phases,
+    settings: values.quick ? quickSettings : fullSettings,
+    logLevel: values['log-level'],
+    logFile: values['log-file'],
+    profile: values.profile,
+  };
 }
 
 async function main(): Promise<void> {
@@ -123,7 +159,10 @@ async function main(): Promise<void> {
   const stamp = report.startedAt.replace(/:/g, '-');
   try {
     if (phases.has('engine')) {
-      phase('engine', '3 no-op stages: StreamRunner, a raw ioredis chain and BullMQ, in one process and one process per hop');
+      phase(
+        'engine',
+        '3 no-op stages: StreamRunner, a raw ioredis chain and BullMQ, in one process and one process per hop',
+      );
       const env = await openBenchEnv(target, runId, 'engine', cleanups);
       try {
         report.phases.engine = await runEngine(env, settings.engine, progress);
@@ -151,7 +190,10 @@ async function main(): Promise<void> {
           }
         : undefined;
       const openEnv = (name: string) => openBenchEnv(target, runId, name, cleanups);
-      const e2e = await runE2e(openEnv, settings.e2e, cleanups, progress, { saturationOnly: !phases.has('e2e'), ...(rebuild ? { rebuild } : {}) });
+      const e2e = await runE2e(openEnv, settings.e2e, cleanups, progress, {
+        saturationOnly: !phases.has('e2e'),
+        ...(rebuild ? { rebuild } : {}),
+      });
       if (phases.has('e2e')) report.phases.e2e = e2e;
     }
   } catch (error) {

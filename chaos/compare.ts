@@ -63,7 +63,9 @@ export function compareRows(
     }
     const columns = [...new Set([...Object.keys(row), ...Object.keys(other)])]
       .filter((column) => !ignore.has(column))
-      .filter((column) => canonical(row[column], unordered.has(column)) !== canonical(other[column], unordered.has(column)))
+      .filter(
+        (column) => canonical(row[column], unordered.has(column)) !== canonical(other[column], unordered.has(column)),
+      )
       .sort();
     if (columns.length > 0) note(key, columns);
   }

@@ -16,7 +16,10 @@ export class Deployment {
   private readonly started = new Map<RoleName, number>();
   private readonly logs: WriteStream[] = [];
 
-  constructor(private readonly env: Record<string, string>, private readonly logDir: string) {}
+  constructor(
+    private readonly env: Record<string, string>,
+    private readonly logDir: string,
+  ) {}
 
   processes(role: RoleName): RoleProcess[] {
     return [...this.running].filter((instance) => instance.role === role);

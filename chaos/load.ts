@@ -2,7 +2,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { signedHeaders, ticketBody } from '../test/support/webhook.js';
 
-
 // Every priority, so both lanes of each tenant (normal, and priority for high and urgent) carry load.
 const priorities = ['low', 'medium', 'high', 'urgent'] as const;
 export type LoadTenant = { id: string; secret: string };
@@ -48,13 +47,29 @@ const permanent = new Set([400, 401, 403, 404, 409, 413, 415, 422]);
  */
 export async function runSteadyLoad(options: LoadOptions): Promise<LoadResult> {
   const total = Math.round(options.rate * options.durationSeconds);
-  const result: LoadResult = { webhooks: total, accepted: [], duplicates: 0, attempts: 0, retried: 0, gaveUp: 0, failures: {}, startedAt: Date.now(), lastAnsweredAt: Date.now() };
+  const result: LoadResult = {
+    webhooks: total,
+    accepted: [],
+    duplicates: 0,
+    attempts: 0,
+    retried: 0,
+    gaveUp: 0,
+    failures: {},
+    startedAt: Date.now(),
+    lastAnsweredAt: Date.now(),
+  };
   const fail = (kind: string) => (result.failures[kind] = (result.failures[kind] ?? 0) + 1);
 
   const deliver = async (index: number) => {
     const tenant = options.tenants[index % options.tenants.length]!;
     const ticket = `${options.idPrefix}-${index}`;
-    const body = ticketBody({ id: ticket, subject: `VPN to 10.1.${index % 250}.7 fails (${ticket})`, description: `Since 9:00 the VPN drops every few minutes; printer and mail work. Ticket ${ticket}.`, priority: priorities[index % priorities.length], requester: { name: 'Chaos User', email: 'chaos@example.com' } });
+    const body = ticketBody({
+      id: ticket,
+      subject: `VPN to 10.1.${index % 250}.7 fails (${ticket})`,
+      description: `Since 9:00 the VPN drops every few minutes; printer and mail work. Ticket ${ticket}.`,
+      priority: priorities[index % priorities.length],
+      requester: { name: 'Chaos User', email: 'chaos@example.com' },
+    });
     const firstAt = Date.now();
     for (let attempt = 0; ; attempt += 1) {
       if (attempt > 0) result.retried += 1;
@@ -80,7 +95,11 @@ export async function runSteadyLoad(options: LoadOptions): Promise<LoadResult> {
         const retryAfter = Number(response.headers.get('retry-after'));
         if (retryAfter > 0) waitMs = Math.min(5_000, retryAfter * 1_000);
       } catch (error) {
-        fail(error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError') ? 'timeout' : 'connection');
+        fail(
+          error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')
+            ? 'timeout'
+            : 'connection',
+        );
       }
       if (Date.now() - firstAt + waitMs > options.giveUpAfterMs || options.signal.aborted) {
         result.gaveUp += 1;

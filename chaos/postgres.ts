@@ -65,16 +65,22 @@ export class OwnPostgres {
   }
 
   private async ready(): Promise<void> {
-    await waitFor(async () => {
-      const client = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:${this.port}/postgres`, connectionTimeoutMillis: 1_000 });
-      client.on('error', () => undefined);
-      try {
-        await client.connect();
-        return (await client.query('SELECT 1 AS ok')).rows.length === 1;
-      } finally {
-        await client.end().catch(() => undefined);
-      }
-    }, { timeoutMs: 30_000, intervalMs: 100, message: `postgres on ${this.port} ready` });
+    await waitFor(
+      async () => {
+        const client = new pg.Client({
+          connectionString: `postgres://postgres@127.0.0.1:${this.port}/postgres`,
+          connectionTimeoutMillis: 1_000,
+        });
+        client.on('error', () => undefined);
+        try {
+          await client.connect();
+          return (await client.query('SELECT 1 AS ok')).rows.length === 1;
+        } finally {
+          await client.end().catch(() => undefined);
+        }
+      },
+      { timeoutMs: 30_000, intervalMs: 100, message: `postgres on ${this.port} ready` },
+    );
   }
 }
 

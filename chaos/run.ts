@@ -61,10 +61,15 @@ const settings: ChaosSettings = {
   quick,
 };
 
-const wanted = values.only?.split(',').map((name) => name.trim()).filter(Boolean);
+const wanted = values.only
+  ?.split(',')
+  .map((name) => name.trim())
+  .filter(Boolean);
 const unknown = wanted?.filter((name) => !scenarios.some((scenario) => scenario.name === name)) ?? [];
 if (unknown.length > 0) {
-  process.stderr.write(`chaos: unknown scenario(s) ${unknown.join(', ')}; known: ${scenarios.map((s) => s.name).join(', ')}\n`);
+  process.stderr.write(
+    `chaos: unknown scenario(s) ${unknown.join(', ')}; known: ${scenarios.map((s) => s.name).join(', ')}\n`,
+  );
   process.exit(2);
 }
 const selected = wanted ? scenarios.filter((scenario) => wanted.includes(scenario.name)) : scenarios;
@@ -105,7 +110,10 @@ if (!interrupt.signal.aborted) {
   const file = join(root, 'chaos', 'results', `${stamp}.json`);
   mkdirSync(dirname(file), { recursive: true });
   const finishedAt = new Date();
-  writeFileSync(file, `${JSON.stringify({ startedAt, finishedAt, commit: gitCommit(root), settings, lines: results.map(formatLine), scenarios: results }, null, 2)}\n`);
+  writeFileSync(
+    file,
+    `${JSON.stringify({ startedAt, finishedAt, commit: gitCommit(root), settings, lines: results.map(formatLine), scenarios: results }, null, 2)}\n`,
+  );
   process.stdout.write(`wrote ${file} (${Math.round((finishedAt.getTime() - startedAt.getTime()) / 1_000)} s)\n`);
 }
 // Findings (lost, doubled, incomplete rows) are the run's output; only a scenario that could not run fails it.

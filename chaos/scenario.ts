@@ -42,7 +42,9 @@ export type ScenarioResult = {
 };
 
 async function openQuietServices(env: Record<string, string>): Promise<Services> {
-  return openServices(loadConfig(env), pino({ level: 'silent' }), { metrics: createMetrics({ tenantLabel: false, defaultMetrics: false }) });
+  return openServices(loadConfig(env), pino({ level: 'silent' }), {
+    metrics: createMetrics({ tenantLabel: false, defaultMetrics: false }),
+  });
 }
 
 /**
@@ -50,7 +52,13 @@ async function openQuietServices(env: Record<string, string>): Promise<Services>
  * processes, the steady load with the fault beside it, the drain, the figures; then everything is
  * stopped and removed.
  */
-export async function runScenario(scenario: Scenario, settings: ChaosSettings, cleanups: Cleanups, logRoot: string, signal: AbortSignal): Promise<ScenarioResult> {
+export async function runScenario(
+  scenario: Scenario,
+  settings: ChaosSettings,
+  cleanups: Cleanups,
+  logRoot: string,
+  signal: AbortSignal,
+): Promise<ScenarioResult> {
   const logDir = join(logRoot, scenario.name);
   mkdirSync(logDir, { recursive: true });
   const [redisPort, postgresPort, ingestPort] = [await freePort(), await freePort(), await freePort()];
@@ -70,7 +78,16 @@ export async function runScenario(scenario: Scenario, settings: ChaosSettings, c
   const deployment = new Deployment(env, logDir);
   const forgetDeployment = cleanups.push(`kill ${scenario.name} roles`, async () => deployment.killAll());
   const faults: ScenarioResult['faults'] = [];
-  const result: ScenarioResult = { name: scenario.name, what: scenario.what, env: { CLAIM_IDLE_MS: env.CLAIM_IDLE_MS! }, load: emptyLoad(), faults, drained: false, drainSeconds: null, figures: null };
+  const result: ScenarioResult = {
+    name: scenario.name,
+    what: scenario.what,
+    env: { CLAIM_IDLE_MS: env.CLAIM_IDLE_MS! },
+    load: emptyLoad(),
+    faults,
+    drained: false,
+    drainSeconds: null,
+    figures: null,
+  };
   let store: Store | undefined;
   try {
     await Promise.all([redis.start(), postgres.init().then(() => postgres.start())]);
@@ -78,13 +95,19 @@ export async function runScenario(scenario: Scenario, settings: ChaosSettings, c
     const setup = await openQuietServices(env);
     const secrets = new Map<string, string>();
     try {
-      for (const tenant of tenants) secrets.set(tenant, (await setup.registry.create({ id: tenant, writeback: { type: 'none' } })).secret);
+      for (const tenant of tenants)
+        secrets.set(tenant, (await setup.registry.create({ id: tenant, writeback: { type: 'none' } })).secret);
     } finally {
       await setup.close();
     }
     // Opened before the faults, so the drain is timed from the last answer without a connect in between.
     const config = loadConfig(env);
-    store = { redis: createRedis(config, 'commands'), keys: redisKeys(config.redisPrefix), db: await openDatabase(config, { max: 2 }), tenants };
+    store = {
+      redis: createRedis(config, 'commands'),
+      keys: redisKeys(config.redisPrefix),
+      db: await openDatabase(config, { max: 2 }),
+      tenants,
+    };
     await Promise.all([
       deployment.start('ingest', ingestPort),
       ...Array.from({ length: settings.workers }, () => deployment.start('worker')),
@@ -109,14 +132,23 @@ export async function runScenario(scenario: Scenario, settings: ChaosSettings, c
       signal: faultAbort.signal,
     });
     const faulting = scenario.fault({
-      deployment, redis, postgres, ingestPort, loadMs, quick: settings.quick, claimIdleMs: Number(env.CLAIM_IDLE_MS),
+      deployment,
+      redis,
+      postgres,
+      ingestPort,
+      loadMs,
+      quick: settings.quick,
+      claimIdleMs: Number(env.CLAIM_IDLE_MS),
       at: (ms) => sleep(Math.max(0, startedAt + ms - Date.now()), undefined, { signal }),
       note: (what) => faults.push({ atMs: Date.now() - startedAt, what }),
     });
-    const [load, fault] = await Promise.allSettled([loading, faulting.catch((error: unknown) => {
-      stopLoad();
-      throw error;
-    })]);
+    const [load, fault] = await Promise.allSettled([
+      loading,
+      faulting.catch((error: unknown) => {
+        stopLoad();
+        throw error;
+      }),
+    ]);
     signal.removeEventListener('abort', stopLoad);
     if (load.status === 'rejected') throw load.reason;
     result.load = { ...load.value, accepted: load.value.accepted.length };
@@ -125,7 +157,8 @@ export async function runScenario(scenario: Scenario, settings: ChaosSettings, c
 
     const drainedAt = await waitDrained(store, settings.drainTimeoutMs);
     result.drained = drainedAt !== undefined;
-    if (drainedAt !== undefined) result.drainSeconds = round(Math.max(0, drainedAt - load.value.lastAnsweredAt) / 1_000, 1);
+    if (drainedAt !== undefined)
+      result.drainSeconds = round(Math.max(0, drainedAt - load.value.lastAnsweredAt) / 1_000, 1);
     // Stopped before the rows are read: the figures describe a still system.
     await deployment.stopAll();
     result.figures = await measure(store, load.value.accepted, env);
@@ -145,7 +178,17 @@ export async function runScenario(scenario: Scenario, settings: ChaosSettings, c
 }
 
 function emptyLoad(): ScenarioResult['load'] {
-  return { webhooks: 0, accepted: 0, duplicates: 0, attempts: 0, retried: 0, gaveUp: 0, failures: {}, startedAt: 0, lastAnsweredAt: 0 };
+  return {
+    webhooks: 0,
+    accepted: 0,
+    duplicates: 0,
+    attempts: 0,
+    retried: 0,
+    gaveUp: 0,
+    failures: {},
+    startedAt: 0,
+    lastAnsweredAt: 0,
+  };
 }
 
 /** The scenario's one line. */
@@ -154,6 +197,8 @@ export function formatLine(result: ScenarioResult): string {
   if (!result.figures) return `${name} ERROR ${result.error ?? 'no figures'} (202s=${result.load.accepted})`;
   const f = result.figures;
   const drain = result.drained ? `${result.drainSeconds}s` : '>timeout';
-  return `${name} 202s=${result.load.accepted} rows=${f.finalRows} lost=${f.lost} doubled=${f.doubled} incomplete=${f.incomplete} pending=${f.pending} dlq=${f.dlq} drain=${drain}` +
-    ` | unfinished=${f.unfinished} retries=${result.load.retried} gave-up=${result.load.gaveUp}${result.error ? ` error=${result.error}` : ''}`;
+  return (
+    `${name} 202s=${result.load.accepted} rows=${f.finalRows} lost=${f.lost} doubled=${f.doubled} incomplete=${f.incomplete} pending=${f.pending} dlq=${f.dlq} drain=${drain}` +
+    ` | unfinished=${f.unfinished} retries=${result.load.retried} gave-up=${result.load.gaveUp}${result.error ? ` error=${result.error}` : ''}`
+  );
 }

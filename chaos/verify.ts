@@ -53,14 +53,17 @@ type StreamEntry = { tenant: string; id: string; type: string; ticket: string };
 
 async function readStreams({ redis, keys, tenants }: Store): Promise<StreamEntry[]> {
   const entries: StreamEntry[] = [];
-  for (const [tenant, stream] of tenants.flatMap((tenant) => keys.lanes(tenant).map((lane) => [tenant, lane] as const))) {
+  for (const [tenant, stream] of tenants.flatMap((tenant) =>
+    keys.lanes(tenant).map((lane) => [tenant, lane] as const),
+  )) {
     let start = '-';
     for (;;) {
       const page = (await redis.xrange(stream, start, '+', 'COUNT', 2_000)) as [string, string[]][];
       for (const [streamId, raw] of page) {
         const fields = fieldsToRecord(raw);
         // A redriven copy carries its original event id: it is not a second event.
-        if (fields['redrive-for'] === undefined) entries.push({ tenant, id: fields.id ?? '', type: fields.type ?? '', ticket: fields.ticket ?? '' });
+        if (fields['redrive-for'] === undefined)
+          entries.push({ tenant, id: fields.id ?? '', type: fields.type ?? '', ticket: fields.ticket ?? '' });
         start = `(${streamId}`;
       }
       if (page.length < 2_000) break;
@@ -70,7 +73,10 @@ async function readStreams({ redis, keys, tenants }: Store): Promise<StreamEntry
 }
 
 async function hasColumns(db: pg.Pool, table: string, columns: string[]): Promise<boolean> {
-  const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1 AND column_name = ANY($2)', [table, columns]);
+  const { rows } = await db.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1 AND column_name = ANY($2)',
+    [table, columns],
+  );
   return rows[0]!.n === columns.length;
 }
 
@@ -95,12 +101,20 @@ export type Figures = {
 const ticketKey = (tenant: unknown, ticket: unknown) => `${String(tenant)}/${String(ticket)}`;
 
 /** Everything the scenario line reports, read after the drain. Runs `replay rebuild` (it rewrites the rows). */
-export async function measure(store: Store, accepted: readonly Accepted[], env: Record<string, string>): Promise<Figures> {
+export async function measure(
+  store: Store,
+  accepted: readonly Accepted[],
+  env: Record<string, string>,
+): Promise<Figures> {
   const { db } = store;
   const state = await backlog(store);
   const stream = await readStreams(store);
   const inStream = new Set(stream.filter((entry) => entry.type === 'ticket.received').map((entry) => entry.id));
-  const archived = new Set((await db.query<{ event_id: string }>("SELECT event_id FROM events WHERE type = 'ticket.received'")).rows.map((row) => row.event_id));
+  const archived = new Set(
+    (await db.query<{ event_id: string }>("SELECT event_id FROM events WHERE type = 'ticket.received'")).rows.map(
+      (row) => row.event_id,
+    ),
+  );
   const live = (await db.query<Row>('SELECT * FROM tickets ORDER BY tenant_id, ticket_id')).rows;
   const rows = new Map(live.map((row) => [ticketKey(row.tenant_id, row.ticket_id), row]));
 
@@ -128,16 +142,37 @@ export async function measure(store: Store, accepted: readonly Accepted[], env: 
     for (const row of found) doubled.add(ticketKey(row.tenant_id, row.ticket_id));
     return found.length;
   };
-  const archivedTypes = collect((await db.query('SELECT DISTINCT tenant_id, ticket_id FROM events GROUP BY tenant_id, ticket_id, type HAVING count(*) > 1')).rows);
+  const archivedTypes = collect(
+    (
+      await db.query(
+        'SELECT DISTINCT tenant_id, ticket_id FROM events GROUP BY tenant_id, ticket_id, type HAVING count(*) > 1',
+      )
+    ).rows,
+  );
   const appliedTwice = (await hasColumns(db, 'tickets', ['event_ids']))
-    ? collect((await db.query('SELECT tenant_id, ticket_id FROM tickets WHERE cardinality(event_ids) <> (SELECT count(DISTINCT id) FROM unnest(event_ids) AS id)')).rows)
+    ? collect(
+        (
+          await db.query(
+            'SELECT tenant_id, ticket_id FROM tickets WHERE cardinality(event_ids) <> (SELECT count(DISTINCT id) FROM unnest(event_ids) AS id)',
+          )
+        ).rows,
+      )
     : null;
-  const writebacks = collect((await db.query('SELECT tenant_id, ticket_id FROM writebacks GROUP BY tenant_id, ticket_id HAVING count(*) > 1')).rows);
+  const writebacks = collect(
+    (await db.query('SELECT tenant_id, ticket_id FROM writebacks GROUP BY tenant_id, ticket_id HAVING count(*) > 1'))
+      .rows,
+  );
 
-  const rebuild = await runCli(['replay', 'rebuild', '--projection', 'tickets'], { ...env, LOG_LEVEL: 'warn' }, 180_000);
+  const rebuild = await runCli(
+    ['replay', 'rebuild', '--projection', 'tickets'],
+    { ...env, LOG_LEVEL: 'warn' },
+    180_000,
+  );
   if (rebuild.code !== 0) throw new Error(`replay rebuild failed (${rebuild.code}): ${rebuild.stderr.trim()}`);
   const rebuilt = (await db.query<Row>('SELECT * FROM tickets ORDER BY tenant_id, ticket_id')).rows;
-  const comparison = compareRows(live, rebuilt, (row) => ticketKey(row.tenant_id, row.ticket_id), { unordered: ['event_ids'] });
+  const comparison = compareRows(live, rebuilt, (row) => ticketKey(row.tenant_id, row.ticket_id), {
+    unordered: ['event_ids'],
+  });
 
   return {
     finalRows: live.length,

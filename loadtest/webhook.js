@@ -138,7 +138,8 @@ function envCount(name, fallback) {
   const raw = __ENV[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a whole number, 0 or more (got "${raw}")`);
+  if (!Number.isInteger(value) || value < 0)
+    throw new Error(`${name} must be a whole number, 0 or more (got "${raw}")`);
   return value;
 }
 
@@ -169,7 +170,9 @@ function accepted(response) {
     const body = response.json();
     if (body === null || typeof body !== 'object' || Array.isArray(body)) return undefined;
     const { eventId, duplicate } = body;
-    return typeof eventId === 'string' && eventId !== '' && typeof duplicate === 'boolean' ? { eventId, duplicate } : undefined;
+    return typeof eventId === 'string' && eventId !== '' && typeof duplicate === 'boolean'
+      ? { eventId, duplicate }
+      : undefined;
   } catch (_notJson) {
     return undefined;
   }
@@ -199,12 +202,18 @@ export function setup() {
   /** @type {string[]} */
   const problems = [];
   const baseUrl = envString('BASE_URL', '').replace(/\/+$/, '');
-  if (baseUrl === '') problems.push('BASE_URL is not set (e.g. BASE_URL=http://localhost:3000, or http://ingest:3000 inside docker compose)');
-  else if (!/^https?:\/\/[^/]+/.test(baseUrl)) problems.push(`BASE_URL must start with http:// or https:// (got "${baseUrl}")`);
+  if (baseUrl === '')
+    problems.push(
+      'BASE_URL is not set (e.g. BASE_URL=http://localhost:3000, or http://ingest:3000 inside docker compose)',
+    );
+  else if (!/^https?:\/\/[^/]+/.test(baseUrl))
+    problems.push(`BASE_URL must start with http:// or https:// (got "${baseUrl}")`);
   /** @type {Tenant[]} */
   let tenants = [];
   if (envString('TENANTS', '') === '') {
-    problems.push('TENANTS is not set (e.g. TENANTS="acme:<secret>,globex:<secret>" with the secrets printed by `streamdesk tenant create`)');
+    problems.push(
+      'TENANTS is not set (e.g. TENANTS="acme:<secret>,globex:<secret>" with the secrets printed by `streamdesk tenant create`)',
+    );
   } else {
     try {
       tenants = parseTenants(envString('TENANTS', ''));
@@ -212,17 +221,23 @@ export function setup() {
       problems.push(error instanceof Error ? error.message : String(error));
     }
   }
-  if (problems.length > 0) fail(`load test is not configured:\n  - ${problems.join('\n  - ')}\nSee loadtest/README.md.`);
+  if (problems.length > 0)
+    fail(`load test is not configured:\n  - ${problems.join('\n  - ')}\nSee loadtest/README.md.`);
 
   const ready = http.get(`${baseUrl}/readyz`, { tags: { name: 'GET /readyz' } });
   if (ready.status !== 200) {
-    fail(`${baseUrl}/readyz answered ${ready.status === 0 ? ready.error : `${ready.status} ${String(ready.body)}`}: is the ingest service up, with Redis and Postgres reachable?`);
+    fail(
+      `${baseUrl}/readyz answered ${ready.status === 0 ? ready.error : `${ready.status} ${String(ready.body)}`}: is the ingest service up, with Redis and Postgres reachable?`,
+    );
   }
 
   const runId = envString('RUN_ID', newRunId());
   tenants.forEach((tenant, index) => {
     const request = signedTicketCreated({ tenant, runId: `${runId}-probe`, sequence: index });
-    const response = http.post(`${baseUrl}${request.path}`, request.body, { headers: request.headers, tags: { name: webhookTag, tenant: tenant.id } });
+    const response = http.post(`${baseUrl}${request.path}`, request.body, {
+      headers: request.headers,
+      tags: { name: webhookTag, tenant: tenant.id },
+    });
     if (!accepted(response)) fail(refusal(tenant, response));
   });
   return { baseUrl, tenants, runId };
@@ -241,7 +256,8 @@ export default function (data) {
     headers: request.headers,
     tags: { name: webhookTag, tenant: tenant.id },
   });
-  if (response.status === 429 || response.status === 503) backpressure.add(1, { tenant: tenant.id, status: String(response.status) });
+  if (response.status === 429 || response.status === 503)
+    backpressure.add(1, { tenant: tenant.id, status: String(response.status) });
   const answer = accepted(response);
   check(response, {
     'status is 202': (r) => r.status === 202,

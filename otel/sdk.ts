@@ -11,7 +11,10 @@ import { NodeSDK } from '@opentelemetry/sdk-node';
 import { createAddHookMessageChannel } from 'import-in-the-middle';
 import { Attr } from '../src/telemetry/attributes.js';
 
-type Instrumentation = NonNullable<ConstructorParameters<typeof NodeSDK>[0]>['instrumentations'] extends (infer I)[] | undefined ? Exclude<I, unknown[]> : never;
+type Instrumentation = NonNullable<ConstructorParameters<typeof NodeSDK>[0]>['instrumentations'] extends
+  (infer I)[] | undefined
+  ? Exclude<I, unknown[]>
+  : never;
 
 /** Probe and scrape endpoints: served every few seconds, worth no trace. */
 const quietPaths = new Set(['/healthz', '/readyz', '/metrics']);
@@ -25,8 +28,10 @@ export type TelemetrySettings = { enabled: true; role: string } | { enabled: fal
  * a collector that isn't there). The role comes from the `--role` argument.
  */
 export function telemetrySettings(env: NodeJS.ProcessEnv, argv: readonly string[]): TelemetrySettings {
-  if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') return { enabled: false, reason: 'OTEL_SDK_DISABLED=true' };
-  if (env.OTEL_TRACES_EXPORTER?.trim().toLowerCase() === 'none') return { enabled: false, reason: 'OTEL_TRACES_EXPORTER=none' };
+  if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true')
+    return { enabled: false, reason: 'OTEL_SDK_DISABLED=true' };
+  if (env.OTEL_TRACES_EXPORTER?.trim().toLowerCase() === 'none')
+    return { enabled: false, reason: 'OTEL_TRACES_EXPORTER=none' };
   if (!env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim() && !env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim()) {
     return { enabled: false, reason: 'no OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' };
   }
@@ -72,7 +77,8 @@ export function instrumentations(): Instrumentation[] {
       requireParentSpan: true,
       ignoreConnectSpans: true,
       // The statements start with a comment header (src/**/sql/*.sql); name the span by the SQL verb after it.
-      requestHook: (span, { query, connection }) => span.updateName(`pg.query:${sqlVerb(query.text)}${connection.database ? ` ${connection.database}` : ''}`),
+      requestHook: (span, { query, connection }) =>
+        span.updateName(`pg.query:${sqlVerb(query.text)}${connection.database ? ` ${connection.database}` : ''}`),
     }),
   ];
 }
@@ -93,7 +99,9 @@ export type Telemetry = {
 export function startTelemetry(settings: { role: string; url?: string }): Telemetry {
   const sdk = new NodeSDK({
     // The lowest-priority resource: detected attributes (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, host, process) override it.
-    resource: defaultResource().merge(resourceFromAttributes({ [Attr.serviceName]: 'streamdesk', [Attr.role]: settings.role })),
+    resource: defaultResource().merge(
+      resourceFromAttributes({ [Attr.serviceName]: 'streamdesk', [Attr.role]: settings.role }),
+    ),
     traceExporter: new OTLPTraceExporter(settings.url ? { url: settings.url } : {}),
     metricReaders: [],
     logRecordProcessors: [],
@@ -102,7 +110,9 @@ export function startTelemetry(settings: { role: string; url?: string }): Teleme
   sdk.start();
   return {
     async forceFlush() {
-      const provider = (trace.getTracerProvider() as ProxyTracerProvider).getDelegate() as { forceFlush?: () => Promise<void> };
+      const provider = (trace.getTracerProvider() as ProxyTracerProvider).getDelegate() as {
+        forceFlush?: () => Promise<void>;
+      };
       await provider.forceFlush?.();
     },
     shutdown: () => sdk.shutdown(),

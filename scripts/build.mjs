@@ -26,7 +26,10 @@ function filesUnder(dir) {
 rmSync(outDir, { recursive: true, force: true });
 
 const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-const compiled = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { cwd: root, stdio: 'inherit' });
+const compiled = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], {
+  cwd: root,
+  stdio: 'inherit',
+});
 if (compiled.error) throw compiled.error;
 if (compiled.status !== 0) {
   process.stderr.write(`build: tsc exited with status ${compiled.status ?? compiled.signal}\n`);
@@ -45,4 +48,6 @@ for (const file of assets) {
 const { buildConsole } = await import(new URL('../dist/src/console/build.js', import.meta.url).href);
 const consoleBuild = await buildConsole();
 const summary = [...perExtension].map(([extension, count]) => `${count} ${extension}`).join(', ') || 'none';
-process.stdout.write(`build: compiled into ${relative(root, outDir)}/, copied assets: ${summary}; console bundled into ${relative(root, consoleBuild.outDir)}/ (${consoleBuild.bytes} bytes)\n`);
+process.stdout.write(
+  `build: compiled into ${relative(root, outDir)}/, copied assets: ${summary}; console bundled into ${relative(root, consoleBuild.outDir)}/ (${consoleBuild.bytes} bytes)\n`,
+);

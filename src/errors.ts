@@ -17,12 +17,16 @@ export const errorCatalogue = {
   STALE_TIMESTAMP: { status: 401, retryable: false, message: 'The timestamp is outside the allowed window' },
   INVALID_CREDENTIALS: { status: 401, retryable: false, message: 'The credentials do not match' },
   UNAUTHORIZED: { status: 401, retryable: false, message: 'A valid admin token is required' },
-  CSRF_REJECTED: { status: 403, retryable: false, message: 'The request lacks the console session\'s CSRF token' },
+  CSRF_REJECTED: { status: 403, retryable: false, message: "The request lacks the console session's CSRF token" },
   NOT_FOUND: { status: 404, retryable: false, message: 'Not found' },
   UNKNOWN_TENANT: { status: 404, retryable: false, message: 'The tenant does not exist' },
   TENANT_EXISTS: { status: 409, retryable: false, message: 'The tenant already exists' },
   REQUEST_TIMEOUT: { status: 408, retryable: true, message: 'The request was not received in time' },
-  DELIVERY_CONFLICT: { status: 409, retryable: false, message: 'The delivery id was already used for a different body' },
+  DELIVERY_CONFLICT: {
+    status: 409,
+    retryable: false,
+    message: 'The delivery id was already used for a different body',
+  },
   PAYLOAD_TOO_LARGE: { status: 413, retryable: false, message: 'The request body is larger than allowed' },
   URI_TOO_LONG: { status: 414, retryable: false, message: 'The URL is too long' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false, message: 'The request body must be application/json' },
@@ -32,9 +36,17 @@ export const errorCatalogue = {
   REDIS_UNAVAILABLE: { status: 503, retryable: true, message: 'The event store is unavailable' },
   POSTGRES_UNAVAILABLE: { status: 503, retryable: true, message: 'The database is unavailable' },
   INTERNAL: { status: 500, retryable: true, message: 'Internal error' },
-  ENCRYPTION_KEY_UNKNOWN: { status: 500, retryable: true, message: 'A stored secret is encrypted with a key that is not configured' },
+  ENCRYPTION_KEY_UNKNOWN: {
+    status: 500,
+    retryable: true,
+    message: 'A stored secret is encrypted with a key that is not configured',
+  },
   INVALID_EVENT: { status: 500, retryable: false, message: 'A stream entry is not a valid event' },
-  UNKNOWN_EVENT_VERSION: { status: 500, retryable: false, message: 'An event has a schema version this code cannot read' },
+  UNKNOWN_EVENT_VERSION: {
+    status: 500,
+    retryable: false,
+    message: 'An event has a schema version this code cannot read',
+  },
   HANDLER_FAILED: { status: 500, retryable: true, message: 'A stage handler failed' },
   LLM_UNAVAILABLE: { status: 502, retryable: true, message: 'The LLM did not answer' },
   LLM_RATE_LIMITED: { status: 429, retryable: true, message: 'The LLM rate-limited the request' },
@@ -43,7 +55,11 @@ export const errorCatalogue = {
   LLM_REJECTED: { status: 502, retryable: false, message: 'The LLM rejected the request' },
   WRITEBACK_FAILED: { status: 502, retryable: true, message: 'The helpdesk did not accept the note' },
   WRITEBACK_REJECTED: { status: 502, retryable: false, message: 'The helpdesk rejected the note' },
-  WRITEBACK_AUTH_FAILED: { status: 502, retryable: false, message: "The helpdesk's OAuth server refused the target's client or refresh token" },
+  WRITEBACK_AUTH_FAILED: {
+    status: 502,
+    retryable: false,
+    message: "The helpdesk's OAuth server refused the target's client or refresh token",
+  },
 } as const satisfies Record<string, { status: number; retryable: boolean; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;
@@ -77,7 +93,17 @@ export function redactCredentials(text: string): string {
 }
 
 /** Socket-level failures: the peer refused, dropped or never answered the connection. */
-const networkCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENOTCONN', 'EAI_AGAIN']);
+const networkCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EHOSTDOWN',
+  'ENOTCONN',
+  'EAI_AGAIN',
+]);
 /** SQLSTATE classes that mean the server, not the statement, failed: 08 connection, 53 resources, 57P01–57P03 shutdown. */
 const postgresOutageState = /^(08|53|57P0[1-3])/;
 /** pg's own connection errors, which carry no code: matched whole, never as a substring of any message. */
@@ -91,12 +117,22 @@ const pgConnectionMessages = new Set([
   'Query read timeout',
 ]);
 /** ioredis's own errors for a connection that is down or not ready (no code either). */
-const ioredisConnectionMessages = new Set(['Connection is closed.', "Stream isn't writeable and enableOfflineQueue options is false", 'None of startup nodes is available']);
+const ioredisConnectionMessages = new Set([
+  'Connection is closed.',
+  "Stream isn't writeable and enableOfflineQueue options is false",
+  'None of startup nodes is available',
+]);
 const ioredisErrorNames = new Set(['MaxRetriesPerRequestError', 'ClusterAllFailedError']);
 /** Redis replies that mean "not now" rather than "not this command". */
 const redisBusyReply = /^(LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY )/;
 
-const notTheEventsFault = new Set<ErrorCode>(['REDIS_UNAVAILABLE', 'POSTGRES_UNAVAILABLE', 'LLM_UNAVAILABLE', 'LLM_RATE_LIMITED', 'BUDGET_EXCEEDED']);
+const notTheEventsFault = new Set<ErrorCode>([
+  'REDIS_UNAVAILABLE',
+  'POSTGRES_UNAVAILABLE',
+  'LLM_UNAVAILABLE',
+  'LLM_RATE_LIMITED',
+  'BUDGET_EXCEEDED',
+]);
 
 /**
  * Outages of our own stores, of the LLM provider (down, or limiting its callers), and a tenant's
@@ -115,7 +151,8 @@ type Origin = 'postgres' | 'redis' | undefined;
 function outageOrigin(error: unknown): Origin {
   if (!(error instanceof Error)) return undefined;
   const { code, syscall } = error as Error & { code?: unknown; syscall?: unknown };
-  if (error instanceof pg.DatabaseError) return typeof code === 'string' && postgresOutageState.test(code) ? 'postgres' : undefined;
+  if (error instanceof pg.DatabaseError)
+    return typeof code === 'string' && postgresOutageState.test(code) ? 'postgres' : undefined;
   if (error instanceof ReplyError) return redisBusyReply.test(error.message) ? 'redis' : undefined;
   if (ioredisErrorNames.has(error.name) || ioredisConnectionMessages.has(error.message)) return 'redis';
   if (pgConnectionMessages.has(error.message)) return 'postgres';

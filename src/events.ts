@@ -10,15 +10,28 @@ export const ticketSchema = z.object({
   priority: z.string().trim().max(64).optional(),
   category: z.string().trim().max(256).optional(),
   site: z.string().trim().max(256).optional(),
-  requester: z.object({ name: z.string().max(256).optional(), email: z.string().email().max(320).optional() }).optional(),
+  requester: z
+    .object({ name: z.string().max(256).optional(), email: z.string().email().max(320).optional() })
+    .optional(),
   createdAt: z.iso.datetime({ offset: true }).optional(),
 });
 export type Ticket = z.infer<typeof ticketSchema>;
 
 const similarTicket = z.object({ ticketId: z.string(), subject: z.string(), status: z.string(), rank: z.number() });
-const matchedAsset = z.object({ ip: z.string(), hostname: z.string(), site: z.string().nullable(), kind: z.string().nullable(), network: z.string() });
+const matchedAsset = z.object({
+  ip: z.string(),
+  hostname: z.string(),
+  site: z.string().nullable(),
+  kind: z.string().nullable(),
+  network: z.string(),
+});
 // `excerpt` came after v1 shipped: optional, so context gathered before it still parses.
-const kbArticle = z.object({ articleId: z.string(), title: z.string(), rank: z.number(), excerpt: z.string().optional() });
+const kbArticle = z.object({
+  articleId: z.string(),
+  title: z.string(),
+  rank: z.number(),
+  excerpt: z.string().optional(),
+});
 export const ticketContextSchema = z.object({
   similarTickets: z.array(similarTicket),
   assets: z.array(matchedAsset),
@@ -61,7 +74,14 @@ export const eventDataSchemas = {
     context: ticketContextSchema,
     // What the enhancer needs of the ticket, so the enhance stage reads no other event. Optional:
     // context_gathered events written without it are completed from the archived ticket.received.
-    ticket: z.object({ subject: z.string(), description: z.string(), priority: z.string().optional(), category: z.string().optional() }).optional(),
+    ticket: z
+      .object({
+        subject: z.string(),
+        description: z.string(),
+        priority: z.string().optional(),
+        category: z.string().optional(),
+      })
+      .optional(),
   }),
   'ticket.enhanced': z.object({
     enhancement: enhancementSchema,
@@ -144,8 +164,24 @@ export type NewEvent = { [T in EventType]: { type: T; data: EventData<T>; id: st
 /** The stream entry's field/value list for an event. */
 export function encodeEvent(event: TicketEvent): string[] {
   const fields = [
-    'id', event.id, 'type', event.type, 'v', String(event.v), 'tenant', event.tenant, 'ticket', event.ticket,
-    'ts', String(event.ts), 'causation', event.causation, 'correlation', event.correlation, 'traceparent', event.traceparent,
+    'id',
+    event.id,
+    'type',
+    event.type,
+    'v',
+    String(event.v),
+    'tenant',
+    event.tenant,
+    'ticket',
+    event.ticket,
+    'ts',
+    String(event.ts),
+    'causation',
+    event.causation,
+    'correlation',
+    event.correlation,
+    'traceparent',
+    event.traceparent,
   ];
   if (event.replay) fields.push('replay', event.replay);
   fields.push('data', JSON.stringify(event.data));
@@ -168,7 +204,10 @@ export function decodeArchivedEvent(fields: Record<string, string>, data: unknow
 function decodeEnvelope(raw: Record<string, string>, options: { parsedData?: unknown } = {}): TicketEvent {
   const envelope = envelopeFields.safeParse(raw);
   if (!envelope.success) {
-    throw new StreamdeskError('INVALID_EVENT', `Invalid event envelope: ${z.prettifyError(envelope.error).replace(/\n/g, '; ')}`);
+    throw new StreamdeskError(
+      'INVALID_EVENT',
+      `Invalid event envelope: ${z.prettifyError(envelope.error).replace(/\n/g, '; ')}`,
+    );
   }
   const { data: json, ...head } = envelope.data;
   let data: unknown = options.parsedData;
@@ -194,7 +233,10 @@ function decodeEnvelope(raw: Record<string, string>, options: { parsedData?: unk
   }
   const parsed = eventDataSchemas[head.type].safeParse(data);
   if (!parsed.success) {
-    throw new StreamdeskError('INVALID_EVENT', `Event ${head.id} (${head.type}) has invalid data: ${z.prettifyError(parsed.error).replace(/\n/g, '; ')}`);
+    throw new StreamdeskError(
+      'INVALID_EVENT',
+      `Event ${head.id} (${head.type}) has invalid data: ${z.prettifyError(parsed.error).replace(/\n/g, '; ')}`,
+    );
   }
   return { ...head, v: version, data: parsed.data } as TicketEvent;
 }

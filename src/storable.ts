@@ -15,10 +15,11 @@ export function unstorableReason(text: string): string | undefined {
 }
 
 /** A zod string that refuses unstorable text: `storableString().min(1).max(200)`. */
-export const storableString = () => z.string().check((ctx) => {
-  const reason = unstorableReason(ctx.value);
-  if (reason) ctx.issues.push({ code: 'custom', message: reason, input: ctx.value });
-});
+export const storableString = () =>
+  z.string().check((ctx) => {
+    const reason = unstorableReason(ctx.value);
+    if (reason) ctx.issues.push({ code: 'custom', message: reason, input: ctx.value });
+  });
 
 export type UnstorableField = { path: string; message: string };
 

@@ -15,7 +15,10 @@ const auth = { authorization: 'Bearer test-admin-token-0123456789' };
 beforeAll(async () => {
   t = await createTestEnv({ RETRY_BASE_MS: '10', RETRY_MAX_MS: '50' });
   secret = (await t.services.registry.create({ id: 'ops' })).secret;
-  running = await startRole('all', t.services, { listen: false, runnerOverrides: { blockMs: 50, tenantRefreshMs: 50 } });
+  running = await startRole('all', t.services, {
+    listen: false,
+    runnerOverrides: { blockMs: 50, tenantRefreshMs: 50 },
+  });
 });
 
 afterAll(async () => {
@@ -25,26 +28,65 @@ afterAll(async () => {
 
 describe('admin API over a running pipeline', () => {
   it('shows a ticket with its events, and per-tenant status', async () => {
-    const body = ticketBody({ id: 'A-1', subject: 'Printer offline', description: 'The printer at 10.0.0.9 is offline' });
-    expect((await running.app.inject({ method: 'POST', url: '/v1/webhooks/ops/tickets', payload: body, headers: signedHeaders(secret, body) })).statusCode).toBe(202);
-    const ticket = await waitFor(async () => {
-      const response = await running.app.inject({ method: 'GET', url: '/v1/admin/tenants/ops/tickets/A-1', headers: auth });
-      if (response.statusCode !== 200) return undefined;
-      const found = response.json() as { ticket: { status: string }; events: { type: string }[] };
-      return found.ticket.status === 'written_back' && found.events.length === 4 ? found : undefined;
-    }, { message: 'ticket written back and archived' });
-    expect(ticket.events.map((event) => event.type)).toEqual(['ticket.received', 'ticket.context_gathered', 'ticket.enhanced', 'ticket.written_back']);
+    const body = ticketBody({
+      id: 'A-1',
+      subject: 'Printer offline',
+      description: 'The printer at 10.0.0.9 is offline',
+    });
+    expect(
+      (
+        await running.app.inject({
+          method: 'POST',
+          url: '/v1/webhooks/ops/tickets',
+          payload: body,
+          headers: signedHeaders(secret, body),
+        })
+      ).statusCode,
+    ).toBe(202);
+    const ticket = await waitFor(
+      async () => {
+        const response = await running.app.inject({
+          method: 'GET',
+          url: '/v1/admin/tenants/ops/tickets/A-1',
+          headers: auth,
+        });
+        if (response.statusCode !== 200) return undefined;
+        const found = response.json() as { ticket: { status: string }; events: { type: string }[] };
+        return found.ticket.status === 'written_back' && found.events.length === 4 ? found : undefined;
+      },
+      { message: 'ticket written back and archived' },
+    );
+    expect(ticket.events.map((event) => event.type)).toEqual([
+      'ticket.received',
+      'ticket.context_gathered',
+      'ticket.enhanced',
+      'ticket.written_back',
+    ]);
     expect(ticket.ticket).toMatchObject({ tenant_id: 'ops', ticket_id: 'A-1', subject: 'Printer offline' });
 
-    const missing = await running.app.inject({ method: 'GET', url: '/v1/admin/tenants/ops/tickets/nope', headers: auth });
+    const missing = await running.app.inject({
+      method: 'GET',
+      url: '/v1/admin/tenants/ops/tickets/nope',
+      headers: auth,
+    });
     expect(missing.statusCode).toBe(404);
-    const otherTenant = await running.app.inject({ method: 'GET', url: '/v1/admin/tenants/nobody/tickets/A-1', headers: auth });
+    const otherTenant = await running.app.inject({
+      method: 'GET',
+      url: '/v1/admin/tenants/nobody/tickets/A-1',
+      headers: auth,
+    });
     expect(otherTenant.json().error.code).toBe('UNKNOWN_TENANT');
 
     const status = (await running.app.inject({ method: 'GET', url: '/v1/admin/status', headers: auth })).json();
     const ops = status.tenants.find((tenant: { tenant: string }) => tenant.tenant === 'ops');
     expect(ops.streamLength).toBe(4);
-    expect(ops.groups.map((group: { name: string }) => group.name)).toEqual(['archiver', 'context', 'enhance', 'projector', 'writeback']);
+    expect(ops.groups.map((group: { name: string }) => group.name)).toEqual([
+      'archiver',
+      'context',
+      'enhance',
+      'projector',
+      'writeback',
+    ]);
     for (const group of ops.groups) expect(group).toMatchObject({ pending: 0, lag: 0, consumers: expect.any(Number) });
   });
 
@@ -52,11 +94,14 @@ describe('admin API over a running pipeline', () => {
     // An event written by newer code (v2) that this deployment cannot read yet.
     const future = receivedEvent('ops', 'A-2', { v: 2 });
     await appendEvent(t.services, future);
-    const letters = await waitFor(async () => {
-      const response = await running.app.inject({ method: 'GET', url: '/v1/admin/tenants/ops/dlq', headers: auth });
-      const found = response.json().deadLetters as { id: string; group: string; code: string }[];
-      return found.length === 3 ? found : undefined;
-    }, { message: 'every group that handles ticket.received dead-lettered the unreadable event' });
+    const letters = await waitFor(
+      async () => {
+        const response = await running.app.inject({ method: 'GET', url: '/v1/admin/tenants/ops/dlq', headers: auth });
+        const found = response.json().deadLetters as { id: string; group: string; code: string }[];
+        return found.length === 3 ? found : undefined;
+      },
+      { message: 'every group that handles ticket.received dead-lettered the unreadable event' },
+    );
     expect(new Set(letters.map((letter) => letter.code))).toEqual(new Set(['UNKNOWN_EVENT_VERSION']));
 
     const cli = await runCli(['dlq', 'list', '--tenant', 'ops', '--json'], t.env);
@@ -68,13 +113,25 @@ describe('admin API over a running pipeline', () => {
     upcasters.set('ticket.received@1', (data) => data);
     try {
       const contextLetter = letters.find((letter) => letter.group === 'context')!;
-      const redrive = await running.app.inject({ method: 'POST', url: '/v1/admin/tenants/ops/dlq/redrive', headers: auth, payload: { ids: [contextLetter.id, '1-1'] } });
+      const redrive = await running.app.inject({
+        method: 'POST',
+        url: '/v1/admin/tenants/ops/dlq/redrive',
+        headers: auth,
+        payload: { ids: [contextLetter.id, '1-1'] },
+      });
       expect(redrive.json()).toEqual({ redriven: 1, missing: ['1-1'] });
-      await waitFor(async () => {
-        const { rows } = await t.services.db.query("SELECT status FROM tickets WHERE tenant_id = 'ops' AND ticket_id = 'A-2'");
-        return rows[0]?.status === 'written_back';
-      }, { message: 'the redriven ticket completes' });
-      const remaining = (await running.app.inject({ method: 'GET', url: '/v1/admin/tenants/ops/dlq', headers: auth })).json().deadLetters;
+      await waitFor(
+        async () => {
+          const { rows } = await t.services.db.query(
+            "SELECT status FROM tickets WHERE tenant_id = 'ops' AND ticket_id = 'A-2'",
+          );
+          return rows[0]?.status === 'written_back';
+        },
+        { message: 'the redriven ticket completes' },
+      );
+      const remaining = (
+        await running.app.inject({ method: 'GET', url: '/v1/admin/tenants/ops/dlq', headers: auth })
+      ).json().deadLetters;
       expect(remaining).toHaveLength(2);
     } finally {
       currentVersion['ticket.received'] = 1;
@@ -92,9 +149,21 @@ describe('backpressure', () => {
       // A group that has not processed anything yet: its lag is the backlog.
       await services.redis.xgroup('CREATE', services.keys.events('slow'), 'projector', '0', 'MKSTREAM');
       for (let i = 0; i < 5; i++) await appendEvent(services, receivedEvent('slow', `B-${i}`));
-      const app = await buildApp(limited.config, { logger: services.logger, redis: services.ingestRedis, keys: services.keys, db: services.db, metrics: services.metrics, registry: services.registry });
+      const app = await buildApp(limited.config, {
+        logger: services.logger,
+        redis: services.ingestRedis,
+        keys: services.keys,
+        db: services.db,
+        metrics: services.metrics,
+        registry: services.registry,
+      });
       const body = ticketBody({ id: 'B-9', subject: 'One too many', description: 'x' });
-      const response = await app.inject({ method: 'POST', url: '/v1/webhooks/slow/tickets', payload: body, headers: signedHeaders(slowSecret, body) });
+      const response = await app.inject({
+        method: 'POST',
+        url: '/v1/webhooks/slow/tickets',
+        payload: body,
+        headers: signedHeaders(slowSecret, body),
+      });
       expect(response.statusCode).toBe(429);
       expect(response.headers['retry-after']).toBe('5');
       expect(response.json().error.code).toBe('BACKLOG_FULL');

@@ -15,8 +15,18 @@ const row = (ticket: string, extra: Row = {}): Row => ({
 describe('comparing projected rows with their rebuild', () => {
   it('finds equal rows equal whatever the object key order, date instance or applied order of event ids', () => {
     const live = [row('T-1')];
-    const rebuilt = [row('T-1', { context: { hosts: [], similar: [{ score: 0.5, id: 'T-1' }] }, received_at: new Date('2026-01-02T03:04:05.678Z'), event_ids: ['a', 'b', 'c'] })];
-    expect(compareRows(live, rebuilt, keyOf, { unordered: ['event_ids'] })).toEqual({ compared: 1, differing: [], byColumn: {} });
+    const rebuilt = [
+      row('T-1', {
+        context: { hosts: [], similar: [{ score: 0.5, id: 'T-1' }] },
+        received_at: new Date('2026-01-02T03:04:05.678Z'),
+        event_ids: ['a', 'b', 'c'],
+      }),
+    ];
+    expect(compareRows(live, rebuilt, keyOf, { unordered: ['event_ids'] })).toEqual({
+      compared: 1,
+      differing: [],
+      byColumn: {},
+    });
   });
 
   it('names each column that differs, and counts rows per column', () => {
@@ -33,7 +43,9 @@ describe('comparing projected rows with their rebuild', () => {
   it('keeps array order where it is part of the value, and skips ignored columns', () => {
     const live = [row('T-1', { event_ids: ['a', 'b'], updated_at: 1 })];
     const rebuilt = [row('T-1', { event_ids: ['b', 'a'], updated_at: 2 })];
-    expect(compareRows(live, rebuilt, keyOf, { ignore: ['updated_at'] }).differing).toEqual([{ key: 'acme/T-1', columns: ['event_ids'] }]);
+    expect(compareRows(live, rebuilt, keyOf, { ignore: ['updated_at'] }).differing).toEqual([
+      { key: 'acme/T-1', columns: ['event_ids'] },
+    ]);
   });
 
   it('reports rows that exist on one side only', () => {

@@ -23,7 +23,11 @@ describe('configuration', () => {
     ['ADMIN_TOKEN', 'short', /ADMIN_TOKEN: expected at least 16 characters$/m],
     ['MAX_ATTEMPTS', '0', /MAX_ATTEMPTS: expected an integer between 1 and 100/],
     ['SECRETS_ENCRYPTION_KEY', 'short', /SECRETS_ENCRYPTION_KEY: expected 32 bytes as 64 hex digits or base64$/m],
-    ['LLM_PRICES', '{"gpt-4o": {"input": 2.5}}', /LLM_PRICES: expected JSON \{"<model>": \{"input": <USD per 1M tokens>, "output": <USD per 1M tokens>\}, …\} \(wrong at gpt-4o\.output\)/],
+    [
+      'LLM_PRICES',
+      '{"gpt-4o": {"input": 2.5}}',
+      /LLM_PRICES: expected JSON \{"<model>": \{"input": <USD per 1M tokens>, "output": <USD per 1M tokens>\}, …\} \(wrong at gpt-4o\.output\)/,
+    ],
     ['LLM_REQUESTS_PER_MINUTE', '-5', /LLM_REQUESTS_PER_MINUTE: expected an integer between 0 and 100000000/],
   ])('a bad %s stops start-up with one line naming it', async (name, value, expected) => {
     const result = await runCli(['start'], { ...env, [name]: value });
@@ -72,7 +76,9 @@ describe('tenant create --format k6', () => {
     expect(created.code).toBe(0);
     const line = created.stdout.trim();
     expect(line).toMatch(/^k6-one:whsec_[^,\s]+,k6-two:whsec_[^,\s]+$/);
-    const { parseTenants } = (await import(k6TicketModulePath)) as { parseTenants(spec: string): { id: string; secret: string }[] };
+    const { parseTenants } = (await import(k6TicketModulePath)) as {
+      parseTenants(spec: string): { id: string; secret: string }[];
+    };
     expect(parseTenants(line).map((tenant) => tenant.id)).toEqual(['k6-one', 'k6-two']);
     const token = await runCli(['tenant', 'create', 'k6-three', '--format', 'k6', '--inbound-auth', 'token'], env);
     expect(token.code).toBe(2);
@@ -91,7 +97,9 @@ describe('tenant lifecycle commands', () => {
     const json = await runCli(['tenant', 'list', '--json'], env);
     // eslint-disable-next-line no-control-regex -- the test looks for raw control characters
     expect(json.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202e]/);
-    expect(JSON.parse(json.stdout).tenants.find((tenant: { id: string }) => tenant.id === 'cli-evil').name).toBe(hostile);
+    expect(JSON.parse(json.stdout).tenants.find((tenant: { id: string }) => tenant.id === 'cli-evil').name).toBe(
+      hostile,
+    );
   });
 
   it('updates, rotates with an overlap, retires, and deletes with --purge after confirmation', async () => {
@@ -99,18 +107,29 @@ describe('tenant lifecycle commands', () => {
     // The quickstart runs without SECRETS_ENCRYPTION_KEY: it works, and says what that means.
     expect(created.stderr).toContain('SECRETS_ENCRYPTION_KEY is not set');
     const { secret } = JSON.parse(created.stdout);
-    const updated = await runCli(['tenant', 'update', 'cli-life', '--name', 'Life', '--inbound-auth', 'basic', '--json'], env);
+    const updated = await runCli(
+      ['tenant', 'update', 'cli-life', '--name', 'Life', '--inbound-auth', 'basic', '--json'],
+      env,
+    );
     expect(JSON.parse(updated.stdout)).toMatchObject({ id: 'cli-life', name: 'Life', inboundAuth: 'basic' });
-    const rotated = JSON.parse((await runCli(['tenant', 'rotate-secret', 'cli-life', '--overlap-seconds', '600', '--json'], env)).stdout);
+    const rotated = JSON.parse(
+      (await runCli(['tenant', 'rotate-secret', 'cli-life', '--overlap-seconds', '600', '--json'], env)).stdout,
+    );
     expect(rotated.secret).not.toBe(secret);
     expect(Date.parse(rotated.previousSecretExpiresAt)).toBeGreaterThan(Date.now());
-    expect((await runCli(['tenant', 'retire-secret', 'cli-life'], env)).stdout).toContain('Retired the previous secret of cli-life');
+    expect((await runCli(['tenant', 'retire-secret', 'cli-life'], env)).stdout).toContain(
+      'Retired the previous secret of cli-life',
+    );
     const unconfirmed = await runCli(['tenant', 'delete', 'cli-life', '--purge'], env);
     expect(unconfirmed.code).toBe(2);
     expect(unconfirmed.stderr).toContain('pass --yes');
     const deleted = await runCli(['tenant', 'delete', 'cli-life', '--purge', '--yes', '--json'], env);
     expect(deleted.code).toBe(0);
-    expect(JSON.parse(deleted.stdout)).toMatchObject({ tenant: 'cli-life', registration: true, postgres: { events: 0, tickets: 0 } });
+    expect(JSON.parse(deleted.stdout)).toMatchObject({
+      tenant: 'cli-life',
+      registration: true,
+      postgres: { events: 0, tickets: 0 },
+    });
     expect((await runCli(['tenant', 'list'], env)).stdout).not.toContain('cli-life');
   });
 });
@@ -129,7 +148,11 @@ describe('streamdesk start', () => {
     const accepted = await Promise.all(
       Array.from({ length: 50 }, async (_, i) => {
         const body = ticketBody({ id: `C-${i}`, subject: 'Real socket', description: `Ticket ${i}` });
-        const response = await fetch(`http://127.0.0.1:${port}/v1/webhooks/cli-run/tickets`, { method: 'POST', body, headers: signedHeaders(secret, body) });
+        const response = await fetch(`http://127.0.0.1:${port}/v1/webhooks/cli-run/tickets`, {
+          method: 'POST',
+          body,
+          headers: signedHeaders(secret, body),
+        });
         return response.status;
       }),
     );
@@ -152,7 +175,15 @@ describe('streamdesk start', () => {
     const first = spawnCli(['start', '--role', 'ingest'], { ...env, LOG_LEVEL: 'info' });
     const port = await listeningPort(first);
     const body = ticketBody({ id: 'LATE-1', subject: 'While projector down', description: 'x' });
-    expect((await fetch(`http://127.0.0.1:${port}/v1/webhooks/cli-run/tickets`, { method: 'POST', body, headers: signedHeaders(secret, body) })).status).toBe(202);
+    expect(
+      (
+        await fetch(`http://127.0.0.1:${port}/v1/webhooks/cli-run/tickets`, {
+          method: 'POST',
+          body,
+          headers: signedHeaders(secret, body),
+        })
+      ).status,
+    ).toBe(202);
     first.kill('SIGTERM');
     await exitOf(first);
     const projector = spawnCli(['start', '--role', 'projector'], { ...env, LOG_LEVEL: 'info' });
@@ -161,7 +192,14 @@ describe('streamdesk start', () => {
     const client = new pg.default.Client({ connectionString: config.databaseUrl });
     await client.connect();
     try {
-      await waitFor(async () => (await client.query(`SELECT 1 FROM ${config.databaseSchema}.tickets WHERE tenant_id = 'cli-run' AND ticket_id = 'LATE-1'`)).rowCount === 1);
+      await waitFor(
+        async () =>
+          (
+            await client.query(
+              `SELECT 1 FROM ${config.databaseSchema}.tickets WHERE tenant_id = 'cli-run' AND ticket_id = 'LATE-1'`,
+            )
+          ).rowCount === 1,
+      );
     } finally {
       await client.end();
       projector.kill('SIGTERM');
@@ -174,10 +212,29 @@ describe('streamdesk start', () => {
     expect(rebuild.code).toBe(0);
     expect(rebuild.stdout).toMatch(/^Rebuilt tickets for 1 tenant\(s\) from \d+ events; swapped in\.$/m);
     // Not a terminal: progress comes as JSON lines.
-    const progress = rebuild.stderr.trim().split('\n').map((line) => JSON.parse(line) as { progress: string; finished?: boolean });
+    const progress = rebuild.stderr
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { progress: string; finished?: boolean });
     expect(progress.at(-1)).toMatchObject({ progress: 'rebuild tickets', finished: true });
 
-    const dry = await runCli(['replay', 'stage', '--stage', 'context', '--tenant', 'cli-run', '--from', '2020-01-01T00:00:00Z', '--to', new Date().toISOString(), '--dry-run', '--json'], env);
+    const dry = await runCli(
+      [
+        'replay',
+        'stage',
+        '--stage',
+        'context',
+        '--tenant',
+        'cli-run',
+        '--from',
+        '2020-01-01T00:00:00Z',
+        '--to',
+        new Date().toISOString(),
+        '--dry-run',
+        '--json',
+      ],
+      env,
+    );
     expect(dry.code).toBe(0);
     const result = JSON.parse(dry.stdout);
     expect(result).toMatchObject({ dryRun: true, appended: 0, failed: [] });

@@ -20,7 +20,10 @@ beforeAll(async () => {
   await cluster.start();
   const config = loadConfig({ ...env, REDIS_CLUSTER_NODES: cluster.nodes });
   services = await openServices(config, pino({ level: 'silent' }));
-  running = await startRole('all', services, { listen: false, runnerOverrides: { blockMs: 100, tenantRefreshMs: 100 } });
+  running = await startRole('all', services, {
+    listen: false,
+    runnerOverrides: { blockMs: 100, tenantRefreshMs: 100 },
+  });
 }, 60_000);
 
 afterAll(async () => {
@@ -41,14 +44,33 @@ describe('on Redis Cluster', () => {
     for (const tenant of tenants) secrets.set(tenant, (await services.registry.create({ id: tenant })).secret);
     for (const tenant of tenants) {
       for (let i = 0; i < 10; i++) {
-        const body = ticketBody({ id: `${tenant}-${i}`, subject: `Cluster ticket ${i}`, description: 'VPN to 10.0.0.1 drops' });
-        const response = await running.app.inject({ method: 'POST', url: `/v1/webhooks/${tenant}/tickets`, payload: body, headers: signedHeaders(secrets.get(tenant)!, body) });
+        const body = ticketBody({
+          id: `${tenant}-${i}`,
+          subject: `Cluster ticket ${i}`,
+          description: 'VPN to 10.0.0.1 drops',
+        });
+        const response = await running.app.inject({
+          method: 'POST',
+          url: `/v1/webhooks/${tenant}/tickets`,
+          payload: body,
+          headers: signedHeaders(secrets.get(tenant)!, body),
+        });
         expect(response.statusCode).toBe(202);
       }
     }
-    await waitFor(async () => (await services.db.query("SELECT count(*)::int AS n FROM tickets WHERE status = 'written_back'")).rows[0].n === 60, { timeoutMs: 30_000, message: 'every ticket written back' });
+    await waitFor(
+      async () =>
+        (await services.db.query("SELECT count(*)::int AS n FROM tickets WHERE status = 'written_back'")).rows[0].n ===
+        60,
+      { timeoutMs: 30_000, message: 'every ticket written back' },
+    );
     const duplicate = ticketBody({ id: 't-a-0', subject: 'Cluster ticket 0', description: 'VPN to 10.0.0.1 drops' });
-    const again = await running.app.inject({ method: 'POST', url: '/v1/webhooks/t-a/tickets', payload: duplicate, headers: signedHeaders(secrets.get('t-a')!, duplicate) });
+    const again = await running.app.inject({
+      method: 'POST',
+      url: '/v1/webhooks/t-a/tickets',
+      payload: duplicate,
+      headers: signedHeaders(secrets.get('t-a')!, duplicate),
+    });
     expect(again.json().duplicate).toBe(true);
   }, 60_000);
 });

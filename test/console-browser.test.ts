@@ -26,16 +26,30 @@ let userDataDir: string;
 
 beforeAll(async () => {
   mkdirSync(screenshots, { recursive: true });
-  helpdesk = await startFakeHelpdesk(() => (helpdeskRejects ? { status: 400, body: { response_status: { status_code: 4000, status: 'failed' } } } : undefined));
+  helpdesk = await startFakeHelpdesk(() =>
+    helpdeskRejects ? { status: 400, body: { response_status: { status_code: 4000, status: 'failed' } } } : undefined,
+  );
   t = await createTestEnv({ RETRY_BASE_MS: '10', RETRY_MAX_MS: '50', JAEGER_UI_URL: 'http://jaeger.test:16686' });
-  secret = (await t.services.registry.create({ id: 'acme', writeback: { type: 'servicedesk-plus', baseUrl: helpdesk.url, authToken: 'sdp-token' } })).secret;
+  secret = (
+    await t.services.registry.create({
+      id: 'acme',
+      writeback: { type: 'servicedesk-plus', baseUrl: helpdesk.url, authToken: 'sdp-token' },
+    })
+  ).secret;
   running = await startRole('all', t.services, { runnerOverrides: { blockMs: 50, tenantRefreshMs: 50 } });
   base = `http://127.0.0.1:${(running.app.server.address() as { port: number }).port}`;
   userDataDir = mkdtempSync(join(tmpdir(), 'streamdesk-chromium-'));
   context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: chromiumPath,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
     viewport: { width: 1366, height: 900 },
     timezoneId: 'Europe/Paris',
   });
@@ -53,7 +67,12 @@ afterAll(async () => {
 
 async function send(ticket: TicketInput): Promise<void> {
   const body = ticketBody(ticket);
-  const response = await running.app.inject({ method: 'POST', url: '/v1/webhooks/acme/tickets', payload: body, headers: signedHeaders(secret, body) });
+  const response = await running.app.inject({
+    method: 'POST',
+    url: '/v1/webhooks/acme/tickets',
+    payload: body,
+    headers: signedHeaders(secret, body),
+  });
   expect(response.statusCode).toBe(202);
 }
 
@@ -80,7 +99,9 @@ describe('the console in a browser', () => {
     const before = Number((await streamLength.textContent())?.replace(/\D/g, '') || 0);
     await send({ id: 'W-1', subject: 'Printer on floor 2 jammed', description: 'Paper jam in tray 2 of prn-2f.' });
     await send({ id: 'W-2', subject: 'VPN drops every hour', description: 'AnyConnect disconnects from the gateway.' });
-    await waitFor(async () => Number((await streamLength.textContent())?.replace(/\D/g, '')) >= before + 8, { message: 'the stream length on the page grows by two tickets of four events' });
+    await waitFor(async () => Number((await streamLength.textContent())?.replace(/\D/g, '')) >= before + 8, {
+      message: 'the stream length on the page grows by two tickets of four events',
+    });
     await page.getByRole('rowheader', { name: 'writeback' }).first().waitFor();
     await page.getByRole('img', { name: /^Throughput/ }).waitFor();
     await shot('02-overview');
@@ -92,32 +113,45 @@ describe('the console in a browser', () => {
     // By keyboard alone: type, Enter to search, focus the result's link, Enter to open it.
     await page.getByLabel('Text or ticket id').fill('printer');
     // The ticket may still be on its way to Postgres on a busy machine: search again until it is listed.
-    await waitFor(async () => {
-      await page.getByLabel('Text or ticket id').press('Enter');
-      await page.getByRole('status').filter({ hasText: 'matching “printer”' }).waitFor();
-      return (await page.getByRole('link', { name: 'W-1' }).count()) > 0;
-    }, { intervalMs: 300, message: 'W-1 listed by the search' });
+    await waitFor(
+      async () => {
+        await page.getByLabel('Text or ticket id').press('Enter');
+        await page.getByRole('status').filter({ hasText: 'matching “printer”' }).waitFor();
+        return (await page.getByRole('link', { name: 'W-1' }).count()) > 0;
+      },
+      { intervalMs: 300, message: 'W-1 listed by the search' },
+    );
     await page.getByRole('link', { name: 'W-1' }).focus();
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'Ticket W-1' }).waitFor();
-    await waitFor(async () => {
-      if ((await page.getByTestId('event-history').locator('li').count()) === 4) return true;
-      await page.getByRole('button', { name: 'Refresh' }).click();
-      return false;
-    }, { intervalMs: 300, message: 'four archived events shown' });
+    await waitFor(
+      async () => {
+        if ((await page.getByTestId('event-history').locator('li').count()) === 4) return true;
+        await page.getByRole('button', { name: 'Refresh' }).click();
+        return false;
+      },
+      { intervalMs: 300, message: 'four archived events shown' },
+    );
     expect(await page.getByTestId('ticket-status').textContent()).toBe('Written back');
     expect(await page.getByTestId('event-history').textContent()).toContain('ticket.written_back');
-    expect(await page.getByRole('link', { name: 'Trace in Jaeger' }).getAttribute('href')).toMatch(/^http:\/\/jaeger\.test:16686\/trace\/[0-9a-f]{32}$/);
+    expect(await page.getByRole('link', { name: 'Trace in Jaeger' }).getAttribute('href')).toMatch(
+      /^http:\/\/jaeger\.test:16686\/trace\/[0-9a-f]{32}$/,
+    );
     await shot('03-ticket-history');
   });
 
   it('re-drives a dead letter after the cause is fixed, and the ticket completes', async () => {
     helpdeskRejects = true;
     await send({ id: 'W-3', subject: 'Mailbox full', description: 'Outlook says the mailbox is full.' });
-    const { rows } = await waitFor(async () => {
-      const result = await t.services.db.query<{ status: string }>("SELECT status FROM tickets WHERE tenant_id = 'acme' AND ticket_id = 'W-3'");
-      return result.rows[0]?.status === 'failed' ? result : undefined;
-    }, { message: 'W-3 failed at write-back' });
+    const { rows } = await waitFor(
+      async () => {
+        const result = await t.services.db.query<{ status: string }>(
+          "SELECT status FROM tickets WHERE tenant_id = 'acme' AND ticket_id = 'W-3'",
+        );
+        return result.rows[0]?.status === 'failed' ? result : undefined;
+      },
+      { message: 'W-3 failed at write-back' },
+    );
     expect(rows).toHaveLength(1);
     helpdeskRejects = false;
 
@@ -134,15 +168,18 @@ describe('the console in a browser', () => {
     await page.getByText('No dead letters for acme').waitFor();
     await page.getByRole('status').getByRole('link', { name: 'W-3' }).click();
     await page.getByRole('heading', { name: 'Ticket W-3' }).waitFor();
-    await waitFor(async () => {
-      if ((await page.getByTestId('ticket-status').textContent()) === 'Written back') return true;
-      await page.getByRole('button', { name: 'Refresh' }).click();
-      return false;
-    }, { intervalMs: 300, message: 'the re-driven ticket is written back' });
+    await waitFor(
+      async () => {
+        if ((await page.getByTestId('ticket-status').textContent()) === 'Written back') return true;
+        await page.getByRole('button', { name: 'Refresh' }).click();
+        return false;
+      },
+      { intervalMs: 300, message: 'the re-driven ticket is written back' },
+    );
     await shot('05-redriven-ticket');
   });
 
-  it('imports an asset file, and a new ticket\'s context uses it', async () => {
+  it("imports an asset file, and a new ticket's context uses it", async () => {
     await page.getByRole('link', { name: 'Context data' }).click();
     await page.getByLabel('CSV or JSON file').setInputFiles(join(process.cwd(), 'test', 'fixtures', 'lab-assets.csv'));
     await page.getByRole('button', { name: 'Import' }).click();
@@ -150,14 +187,21 @@ describe('the console in a browser', () => {
     await page.getByTestId('assets-table').getByText('lab-gw01').waitFor();
     await shot('06-assets-imported');
 
-    await send({ id: 'W-4', subject: 'Lab gateway unreachable', description: 'Cannot reach 10.77.3.9 from the lab since this morning.' });
+    await send({
+      id: 'W-4',
+      subject: 'Lab gateway unreachable',
+      description: 'Cannot reach 10.77.3.9 from the lab since this morning.',
+    });
     await page.goto(`${base}/console#/tickets/acme/W-4`);
-    await waitFor(async () => {
-      const contextShown = page.getByTestId('ticket-context');
-      if ((await contextShown.count()) > 0 && (await contextShown.textContent())?.includes('lab-gw01')) return true;
-      await page.getByRole('button', { name: 'Refresh' }).click();
-      return false;
-    }, { intervalMs: 300, message: 'the context of W-4 names the imported asset' });
+    await waitFor(
+      async () => {
+        const contextShown = page.getByTestId('ticket-context');
+        if ((await contextShown.count()) > 0 && (await contextShown.textContent())?.includes('lab-gw01')) return true;
+        await page.getByRole('button', { name: 'Refresh' }).click();
+        return false;
+      },
+      { intervalMs: 300, message: 'the context of W-4 names the imported asset' },
+    );
     await shot('07-context-uses-asset');
   });
 });

@@ -12,7 +12,10 @@ describe('CSV records', () => {
       { line: 2, fields: ['KB-1', 'Printer, floor 2', 'Say "hello"\nthen restart'] },
       { line: 5, fields: ['KB-2', 'Plain', 'x'] },
     ]);
-    expect(parseCsv('a,b\n1,')).toEqual([{ line: 1, fields: ['a', 'b'] }, { line: 2, fields: ['1', ''] }]);
+    expect(parseCsv('a,b\n1,')).toEqual([
+      { line: 1, fields: ['a', 'b'] },
+      { line: 2, fields: ['1', ''] },
+    ]);
   });
 
   it('refuses a quoted field that is never closed, naming its line', () => {
@@ -21,7 +24,15 @@ describe('CSV records', () => {
 });
 
 describe('asset networks', () => {
-  const accepted = ['10.0.0.5', '10.20.0.0/16', '0.0.0.0/0', '2001:db8::/32', '2001:db8:100::42', '::ffff:10.0.0.1/128', 'fe80::/10'];
+  const accepted = [
+    '10.0.0.5',
+    '10.20.0.0/16',
+    '0.0.0.0/0',
+    '2001:db8::/32',
+    '2001:db8:100::42',
+    '::ffff:10.0.0.1/128',
+    'fe80::/10',
+  ];
   const refused: [string, string][] = [
     ['10.20.1.1/16', 'the network is 10.20.0.0/16'],
     ['2001:db8::1/64', 'has bits set to the right of its /64 prefix'],
@@ -38,7 +49,9 @@ describe('asset networks', () => {
       for (const value of accepted) {
         const checked = checkNetwork(value);
         expect(checked, value).toHaveProperty('network');
-        await expect(client.query('SELECT $1::cidr', ['network' in checked ? checked.network : ''])).resolves.toBeDefined();
+        await expect(
+          client.query('SELECT $1::cidr', ['network' in checked ? checked.network : '']),
+        ).resolves.toBeDefined();
       }
       for (const [value, reason] of refused) {
         const checked = checkNetwork(value);

@@ -10,7 +10,12 @@ import { dropTestData, isolatedEnv, uniqueId, waitFor } from './support/env.js';
 import { exitOf, listeningPort, spawnCli } from './support/child.js';
 import { signedHeaders, ticketBody } from './support/webhook.js';
 
-const env = isolatedEnv(uniqueId(), { CLAIM_IDLE_MS: '1500', RETRY_BASE_MS: '50', RETRY_MAX_MS: '500', LOG_LEVEL: 'info' });
+const env = isolatedEnv(uniqueId(), {
+  CLAIM_IDLE_MS: '1500',
+  RETRY_BASE_MS: '50',
+  RETRY_MAX_MS: '500',
+  LOG_LEVEL: 'info',
+});
 const config = loadConfig(env);
 const tenants = ['north', 'south', 'east', 'west', 'centre'];
 const total = 3_000;
@@ -87,8 +92,16 @@ describe('3 projectors and 3 workers, projectors SIGKILLed and their Postgres co
       while (sent < total) {
         const i = sent++;
         const tenant = tenants[i % tenants.length]!;
-        const body = ticketBody({ id: `K-${i}`, subject: `Crash test ${i}: VPN to 10.1.${i % 250}.7 fails`, description: `Ticket ${i} of the crash test; printer and mail ok.` });
-        const response = await fetch(`http://127.0.0.1:${port}/v1/webhooks/${tenant}/tickets`, { method: 'POST', body, headers: signedHeaders(secrets.get(tenant)!, body, { deliveryId: `K-${i}` }) });
+        const body = ticketBody({
+          id: `K-${i}`,
+          subject: `Crash test ${i}: VPN to 10.1.${i % 250}.7 fails`,
+          description: `Ticket ${i} of the crash test; printer and mail ok.`,
+        });
+        const response = await fetch(`http://127.0.0.1:${port}/v1/webhooks/${tenant}/tickets`, {
+          method: 'POST',
+          body,
+          headers: signedHeaders(secrets.get(tenant)!, body, { deliveryId: `K-${i}` }),
+        });
         expect(response.status).toBe(202);
       }
     };
@@ -114,7 +127,10 @@ describe('3 projectors and 3 workers, projectors SIGKILLed and their Postgres co
     await killer.connect();
     let terminated = 0;
     const terminating = (async () => {
-      await waitFor(async () => (await count("SELECT count(*) AS n FROM tickets WHERE status = 'written_back'")) >= 200, { timeoutMs: 60_000, message: 'pipeline under way' });
+      await waitFor(
+        async () => (await count("SELECT count(*) AS n FROM tickets WHERE status = 'written_back'")) >= 200,
+        { timeoutMs: 60_000, message: 'pipeline under way' },
+      );
       const until = Date.now() + 4_000;
       while (Date.now() < until) {
         const { rowCount } = await killer.query(
@@ -129,20 +145,31 @@ describe('3 projectors and 3 workers, projectors SIGKILLed and their Postgres co
     })();
 
     // One worker killed while it holds entries it has not acknowledged: the others take them over.
-    await waitFor(async () => (await count("SELECT count(*) AS n FROM tickets WHERE status = 'written_back'")) >= 600, { timeoutMs: 60_000, message: '600 tickets written back' });
-    const holder = await waitFor(async () => {
-      for (const tenant of tenants) {
-        for (const group of ['context', 'enhance', 'writeback']) {
-          const [, , , consumers] = (await services.redis.xpending(services.keys.events(tenant), group)) as [number, string | null, string | null, [string, string][] | null];
-          for (const [consumer, held] of consumers ?? []) {
-            // Consumer names carry the process id.
-            const index = workers.findIndex((worker) => consumer.includes(`-${worker.pid}-`));
-            if (index >= 0 && Number(held) > 0) return { index };
+    await waitFor(async () => (await count("SELECT count(*) AS n FROM tickets WHERE status = 'written_back'")) >= 600, {
+      timeoutMs: 60_000,
+      message: '600 tickets written back',
+    });
+    const holder = await waitFor(
+      async () => {
+        for (const tenant of tenants) {
+          for (const group of ['context', 'enhance', 'writeback']) {
+            const [, , , consumers] = (await services.redis.xpending(services.keys.events(tenant), group)) as [
+              number,
+              string | null,
+              string | null,
+              [string, string][] | null,
+            ];
+            for (const [consumer, held] of consumers ?? []) {
+              // Consumer names carry the process id.
+              const index = workers.findIndex((worker) => consumer.includes(`-${worker.pid}-`));
+              if (index >= 0 && Number(held) > 0) return { index };
+            }
           }
         }
-      }
-      return undefined;
-    }, { intervalMs: 5, message: 'a worker holds pending entries' });
+        return undefined;
+      },
+      { intervalMs: 5, message: 'a worker holds pending entries' },
+    );
     await kill9(workers[holder.index]!);
     workers[holder.index] = start('worker');
 
@@ -152,27 +179,51 @@ describe('3 projectors and 3 workers, projectors SIGKILLed and their Postgres co
     expect(projectorKills).toBeGreaterThanOrEqual(4);
     expect(terminated).toBeGreaterThan(0);
 
-    await waitFor(async () => (await count("SELECT count(*) AS n FROM tickets WHERE status = 'written_back'")) === total, { timeoutMs: 90_000, intervalMs: 250, message: 'every ticket written back' });
-    await waitFor(async () => {
-      const { pending, lag } = await groupTotals();
-      return pending === 0 && lag === 0;
-    }, { timeoutMs: 30_000, intervalMs: 250, message: 'every group caught up, nothing pending' });
+    await waitFor(
+      async () => (await count("SELECT count(*) AS n FROM tickets WHERE status = 'written_back'")) === total,
+      { timeoutMs: 90_000, intervalMs: 250, message: 'every ticket written back' },
+    );
+    await waitFor(
+      async () => {
+        const { pending, lag } = await groupTotals();
+        return pending === 0 && lag === 0;
+      },
+      { timeoutMs: 30_000, intervalMs: 250, message: 'every group caught up, nothing pending' },
+    );
 
     // Exactly once: four distinct events per ticket, applied once each, archived once each.
     expect(await count('SELECT count(*) AS n FROM tickets WHERE cardinality(event_ids) <> 4 OR version <> 4')).toBe(0);
-    expect(await count('SELECT count(*) AS n FROM tickets WHERE subject IS NULL OR context IS NULL OR enhancement IS NULL OR writeback IS NULL OR received_at IS NULL OR written_back_at IS NULL OR failure IS NOT NULL')).toBe(0);
+    expect(
+      await count(
+        'SELECT count(*) AS n FROM tickets WHERE subject IS NULL OR context IS NULL OR enhancement IS NULL OR writeback IS NULL OR received_at IS NULL OR written_back_at IS NULL OR failure IS NOT NULL',
+      ),
+    ).toBe(0);
     expect(await count('SELECT count(*) AS n FROM events')).toBe(total * 4);
-    expect(await count('SELECT count(*) AS n FROM (SELECT 1 FROM events GROUP BY tenant_id, ticket_id, type HAVING count(*) > 1) d')).toBe(0);
+    expect(
+      await count(
+        'SELECT count(*) AS n FROM (SELECT 1 FROM events GROUP BY tenant_id, ticket_id, type HAVING count(*) > 1) d',
+      ),
+    ).toBe(0);
     for (const tenant of tenants) {
       const perType = new Map<string, number>();
-      for (const [, fields] of (await services.redis.xrange(services.keys.events(tenant), '-', '+')) as [string, string[]][]) {
+      for (const [, fields] of (await services.redis.xrange(services.keys.events(tenant), '-', '+')) as [
+        string,
+        string[],
+      ][]) {
         const type = fields[fields.indexOf('type') + 1]!;
         perType.set(type, (perType.get(type) ?? 0) + 1);
       }
       const perTenant = total / tenants.length;
-      expect(Object.fromEntries(perType)).toEqual({ 'ticket.received': perTenant, 'ticket.context_gathered': perTenant, 'ticket.enhanced': perTenant, 'ticket.written_back': perTenant });
+      expect(Object.fromEntries(perType)).toEqual({
+        'ticket.received': perTenant,
+        'ticket.context_gathered': perTenant,
+        'ticket.enhanced': perTenant,
+        'ticket.written_back': perTenant,
+      });
       expect(await services.redis.xlen(services.keys.dlq(tenant))).toBe(0);
-      const groupNames = ((await services.redis.xinfo('GROUPS', services.keys.events(tenant))) as unknown[][]).map((group) => group[group.indexOf('name') + 1]);
+      const groupNames = ((await services.redis.xinfo('GROUPS', services.keys.events(tenant))) as unknown[][]).map(
+        (group) => group[group.indexOf('name') + 1],
+      );
       expect([...groupNames].sort()).toEqual([...groups].sort());
     }
     // The surviving workers took over what the killed one held.

@@ -65,7 +65,12 @@ describe('toStreamdeskError tells faults apart by what they are', () => {
 
   it('an unreachable Redis is a Redis outage, whether the client fails fast or runs out of retries', async () => {
     const port = await freePort();
-    const failFast = new Redis(`redis://127.0.0.1:${port}`, { maxRetriesPerRequest: 0, enableOfflineQueue: false, lazyConnect: true, retryStrategy: () => null });
+    const failFast = new Redis(`redis://127.0.0.1:${port}`, {
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+      lazyConnect: true,
+      retryStrategy: () => null,
+    });
     const retrying = new Redis(`redis://127.0.0.1:${port}`, { maxRetriesPerRequest: 1, retryStrategy: () => 10 });
     for (const client of [failFast, retrying]) client.on('error', () => undefined);
     try {
@@ -92,7 +97,11 @@ describe('toStreamdeskError tells faults apart by what they are', () => {
   });
 
   it('a handler error whose message merely names a socket error is not an outage', () => {
-    for (const message of ['upstream said ETIMEDOUT', 'connect ECONNREFUSED 127.0.0.1:5432', 'Connection terminated unexpectedly while parsing the CSV']) {
+    for (const message of [
+      'upstream said ETIMEDOUT',
+      'connect ECONNREFUSED 127.0.0.1:5432',
+      'Connection terminated unexpectedly while parsing the CSV',
+    ]) {
       const mapped = toStreamdeskError(new Error(message));
       expect(mapped.code, message).toBe('HANDLER_FAILED');
       expect(isOutage(mapped)).toBe(false);

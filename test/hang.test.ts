@@ -24,7 +24,10 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => helpdesk.listen(0, '127.0.0.1', resolve));
   helpdeskUrl = `http://127.0.0.1:${(helpdesk.address() as { port: number }).port}/notes`;
-  await t.services.registry.create({ id: 'hang', writeback: { type: 'webhook', url: helpdeskUrl, secret: 'helpdesk-secret-0123456789' } });
+  await t.services.registry.create({
+    id: 'hang',
+    writeback: { type: 'webhook', url: helpdeskUrl, secret: 'helpdesk-secret-0123456789' },
+  });
 });
 
 afterAll(async () => {
@@ -53,12 +56,17 @@ describe('a consumer that hangs past the claim timeout', () => {
 
     const healthy = worker();
     await listeningPort(healthy.child);
-    await waitFor(async () => (await readStream(t.services, 'hang')).some(([, fields]) => fields.type === 'ticket.written_back'), { message: 'the second worker took over and wrote back' });
+    await waitFor(
+      async () => (await readStream(t.services, 'hang')).some(([, fields]) => fields.type === 'ticket.written_back'),
+      { message: 'the second worker took over and wrote back' },
+    );
     expect(received).toHaveLength(2);
 
     stalled.child.kill('SIGCONT');
     received[0]!.respond();
-    await waitFor(() => stalled.output().includes('taken over by another consumer'), { message: 'the late result is dropped' });
+    await waitFor(() => stalled.output().includes('taken over by another consumer'), {
+      message: 'the late result is dropped',
+    });
 
     const events = await readStream(t.services, 'hang');
     expect(events.filter(([, fields]) => fields.type === 'ticket.written_back')).toHaveLength(1);

@@ -16,7 +16,14 @@ const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:
 beforeAll(async () => {
   t = await createTestEnv();
   const { services } = t;
-  app = await buildApp(t.config, { logger: services.logger, redis: services.ingestRedis, keys: services.keys, db: services.db, metrics: services.metrics, registry: services.registry });
+  app = await buildApp(t.config, {
+    logger: services.logger,
+    redis: services.ingestRedis,
+    keys: services.keys,
+    db: services.db,
+    metrics: services.metrics,
+    registry: services.registry,
+  });
   secrets.set('signer', (await services.registry.create({ id: 'signer' })).secret);
   secrets.set('tokened', (await services.registry.create({ id: 'tokened', inboundAuth: 'token' })).secret);
   secrets.set('basics', (await services.registry.create({ id: 'basics', inboundAuth: 'basic' })).secret);
@@ -28,7 +35,12 @@ afterAll(async () => {
 });
 
 function post(tenant: string, body: string, headers: Record<string, string>) {
-  return app.inject({ method: 'POST', url: `/v1/webhooks/${tenant}/tickets`, payload: body, headers: { 'content-type': 'application/json', ...headers } });
+  return app.inject({
+    method: 'POST',
+    url: `/v1/webhooks/${tenant}/tickets`,
+    payload: body,
+    headers: { 'content-type': 'application/json', ...headers },
+  });
 }
 
 const secretOf = (tenant: string) => secrets.get(tenant) ?? '';
@@ -40,7 +52,11 @@ describe('inbound authentication modes', () => {
   it.each([
     ['a token in X-Streamdesk-Token', 'tokened', () => ({ 'x-streamdesk-token': secretOf('tokened') })],
     ['a token as Authorization: Bearer', 'tokened', () => ({ authorization: `Bearer ${secretOf('tokened')}` })],
-    ['HTTP Basic with the tenant id and token', 'basics', () => ({ authorization: basic('basics', secretOf('basics')) })],
+    [
+      'HTTP Basic with the tenant id and token',
+      'basics',
+      () => ({ authorization: basic('basics', secretOf('basics')) }),
+    ],
   ])('accepts %s', async (_name, tenant, headers) => {
     const before = await streamLength(tenant);
     const response = await post(tenant, body(), headers());
@@ -52,12 +68,37 @@ describe('inbound authentication modes', () => {
   const refusals: [string, string, () => Record<string, string>, string][] = [
     ['a wrong token', 'tokened', () => ({ 'x-streamdesk-token': 'whsec_wrong' }), 'INVALID_CREDENTIALS'],
     ["another tenant's token", 'tokened', () => ({ 'x-streamdesk-token': secretOf('basics') }), 'INVALID_CREDENTIALS'],
-    ['a token to a Basic tenant', 'basics', () => ({ 'x-streamdesk-token': secretOf('basics') }), 'INVALID_CREDENTIALS'],
-    ['a token to an HMAC tenant (its secret used as a token)', 'signer', () => ({ 'x-streamdesk-token': secretOf('signer') }), 'INVALID_CREDENTIALS'],
-    ['Basic with a wrong password', 'basics', () => ({ authorization: basic('basics', 'nope') }), 'INVALID_CREDENTIALS'],
-    ['Basic with another user name', 'basics', () => ({ authorization: basic('tokened', secretOf('basics')) }), 'INVALID_CREDENTIALS'],
+    [
+      'a token to a Basic tenant',
+      'basics',
+      () => ({ 'x-streamdesk-token': secretOf('basics') }),
+      'INVALID_CREDENTIALS',
+    ],
+    [
+      'a token to an HMAC tenant (its secret used as a token)',
+      'signer',
+      () => ({ 'x-streamdesk-token': secretOf('signer') }),
+      'INVALID_CREDENTIALS',
+    ],
+    [
+      'Basic with a wrong password',
+      'basics',
+      () => ({ authorization: basic('basics', 'nope') }),
+      'INVALID_CREDENTIALS',
+    ],
+    [
+      'Basic with another user name',
+      'basics',
+      () => ({ authorization: basic('tokened', secretOf('basics')) }),
+      'INVALID_CREDENTIALS',
+    ],
     ['Basic that is not base64', 'basics', () => ({ authorization: 'Basic %%%' }), 'INVALID_CREDENTIALS'],
-    ['Basic to a token tenant', 'tokened', () => ({ authorization: basic('tokened', secretOf('tokened')) }), 'INVALID_CREDENTIALS'],
+    [
+      'Basic to a token tenant',
+      'tokened',
+      () => ({ authorization: basic('tokened', secretOf('tokened')) }),
+      'INVALID_CREDENTIALS',
+    ],
     ['a signature to a token tenant', 'tokened', () => signedHeaders(secretOf('tokened'), 'x'), 'INVALID_SIGNATURE'],
     ['no credentials at all', 'tokened', () => ({}), 'MISSING_SIGNATURE'],
   ];
@@ -74,20 +115,28 @@ describe('inbound authentication modes', () => {
     ['Basic', () => ({ authorization: basic('nobody-here', secretOf('basics')) }), 'basics'],
     ['a signature', () => ({}), 'signer'],
     ['nothing', () => ({}), ''],
-  ])('answers an unknown tenant given %s exactly like a known tenant given a wrong one', async (_name, headers, known) => {
-    const payload = body();
-    const sign = (secret: string) => (_name === 'a signature' ? signedHeaders(secret, payload) : {});
-    const wrong = (h: Record<string, string>) =>
-      Object.fromEntries(Object.entries(h).map(([k, v]) => [k, k === 'authorization' ? basic(known, 'wrong') : k === 'x-streamdesk-token' ? 'wrong' : v]));
-    const unknown = await post('nobody-here', payload, { ...headers(), ...sign(secretOf('signer')) });
-    const knownTenant = known || 'signer';
-    const bad = await post(knownTenant, payload, { ...wrong(headers()), ...sign('whsec_wrong') });
-    expect(unknown.statusCode).toBe(401);
-    expect(unknown.statusCode).toBe(bad.statusCode);
-    expect(unknown.body).toBe(bad.body);
-    expect(unknown.headers['content-type']).toBe(bad.headers['content-type']);
-    expect(await t.services.redis.exists(t.services.keys.events('nobody-here'))).toBe(0);
-  });
+  ])(
+    'answers an unknown tenant given %s exactly like a known tenant given a wrong one',
+    async (_name, headers, known) => {
+      const payload = body();
+      const sign = (secret: string) => (_name === 'a signature' ? signedHeaders(secret, payload) : {});
+      const wrong = (h: Record<string, string>) =>
+        Object.fromEntries(
+          Object.entries(h).map(([k, v]) => [
+            k,
+            k === 'authorization' ? basic(known, 'wrong') : k === 'x-streamdesk-token' ? 'wrong' : v,
+          ]),
+        );
+      const unknown = await post('nobody-here', payload, { ...headers(), ...sign(secretOf('signer')) });
+      const knownTenant = known || 'signer';
+      const bad = await post(knownTenant, payload, { ...wrong(headers()), ...sign('whsec_wrong') });
+      expect(unknown.statusCode).toBe(401);
+      expect(unknown.statusCode).toBe(bad.statusCode);
+      expect(unknown.body).toBe(bad.body);
+      expect(unknown.headers['content-type']).toBe(bad.headers['content-type']);
+      expect(await t.services.redis.exists(t.services.keys.events('nobody-here'))).toBe(0);
+    },
+  );
 });
 
 describe('nothing replayed, nothing dropped', () => {
@@ -110,8 +159,16 @@ describe('nothing replayed, nothing dropped', () => {
   it('the same body signed again with a new timestamp is a new request (the sender meant it)', async () => {
     const body = ticketBody({ id: 'R-2', subject: 'Again', description: 'twice on purpose' }, 'ticket.updated');
     const now = Math.floor(Date.now() / 1_000);
-    const first = await post('signer', body, signedHeaders(secretOf('signer'), body, { timestamp: now - 10, deliveryId: 'r2-a' }));
-    const second = await post('signer', body, signedHeaders(secretOf('signer'), body, { timestamp: now, deliveryId: 'r2-b' }));
+    const first = await post(
+      'signer',
+      body,
+      signedHeaders(secretOf('signer'), body, { timestamp: now - 10, deliveryId: 'r2-a' }),
+    );
+    const second = await post(
+      'signer',
+      body,
+      signedHeaders(secretOf('signer'), body, { timestamp: now, deliveryId: 'r2-b' }),
+    );
     expect(first.json().duplicate).toBe(false);
     expect(second.json().duplicate).toBe(false);
     expect(second.json().eventId).not.toBe(first.json().eventId);
@@ -119,40 +176,77 @@ describe('nothing replayed, nothing dropped', () => {
 
   it.each([
     ['signed', 'signer', (body: string, deliveryId: string) => signedHeaders(secretOf('signer'), body, { deliveryId })],
-    ['token', 'tokened', (_body: string, deliveryId: string) => ({ 'x-streamdesk-token': secretOf('tokened'), 'x-streamdesk-delivery': deliveryId })],
-  ])('a delivery id reused with a different body answers 409 DELIVERY_CONFLICT and appends nothing (%s)', async (_mode, tenant, headers) => {
-    const deliveryId = `dup-${tenant}`;
-    const first = ticketBody({ id: 'C-1', subject: 'First', description: 'one' });
-    const other = ticketBody({ id: 'C-2', subject: 'Other ticket', description: 'two' });
-    const accepted = await post(tenant, first, headers(first, deliveryId));
-    expect(accepted.statusCode).toBe(202);
-    const length = await streamLength(tenant);
-    const conflict = await post(tenant, other, headers(other, deliveryId));
-    expect(conflict.statusCode).toBe(409);
-    expect(conflict.json().error).toMatchObject({ code: 'DELIVERY_CONFLICT', details: { firstEventId: accepted.json().eventId } });
-    expect(await streamLength(tenant)).toBe(length);
-    // The same body under that id is still the harmless repeat it always was.
-    expect((await post(tenant, first, headers(first, deliveryId))).json()).toEqual({ eventId: accepted.json().eventId, duplicate: true });
-  });
+    [
+      'token',
+      'tokened',
+      (_body: string, deliveryId: string) => ({
+        'x-streamdesk-token': secretOf('tokened'),
+        'x-streamdesk-delivery': deliveryId,
+      }),
+    ],
+  ])(
+    'a delivery id reused with a different body answers 409 DELIVERY_CONFLICT and appends nothing (%s)',
+    async (_mode, tenant, headers) => {
+      const deliveryId = `dup-${tenant}`;
+      const first = ticketBody({ id: 'C-1', subject: 'First', description: 'one' });
+      const other = ticketBody({ id: 'C-2', subject: 'Other ticket', description: 'two' });
+      const accepted = await post(tenant, first, headers(first, deliveryId));
+      expect(accepted.statusCode).toBe(202);
+      const length = await streamLength(tenant);
+      const conflict = await post(tenant, other, headers(other, deliveryId));
+      expect(conflict.statusCode).toBe(409);
+      expect(conflict.json().error).toMatchObject({
+        code: 'DELIVERY_CONFLICT',
+        details: { firstEventId: accepted.json().eventId },
+      });
+      expect(await streamLength(tenant)).toBe(length);
+      // The same body under that id is still the harmless repeat it always was.
+      expect((await post(tenant, first, headers(first, deliveryId))).json()).toEqual({
+        eventId: accepted.json().eventId,
+        duplicate: true,
+      });
+    },
+  );
 
   it('with a token, the same ticket event is accepted once whatever the delivery id or body layout', async () => {
-    const headers = (deliveryId: string) => ({ 'x-streamdesk-token': secretOf('tokened'), 'x-streamdesk-delivery': deliveryId });
-    const event = { event: 'ticket.updated', ticket: { id: 'E-1', subject: 'Disk', description: 'full', updatedAt: '1764700000000' } };
+    const headers = (deliveryId: string) => ({
+      'x-streamdesk-token': secretOf('tokened'),
+      'x-streamdesk-delivery': deliveryId,
+    });
+    const event = {
+      event: 'ticket.updated',
+      ticket: { id: 'E-1', subject: 'Disk', description: 'full', updatedAt: '1764700000000' },
+    };
     const first = await post('tokened', JSON.stringify(event), headers('e1-a'));
     const length = await streamLength('tokened');
-    const reordered = JSON.stringify({ ticket: { updatedAt: '1764700000000', description: 'full', subject: 'Disk', id: 'E-1' }, event: 'ticket.updated' });
+    const reordered = JSON.stringify({
+      ticket: { updatedAt: '1764700000000', description: 'full', subject: 'Disk', id: 'E-1' },
+      event: 'ticket.updated',
+    });
     const again = await post('tokened', reordered, headers('e1-b'));
     expect(again.json()).toEqual({ eventId: first.json().eventId, duplicate: true });
     expect(await streamLength('tokened')).toBe(length);
-    const later = await post('tokened', JSON.stringify({ ...event, ticket: { ...event.ticket, updatedAt: '1764700005000' } }), headers('e1-c'));
+    const later = await post(
+      'tokened',
+      JSON.stringify({ ...event, ticket: { ...event.ticket, updatedAt: '1764700005000' } }),
+      headers('e1-c'),
+    );
     expect(later.json().duplicate).toBe(false);
     expect(await streamLength('tokened')).toBe(length + 1);
   });
 
   it('with a token, two different updates without a modification time are both kept', async () => {
     const headers = { 'x-streamdesk-token': secretOf('tokened') };
-    const one = await post('tokened', ticketBody({ id: 'E-2', subject: 'Mail', description: 'first update' }, 'ticket.updated'), headers);
-    const two = await post('tokened', ticketBody({ id: 'E-2', subject: 'Mail', description: 'second update' }, 'ticket.updated'), headers);
+    const one = await post(
+      'tokened',
+      ticketBody({ id: 'E-2', subject: 'Mail', description: 'first update' }, 'ticket.updated'),
+      headers,
+    );
+    const two = await post(
+      'tokened',
+      ticketBody({ id: 'E-2', subject: 'Mail', description: 'second update' }, 'ticket.updated'),
+      headers,
+    );
     expect([one.json().duplicate, two.json().duplicate]).toEqual([false, false]);
   });
 });

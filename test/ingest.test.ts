@@ -11,12 +11,21 @@ let acme: { id: string; secret: string };
 let globex: { id: string; secret: string };
 
 // Both lanes: a high or urgent ticket is appended to the priority lane.
-const streamLength = async (tenant: string) => (await t.services.redis.xlen(t.services.keys.events(tenant))) + (await t.services.redis.xlen(t.services.keys.priorityEvents(tenant)));
+const streamLength = async (tenant: string) =>
+  (await t.services.redis.xlen(t.services.keys.events(tenant))) +
+  (await t.services.redis.xlen(t.services.keys.priorityEvents(tenant)));
 
 beforeAll(async () => {
   t = await createTestEnv();
   const { services } = t;
-  app = await buildApp(t.config, { logger: services.logger, redis: services.ingestRedis, keys: services.keys, db: services.db, metrics: services.metrics, registry: services.registry });
+  app = await buildApp(t.config, {
+    logger: services.logger,
+    redis: services.ingestRedis,
+    keys: services.keys,
+    db: services.db,
+    metrics: services.metrics,
+    registry: services.registry,
+  });
   acme = await services.registry.create({ id: 'acme' });
   globex = await services.registry.create({ id: 'globex' });
 });
@@ -32,7 +41,13 @@ function post(tenant: string, body: string, headers: Record<string, string>) {
 
 describe('POST /v1/webhooks/:tenant/tickets', () => {
   it('accepts a signed ticket, appends one ticket.received event (a high one to the priority lane) and answers 202 with its id', async () => {
-    const body = ticketBody({ id: 'T-1', subject: 'VPN down', description: 'Cannot reach 10.0.0.5', priority: 'high', requester: { name: 'Ann', email: 'ann@example.com' } });
+    const body = ticketBody({
+      id: 'T-1',
+      subject: 'VPN down',
+      description: 'Cannot reach 10.0.0.5',
+      priority: 'high',
+      requester: { name: 'Ann', email: 'ann@example.com' },
+    });
     const before = await streamLength('acme');
     const response = await post('acme', body, signedHeaders(acme.secret, body));
     expect(response.statusCode).toBe(202);
@@ -40,11 +55,33 @@ describe('POST /v1/webhooks/:tenant/tickets', () => {
     expect(duplicate).toBe(false);
     expect(eventId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(await streamLength('acme')).toBe(before + 1);
-    const [[, fields] = ['', []]] = (await t.services.redis.xrevrange(t.services.keys.priorityEvents('acme'), '+', '-', 'COUNT', 1)) as [string, string[]][];
+    const [[, fields] = ['', []]] = (await t.services.redis.xrevrange(
+      t.services.keys.priorityEvents('acme'),
+      '+',
+      '-',
+      'COUNT',
+      1,
+    )) as [string, string[]][];
     const event = decodeEvent(fields!);
-    expect(event).toMatchObject({ id: eventId, type: 'ticket.received', v: 1, tenant: 'acme', ticket: 'T-1', correlation: eventId, causation: '' });
+    expect(event).toMatchObject({
+      id: eventId,
+      type: 'ticket.received',
+      v: 1,
+      tenant: 'acme',
+      ticket: 'T-1',
+      correlation: eventId,
+      causation: '',
+    });
     expect(event.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
-    expect(event.data).toMatchObject({ action: 'ticket.created', ticket: { id: 'T-1', subject: 'VPN down', priority: 'high', requester: { name: 'Ann', email: 'ann@example.com' } } });
+    expect(event.data).toMatchObject({
+      action: 'ticket.created',
+      ticket: {
+        id: 'T-1',
+        subject: 'VPN down',
+        priority: 'high',
+        requester: { name: 'Ann', email: 'ann@example.com' },
+      },
+    });
   });
 
   it('answers a repeated delivery with the first event id and appends nothing', async () => {
@@ -68,16 +105,61 @@ describe('POST /v1/webhooks/:tenant/tickets', () => {
   describe('rejects without appending', () => {
     const body = ticketBody({ id: 'T-9', subject: 'Disk full', description: 'C: is full' });
     const now = () => Math.floor(Date.now() / 1_000);
-    const cases: [string, () => Promise<{ statusCode: number; json(): { error: { code: string; message: string } } }>, number, string][] = [
+    const cases: [
+      string,
+      () => Promise<{ statusCode: number; json(): { error: { code: string; message: string } } }>,
+      number,
+      string,
+    ][] = [
       ['a wrong secret', () => post('acme', body, signedHeaders('whsec_wrong', body)), 401, 'INVALID_SIGNATURE'],
-      ["another tenant's secret", () => post('acme', body, signedHeaders(globex.secret, body)), 401, 'INVALID_SIGNATURE'],
-      ['a body changed after signing', () => post('acme', body.replace('Disk', 'Dusk'), signedHeaders(acme.secret, body)), 401, 'INVALID_SIGNATURE'],
-      ['a stale timestamp', () => post('acme', body, signedHeaders(acme.secret, body, { timestamp: now() - 305 })), 401, 'STALE_TIMESTAMP'],
-      ['a future timestamp', () => post('acme', body, signedHeaders(acme.secret, body, { timestamp: now() + 305 })), 401, 'STALE_TIMESTAMP'],
-      ['missing signature headers', () => post('acme', body, { 'content-type': 'application/json' }), 401, 'MISSING_SIGNATURE'],
-      ['an unknown tenant, like a wrong secret', () => post('nobody', body, signedHeaders(acme.secret, body)), 401, 'INVALID_SIGNATURE'],
-      ['a malformed tenant id', () => post('Bad_Tenant', body, signedHeaders(acme.secret, body)), 400, 'INVALID_TENANT_ID'],
-      ['a non-JSON content type', () => post('acme', body, { ...signedHeaders(acme.secret, body), 'content-type': 'text/plain' }), 415, 'UNSUPPORTED_MEDIA_TYPE'],
+      [
+        "another tenant's secret",
+        () => post('acme', body, signedHeaders(globex.secret, body)),
+        401,
+        'INVALID_SIGNATURE',
+      ],
+      [
+        'a body changed after signing',
+        () => post('acme', body.replace('Disk', 'Dusk'), signedHeaders(acme.secret, body)),
+        401,
+        'INVALID_SIGNATURE',
+      ],
+      [
+        'a stale timestamp',
+        () => post('acme', body, signedHeaders(acme.secret, body, { timestamp: now() - 305 })),
+        401,
+        'STALE_TIMESTAMP',
+      ],
+      [
+        'a future timestamp',
+        () => post('acme', body, signedHeaders(acme.secret, body, { timestamp: now() + 305 })),
+        401,
+        'STALE_TIMESTAMP',
+      ],
+      [
+        'missing signature headers',
+        () => post('acme', body, { 'content-type': 'application/json' }),
+        401,
+        'MISSING_SIGNATURE',
+      ],
+      [
+        'an unknown tenant, like a wrong secret',
+        () => post('nobody', body, signedHeaders(acme.secret, body)),
+        401,
+        'INVALID_SIGNATURE',
+      ],
+      [
+        'a malformed tenant id',
+        () => post('Bad_Tenant', body, signedHeaders(acme.secret, body)),
+        400,
+        'INVALID_TENANT_ID',
+      ],
+      [
+        'a non-JSON content type',
+        () => post('acme', body, { ...signedHeaders(acme.secret, body), 'content-type': 'text/plain' }),
+        415,
+        'UNSUPPORTED_MEDIA_TYPE',
+      ],
     ];
     it.each(cases)('%s', async (_name, send, status, code) => {
       const before = await streamLength('acme');
@@ -124,16 +206,30 @@ describe('admin API', () => {
   const auth = { authorization: 'Bearer test-admin-token-0123456789' };
 
   it('refuses requests without the bearer token', async () => {
-    const response = await app.inject({ method: 'GET', url: '/v1/admin/tenants', headers: { authorization: 'Bearer nope' } });
+    const response = await app.inject({
+      method: 'GET',
+      url: '/v1/admin/tenants',
+      headers: { authorization: 'Bearer nope' },
+    });
     expect(response.statusCode).toBe(401);
     expect(response.json().error.code).toBe('UNAUTHORIZED');
   });
 
   it('creates a tenant once, shows its secret only then, and lists tenants without secrets', async () => {
-    const created = await app.inject({ method: 'POST', url: '/v1/admin/tenants', headers: auth, payload: { id: 'initech', name: 'Initech' } });
+    const created = await app.inject({
+      method: 'POST',
+      url: '/v1/admin/tenants',
+      headers: auth,
+      payload: { id: 'initech', name: 'Initech' },
+    });
     expect(created.statusCode).toBe(201);
     expect(created.json()).toEqual({ id: 'initech', secret: expect.stringMatching(/^whsec_[0-9a-f]{48}$/) });
-    const again = await app.inject({ method: 'POST', url: '/v1/admin/tenants', headers: auth, payload: { id: 'initech' } });
+    const again = await app.inject({
+      method: 'POST',
+      url: '/v1/admin/tenants',
+      headers: auth,
+      payload: { id: 'initech' },
+    });
     expect(again.statusCode).toBe(409);
     expect(again.json().error.code).toBe('TENANT_EXISTS');
     const listed = await app.inject({ method: 'GET', url: '/v1/admin/tenants', headers: auth });
@@ -142,7 +238,12 @@ describe('admin API', () => {
   });
 
   it('rejects an invalid tenant id with a clear message', async () => {
-    const response = await app.inject({ method: 'POST', url: '/v1/admin/tenants', headers: auth, payload: { id: '-bad' } });
+    const response = await app.inject({
+      method: 'POST',
+      url: '/v1/admin/tenants',
+      headers: auth,
+      payload: { id: '-bad' },
+    });
     expect(response.statusCode).toBe(400);
     expect(response.json().error.message).toContain('id');
   });
@@ -152,7 +253,14 @@ describe('admin routes without ADMIN_TOKEN', () => {
   it('are off, not open', async () => {
     const config = { ...t.config, adminToken: undefined };
     const { services } = t;
-    const closed = await buildApp(config, { logger: services.logger, redis: services.ingestRedis, keys: services.keys, db: services.db, metrics: services.metrics, registry: services.registry });
+    const closed = await buildApp(config, {
+      logger: services.logger,
+      redis: services.ingestRedis,
+      keys: services.keys,
+      db: services.db,
+      metrics: services.metrics,
+      registry: services.registry,
+    });
     const response = await closed.inject({ method: 'GET', url: '/v1/admin/tenants' });
     expect(response.statusCode).toBe(404);
     await closed.close();

@@ -12,7 +12,13 @@ afterAll(async () => {
   await t?.cleanup();
 });
 
-const unlimited: GateLimits = { requestsPerMinute: 0, tokensPerMinute: 0, maxConcurrency: 4, breakerFailures: 3, breakerOpenMs: 300 };
+const unlimited: GateLimits = {
+  requestsPerMinute: 0,
+  tokensPerMinute: 0,
+  maxConcurrency: 4,
+  breakerFailures: 3,
+  breakerOpenMs: 300,
+};
 const never = new AbortController().signal;
 
 /** Two gates on one provider stand for two worker processes: they share nothing but Redis. */
@@ -20,7 +26,10 @@ function processes(provider: string, limits: GateLimits = unlimited) {
   const make = () => {
     const waits: DenyReason[] = [];
     const states: GateState[] = [];
-    const gate = new ProviderGate(t.services.redis, t.services.keys, provider, limits, 10_000, { waited: (_, reason) => waits.push(reason), released: (_, state) => states.push(state) });
+    const gate = new ProviderGate(t.services.redis, t.services.keys, provider, limits, 10_000, {
+      waited: (_, reason) => waits.push(reason),
+      released: (_, state) => states.push(state),
+    });
     return { gate, waits, states };
   };
   return [make(), make()] as const;
@@ -57,7 +66,8 @@ describe('the shared gate towards an LLM provider', () => {
 
   it('opens the breaker after repeated failures, lets one probe through half-open, and closes on its success', async () => {
     const [a, b] = processes('breaker/model');
-    for (let i = 0; i < unlimited.breakerFailures; i++) await a.gate.release(await a.gate.acquire(1, never), 'failure', 1);
+    for (let i = 0; i < unlimited.breakerFailures; i++)
+      await a.gate.release(await a.gate.acquire(1, never), 'failure', 1);
     expect(a.states.at(-1)!.breaker).toBe('open');
     // After the open time the first caller probes; the other waits for the probe's verdict.
     const probe = await b.gate.acquire(1, never);
@@ -71,7 +81,8 @@ describe('the shared gate towards an LLM provider', () => {
 
   it('opens again, for longer, when the probe fails', async () => {
     const [a, b] = processes('reopen/model', { ...unlimited, breakerOpenMs: 3_000 });
-    for (let i = 0; i < unlimited.breakerFailures; i++) await a.gate.release(await a.gate.acquire(1, never), 'failure', 1);
+    for (let i = 0; i < unlimited.breakerFailures; i++)
+      await a.gate.release(await a.gate.acquire(1, never), 'failure', 1);
     const probe = await b.gate.acquire(1, never);
     await b.gate.release(probe, 'failure', 1);
     const error = await rejection(a.gate.acquire(1, never));

@@ -69,8 +69,16 @@ async function sendBurst(prefix: string, from: number, to: number): Promise<void
     while (next < to) {
       const i = next++;
       const tenant = tenants[i % tenants.length]!;
-      const body = ticketBody({ id: `${prefix}-${i}`, subject: `Limits test ${i}: mail to 10.2.${i % 250}.9 bounces`, description: `Ticket ${i} of the burst.` });
-      const response = await fetch(`http://127.0.0.1:${port}/v1/webhooks/${tenant}/tickets`, { method: 'POST', body, headers: signedHeaders(secrets[tenant]!, body, { deliveryId: `${prefix}-${i}` }) });
+      const body = ticketBody({
+        id: `${prefix}-${i}`,
+        subject: `Limits test ${i}: mail to 10.2.${i % 250}.9 bounces`,
+        description: `Ticket ${i} of the burst.`,
+      });
+      const response = await fetch(`http://127.0.0.1:${port}/v1/webhooks/${tenant}/tickets`, {
+        method: 'POST',
+        body,
+        headers: signedHeaders(secrets[tenant]!, body, { deliveryId: `${prefix}-${i}` }),
+      });
       expect(response.status).toBe(202);
     }
   };
@@ -100,7 +108,10 @@ describe('a burst of tickets against a rate-limited provider, two worker process
     await Promise.all(workers.map((worker) => listeningPort(worker)));
     await sendBurst('L', 0, total);
 
-    await waitFor(async () => (await count("SELECT count(*) AS n FROM tickets WHERE status = 'written_back'")) === total, { timeoutMs: 240_000, intervalMs: 500, message: 'every ticket written back' });
+    await waitFor(
+      async () => (await count("SELECT count(*) AS n FROM tickets WHERE status = 'written_back'")) === total,
+      { timeoutMs: 240_000, intervalMs: 500, message: 'every ticket written back' },
+    );
 
     expect(await deadLetterCount()).toBe(0);
     // Each ticket was answered once; a 429 used no attempt and is not an answer.
@@ -115,12 +126,14 @@ describe('a burst of tickets against a rate-limited provider, two worker process
     // Every ticket carries the cost of its call, priced from LLM_PRICES.
     expect(await count('SELECT count(*) AS n FROM tickets WHERE NOT enhancement_cost_usd > 0')).toBe(0);
 
-    const seconds = (windows.at(-1)![0] - windows[0]![0] + 1) * limits.windowMs / 1_000;
+    const seconds = ((windows.at(-1)![0] - windows[0]![0] + 1) * limits.windowMs) / 1_000;
     const perWindowTokens = Math.max(...windows.map(([, stats]) => stats.tokens));
-    process.stdout.write(`llm-limits: ${answered} answered, ${rejected} rejected (429) in ${seconds} s: ${(answered / seconds).toFixed(2)} requests/s against a limit of ${limits.requests}/s; busiest window ${busiest} requests, ${perWindowTokens} tokens\n`);
+    process.stdout.write(
+      `llm-limits: ${answered} answered, ${rejected} rejected (429) in ${seconds} s: ${(answered / seconds).toFixed(2)} requests/s against a limit of ${limits.requests}/s; busiest window ${busiest} requests, ${perWindowTokens} tokens\n`,
+    );
   }, 300_000);
 
-  it('pauses every worker on the provider\'s 429s, without using attempts, when nothing holds the calls back', async () => {
+  it("pauses every worker on the provider's 429s, without using attempts, when nothing holds the calls back", async () => {
     for (const worker of workers) worker.kill('SIGTERM');
     await Promise.all(workers.map(exitOf));
     // No ceiling of our own: the provider's 429s are the only brake. One attempt per ticket: a
@@ -131,11 +144,16 @@ describe('a burst of tickets against a rate-limited provider, two worker process
     const before = [...fake.windows.values()].reduce((sum, stats) => sum + stats.rejected, 0);
     const more = 90;
     await sendBurst('R', total, total + more);
-    await waitFor(async () => (await count("SELECT count(*) AS n FROM tickets WHERE status = 'written_back'")) === total + more, { timeoutMs: 120_000, intervalMs: 500, message: 'every ticket written back' });
+    await waitFor(
+      async () => (await count("SELECT count(*) AS n FROM tickets WHERE status = 'written_back'")) === total + more,
+      { timeoutMs: 120_000, intervalMs: 500, message: 'every ticket written back' },
+    );
     expect(await deadLetterCount()).toBe(0);
     expect(await count("SELECT count(*) AS n FROM tickets WHERE status <> 'written_back'")).toBe(0);
     const rejected = [...fake.windows.values()].reduce((sum, stats) => sum + stats.rejected, 0) - before;
     expect(rejected).toBeGreaterThan(0);
-    process.stdout.write(`llm-limits: without a ceiling of our own, ${more} tickets met ${rejected} 429s and all were written back\n`);
+    process.stdout.write(
+      `llm-limits: without a ceiling of our own, ${more} tickets met ${rejected} 429s and all were written back\n`,
+    );
   }, 180_000);
 });

@@ -43,14 +43,29 @@ describe('k6 scripts', () => {
   });
 });
 
-type Scenario = { executor: string; preAllocatedVUs: number; maxVUs: number; rate?: number; stages?: { duration: string; target: number }[] };
+type Scenario = {
+  executor: string;
+  preAllocatedVUs: number;
+  maxVUs: number;
+  rate?: number;
+  stages?: { duration: string; target: number }[];
+};
 type Options = { scenarios: Record<string, Scenario>; thresholds: Record<string, string[]> };
 
 // The k6 modules exist only inside k6; the options are plain data computed at import time.
-vi.mock('k6', () => ({ check: () => true, fail: (message: string) => { throw new Error(message); } }));
+vi.mock('k6', () => ({
+  check: () => true,
+  fail: (message: string) => {
+    throw new Error(message);
+  },
+}));
 vi.mock('k6/execution', () => ({ default: { scenario: { iterationInTest: 0 } } }));
 vi.mock('k6/http', () => ({ default: {} }));
-vi.mock('k6/metrics', () => ({ Counter: class { add() {} } }));
+vi.mock('k6/metrics', () => ({
+  Counter: class {
+    add() {}
+  },
+}));
 vi.mock('k6/crypto', () => ({ hmac: () => '' }));
 
 async function optionsFor(env: Record<string, string>): Promise<Options> {
@@ -72,7 +87,9 @@ describe('k6 options', () => {
   it('fail a run that dropped iterations', async () => {
     const options = await optionsFor({ SCENARIO: 'spike' });
     expect(options.thresholds.dropped_iterations).toEqual(['count<=0']);
-    expect((await optionsFor({ SCENARIO: 'smoke', MAX_DROPPED: '25' })).thresholds.dropped_iterations).toEqual(['count<=25']);
+    expect((await optionsFor({ SCENARIO: 'smoke', MAX_DROPPED: '25' })).thresholds.dropped_iterations).toEqual([
+      'count<=25',
+    ]);
   });
 
   it.each([
@@ -94,9 +111,12 @@ describe('k6 options', () => {
   });
 
   it('take ramp durations from the environment', async () => {
-    const ramp = (await optionsFor({ SCENARIO: 'ramp', RAMP_UP: '15s', RAMP_DOWN: '5s', DURATION: '1m' })).scenarios.ramp;
+    const ramp = (await optionsFor({ SCENARIO: 'ramp', RAMP_UP: '15s', RAMP_DOWN: '5s', DURATION: '1m' })).scenarios
+      .ramp;
     expect(ramp?.stages?.map((stage) => stage.duration)).toEqual(['15s', '1m', '5s']);
-    const spike = (await optionsFor({ SCENARIO: 'spike', BASELINE: '5s', RAMP_UP: '2s', RAMP_DOWN: '3s', RECOVERY: '20s' })).scenarios.spike;
+    const spike = (
+      await optionsFor({ SCENARIO: 'spike', BASELINE: '5s', RAMP_UP: '2s', RAMP_DOWN: '3s', RECOVERY: '20s' })
+    ).scenarios.spike;
     expect(spike?.stages?.map((stage) => stage.duration)).toEqual(['5s', '2s', '1m', '3s', '20s']);
   });
 });

@@ -12,7 +12,10 @@ import { createTestEnv, type TestEnv } from './support/env.js';
 
 type Tenant = { id: string; secret: string };
 type HmacSha256Hex = (secret: string, data: string) => string;
-type WebhookBody = { event: 'ticket.created' | 'ticket.updated'; ticket: { id: string; subject: string; description: string } & Record<string, unknown> };
+type WebhookBody = {
+  event: 'ticket.created' | 'ticket.updated';
+  ticket: { id: string; subject: string; description: string } & Record<string, unknown>;
+};
 type SignedRequest = { path: string; body: string; headers: Record<string, string> };
 /** The exports of loadtest/lib/ticket.js (JavaScript typed by JSDoc, checked by `tsc -p loadtest`). */
 type TicketModule = {
@@ -21,7 +24,10 @@ type TicketModule = {
   parseTenants(spec: string): Tenant[];
   webhookPath(tenantId: string): string;
   signatureHeader(hmacSha256Hex: HmacSha256Hex, secret: string, timestamp: number | string, rawBody: string): string;
-  signedWebhook(hmacSha256Hex: HmacSha256Hex, request: { tenant: Tenant; body: WebhookBody; deliveryId: string; timestamp?: number }): SignedRequest;
+  signedWebhook(
+    hmacSha256Hex: HmacSha256Hex,
+    request: { tenant: Tenant; body: WebhookBody; deliveryId: string; timestamp?: number },
+  ): SignedRequest;
   newRunId(): string;
   ticketCreatedBody(input: { runId: string; sequence: number; tenantId: string; now?: Date }): WebhookBody;
   deliveryIdFor(runId: string, sequence: number): string;
@@ -29,7 +35,8 @@ type TicketModule = {
 /** The exports of loadtest/lib/sign.js, the k6 binding. */
 type SignModule = { signedTicketCreated(input: { tenant: Tenant; runId: string; sequence: number }): SignedRequest };
 
-const nodeHmacSha256Hex: HmacSha256Hex = (secret, data) => createHmac('sha256', secret).update(data, 'utf8').digest('hex');
+const nodeHmacSha256Hex: HmacSha256Hex = (secret, data) =>
+  createHmac('sha256', secret).update(data, 'utf8').digest('hex');
 
 // k6/crypto exists only inside k6: stand in for its hmac(algorithm, secret, data, encoding) and
 // record the arguments, so the binding's choice of algorithm and encoding is checked too.
@@ -37,7 +44,9 @@ const k6HmacCalls: string[][] = [];
 vi.mock('k6/crypto', () => ({
   hmac(algorithm: string, secret: string, data: string, outputEncoding: string) {
     k6HmacCalls.push([algorithm, outputEncoding]);
-    return createHmac(algorithm, secret).update(data, 'utf8').digest(outputEncoding === 'hex' ? 'hex' : 'base64');
+    return createHmac(algorithm, secret)
+      .update(data, 'utf8')
+      .digest(outputEncoding === 'hex' ? 'hex' : 'base64');
   },
 }));
 
@@ -52,10 +61,18 @@ const acme: Tenant = { id: 'acme', secret: 'whsec_0123456789abcdef0123456789abcd
 
 describe('load test signing (loadtest/lib) against the server contract', () => {
   it('produces the same X-Streamdesk-Signature as signWebhook for ASCII and UTF-8 bodies', () => {
-    const bodies = ['{}', JSON.stringify({ event: 'ticket.created', ticket: { id: 'T-1', subject: 'Zoë can\'t print — “again”', description: 'Gerät 10.0.0.5 😀' } })];
+    const bodies = [
+      '{}',
+      JSON.stringify({
+        event: 'ticket.created',
+        ticket: { id: 'T-1', subject: "Zoë can't print — “again”", description: 'Gerät 10.0.0.5 😀' },
+      }),
+    ];
     for (const body of bodies) {
       for (const timestamp of [1_700_000_000, '1700000123']) {
-        expect(k6Ticket.signatureHeader(nodeHmacSha256Hex, acme.secret, timestamp, body)).toBe(signWebhook(acme.secret, timestamp, body));
+        expect(k6Ticket.signatureHeader(nodeHmacSha256Hex, acme.secret, timestamp, body)).toBe(
+          signWebhook(acme.secret, timestamp, body),
+        );
       }
     }
   });
@@ -63,7 +80,12 @@ describe('load test signing (loadtest/lib) against the server contract', () => {
   it('signs exactly the bytes it sends, with headers the server verifies', () => {
     const now = 1_750_000_000;
     const body = k6Ticket.ticketCreatedBody({ runId: 'run1', sequence: 1, tenantId: acme.id });
-    const request = k6Ticket.signedWebhook(nodeHmacSha256Hex, { tenant: acme, body, deliveryId: k6Ticket.deliveryIdFor('run1', 1), timestamp: now });
+    const request = k6Ticket.signedWebhook(nodeHmacSha256Hex, {
+      tenant: acme,
+      body,
+      deliveryId: k6Ticket.deliveryIdFor('run1', 1),
+      timestamp: now,
+    });
 
     expect(request.path).toBe('/v1/webhooks/acme/tickets');
     expect(JSON.parse(request.body)).toEqual(body);
@@ -74,10 +96,24 @@ describe('load test signing (loadtest/lib) against the server contract', () => {
       'X-Streamdesk-Delivery': 'k6-run1-1',
     });
     expect(() =>
-      verifyWebhookSignature({ secret: acme.secret, timestamp: request.headers['X-Streamdesk-Timestamp'], signature: request.headers['X-Streamdesk-Signature'], rawBody: Buffer.from(request.body, 'utf8'), toleranceSeconds: 300, nowSeconds: now }),
+      verifyWebhookSignature({
+        secret: acme.secret,
+        timestamp: request.headers['X-Streamdesk-Timestamp'],
+        signature: request.headers['X-Streamdesk-Signature'],
+        rawBody: Buffer.from(request.body, 'utf8'),
+        toleranceSeconds: 300,
+        nowSeconds: now,
+      }),
     ).not.toThrow();
     expect(() =>
-      verifyWebhookSignature({ secret: 'another-secret', timestamp: String(now), signature: request.headers['X-Streamdesk-Signature'], rawBody: Buffer.from(request.body, 'utf8'), toleranceSeconds: 300, nowSeconds: now }),
+      verifyWebhookSignature({
+        secret: 'another-secret',
+        timestamp: String(now),
+        signature: request.headers['X-Streamdesk-Signature'],
+        rawBody: Buffer.from(request.body, 'utf8'),
+        toleranceSeconds: 300,
+        nowSeconds: now,
+      }),
     ).toThrow(/does not match/);
   });
 
@@ -128,7 +164,13 @@ describe('load test signing (loadtest/lib) against the server contract', () => {
     expect(() => k6Ticket.parseTenants('Acme:x')).toThrow(/not a tenant id/);
     expect(() => k6Ticket.parseTenants('acme')).toThrow(/has no secret/);
     expect(() => k6Ticket.parseTenants('acme:x,acme:y')).toThrow(/listed twice/);
-    expect(() => k6Ticket.signedWebhook(nodeHmacSha256Hex, { tenant: acme, body: k6Ticket.ticketCreatedBody({ runId: 'r', sequence: 0, tenantId: 'acme' }), deliveryId: 'has space' })).toThrow(/delivery id/);
+    expect(() =>
+      k6Ticket.signedWebhook(nodeHmacSha256Hex, {
+        tenant: acme,
+        body: k6Ticket.ticketCreatedBody({ runId: 'r', sequence: 0, tenantId: 'acme' }),
+        deliveryId: 'has space',
+      }),
+    ).toThrow(/delivery id/);
   });
 });
 
@@ -140,11 +182,20 @@ describe('load test requests through the real webhook route', () => {
   beforeAll(async () => {
     t = await createTestEnv();
     const { services } = t;
-    app = await buildApp(t.config, { logger: services.logger, redis: services.ingestRedis, keys: services.keys, db: services.db, metrics: services.metrics, registry: services.registry });
-    tenants = await Promise.all(['acme', 'globex-eu'].map(async (id) => {
-      const created = await services.registry.create({ id });
-      return { id: created.id, secret: created.secret };
-    }));
+    app = await buildApp(t.config, {
+      logger: services.logger,
+      redis: services.ingestRedis,
+      keys: services.keys,
+      db: services.db,
+      metrics: services.metrics,
+      registry: services.registry,
+    });
+    tenants = await Promise.all(
+      ['acme', 'globex-eu'].map(async (id) => {
+        const created = await services.registry.create({ id });
+        return { id: created.id, secret: created.secret };
+      }),
+    );
   });
 
   afterAll(async () => {
@@ -156,12 +207,26 @@ describe('load test requests through the real webhook route', () => {
     const runId = k6Ticket.newRunId();
     for (const [sequence, tenant] of tenants.entries()) {
       const request = k6Sign.signedTicketCreated({ tenant, runId, sequence });
-      const response = await app.inject({ method: 'POST', url: request.path, payload: request.body, headers: request.headers });
+      const response = await app.inject({
+        method: 'POST',
+        url: request.path,
+        payload: request.body,
+        headers: request.headers,
+      });
       expect(response.statusCode, response.body).toBe(202);
       expect(response.json()).toEqual({ eventId: expect.stringMatching(/^[0-9a-f-]{36}$/), duplicate: false });
     }
-    const forged = k6Sign.signedTicketCreated({ tenant: { id: 'acme', secret: 'not-the-secret' }, runId, sequence: 99 });
-    const refused = await app.inject({ method: 'POST', url: forged.path, payload: forged.body, headers: forged.headers });
+    const forged = k6Sign.signedTicketCreated({
+      tenant: { id: 'acme', secret: 'not-the-secret' },
+      runId,
+      sequence: 99,
+    });
+    const refused = await app.inject({
+      method: 'POST',
+      url: forged.path,
+      payload: forged.body,
+      headers: forged.headers,
+    });
     expect(refused.statusCode).toBe(401);
   });
 });

@@ -18,7 +18,10 @@ async function env(extra: Record<string, string> = {}): Promise<TestEnv> {
 }
 
 async function start(role: Parameters<typeof startRole>[0], t: TestEnv): Promise<RunningRole> {
-  const running = await startRole(role, t.services, { listen: false, runnerOverrides: { blockMs: 100, tenantRefreshMs: 100 } });
+  const running = await startRole(role, t.services, {
+    listen: false,
+    runnerOverrides: { blockMs: 100, tenantRefreshMs: 100 },
+  });
   cleanups.push(() => running.stop());
   return running;
 }
@@ -35,7 +38,10 @@ describe('Postgres connections killed during projection', () => {
     let appending = true;
     const killing = (async () => {
       while (appending) {
-        const { rowCount } = await killer.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()', [`streamdesk:${t.config.databaseSchema}`]);
+        const { rowCount } = await killer.query(
+          'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()',
+          [`streamdesk:${t.config.databaseSchema}`],
+        );
         killed += rowCount ?? 0;
         await new Promise((resolve) => setTimeout(resolve, 30));
       }
@@ -47,8 +53,14 @@ describe('Postgres connections killed during projection', () => {
     appending = false;
     await killing;
     expect(killed).toBeGreaterThan(0);
-    await waitFor(async () => (await t.services.db.query('SELECT count(*)::int AS n FROM tickets')).rows[0].n === 500, { timeoutMs: 30_000, message: 'all tickets projected' });
-    await waitFor(async () => (await t.services.db.query('SELECT count(*)::int AS n FROM events')).rows[0].n === 500, { timeoutMs: 30_000, message: 'all events archived' });
+    await waitFor(async () => (await t.services.db.query('SELECT count(*)::int AS n FROM tickets')).rows[0].n === 500, {
+      timeoutMs: 30_000,
+      message: 'all tickets projected',
+    });
+    await waitFor(async () => (await t.services.db.query('SELECT count(*)::int AS n FROM events')).rows[0].n === 500, {
+      timeoutMs: 30_000,
+      message: 'all events archived',
+    });
     const { rows } = await t.services.db.query('SELECT count(*)::int AS n FROM tickets WHERE version <> 1');
     expect(rows[0].n).toBe(0);
     const dlq = await t.services.redis.xlen(t.services.keys.dlq('acme'));
@@ -73,7 +85,12 @@ describe('Redis killed during ingest (appendfsync always)', () => {
     const sendOne = async () => {
       const id = `T-${sent++}`;
       const body = ticketBody({ id, subject: `Subject ${id}`, description: 'Outage test' });
-      const response = await ingest.app.inject({ method: 'POST', url: '/v1/webhooks/acme/tickets', payload: body, headers: signedHeaders(secret, body, { deliveryId: id }) });
+      const response = await ingest.app.inject({
+        method: 'POST',
+        url: '/v1/webhooks/acme/tickets',
+        payload: body,
+        headers: signedHeaders(secret, body, { deliveryId: id }),
+      });
       statuses.push(response.statusCode);
       if (response.statusCode === 202) accepted.set(id, response.json().eventId);
       else {
@@ -90,7 +107,10 @@ describe('Redis killed during ingest (appendfsync always)', () => {
     for (let i = 0; i < 20; i++) if ((await sendOne()) === 503) refused += 1;
     expect(refused).toBe(20);
     await server.start();
-    await waitFor(async () => (await sendOne()) === 202, { timeoutMs: 15_000, message: 'ingest recovers after Redis restarts' });
+    await waitFor(async () => (await sendOne()) === 202, {
+      timeoutMs: 15_000,
+      message: 'ingest recovers after Redis restarts',
+    });
     for (let i = 0; i < 50; i++) await sendOne();
     expect(statuses.filter((status) => status !== 202 && status !== 503)).toEqual([]);
 
@@ -100,6 +120,9 @@ describe('Redis killed during ingest (appendfsync always)', () => {
     expect(lost).toEqual([]);
     expect(entries.length).toBe(accepted.size);
 
-    await waitFor(async () => (await t.services.db.query('SELECT count(*)::int AS n FROM tickets')).rows[0].n === accepted.size, { timeoutMs: 30_000, message: 'accepted tickets projected' });
+    await waitFor(
+      async () => (await t.services.db.query('SELECT count(*)::int AS n FROM tickets')).rows[0].n === accepted.size,
+      { timeoutMs: 30_000, message: 'accepted tickets projected' },
+    );
   });
 });

@@ -30,7 +30,12 @@ const snapshot = async () =>
 
 const send = (app: RunningRole['app'], id: string, priority: string) => {
   const body = ticketBody({ id, subject: `Ticket ${id}`, description: `About ${id}`, priority });
-  return app.inject({ method: 'POST', url: `/v1/webhooks/${tenant}/tickets`, payload: body, headers: signedHeaders(secret, body) });
+  return app.inject({
+    method: 'POST',
+    url: `/v1/webhooks/${tenant}/tickets`,
+    payload: body,
+    headers: signedHeaders(secret, body),
+  });
 };
 
 beforeAll(async () => {
@@ -48,10 +53,13 @@ describe('priority lanes', () => {
     const ingest = await startRole('ingest', t.services, { listen: false });
     running.push(ingest);
     for (let start = 0; start < backlog; start += 100) {
-      const responses = await Promise.all(Array.from({ length: 100 }, (_, i) => send(ingest.app, `L-${start + i}`, 'low')));
+      const responses = await Promise.all(
+        Array.from({ length: 100 }, (_, i) => send(ingest.app, `L-${start + i}`, 'low')),
+      );
       expect(responses.every((response) => response.statusCode === 202)).toBe(true);
     }
-    for (let i = 0; i < urgent; i++) expect((await send(ingest.app, `U-${i}`, i % 2 === 0 ? 'urgent' : ' Urgent ')).statusCode).toBe(202);
+    for (let i = 0; i < urgent; i++)
+      expect((await send(ingest.app, `U-${i}`, i % 2 === 0 ? 'urgent' : ' Urgent ')).statusCode).toBe(202);
 
     // Nothing runs yet: status and the backlog count both lanes.
     const queued = await tenantStatus(t.services.redis, t.services.keys, tenant);
@@ -59,29 +67,43 @@ describe('priority lanes', () => {
     expect(queued.streamLength).toBe(backlog + urgent);
 
     const overrides = { runnerOverrides: { blockMs: 100, tenantRefreshMs: 100 } };
-    running.push(await startRole('worker', t.services, { listen: false, ...overrides }), await startRole('projector', t.services, { listen: false, ...overrides }));
-    const { rows: counted } = await waitFor(async () => {
-      const result = await t.services.db.query<{ n: number }>("SELECT count(*)::int AS n FROM tickets WHERE status = 'written_back'");
-      return result.rows[0]!.n === backlog + urgent ? result : undefined;
-    }, { timeoutMs: 120_000, message: 'every ticket written back' });
+    running.push(
+      await startRole('worker', t.services, { listen: false, ...overrides }),
+      await startRole('projector', t.services, { listen: false, ...overrides }),
+    );
+    const { rows: counted } = await waitFor(
+      async () => {
+        const result = await t.services.db.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM tickets WHERE status = 'written_back'",
+        );
+        return result.rows[0]!.n === backlog + urgent ? result : undefined;
+      },
+      { timeoutMs: 120_000, message: 'every ticket written back' },
+    );
     expect(counted[0]!.n).toBe(backlog + urgent);
-    const drained = await waitFor(async () => {
-      const status = await tenantStatus(t.services.redis, t.services.keys, tenant);
-      return status.groups.length === 5 && backlogOf(status) === 0 ? status : undefined;
-    }, { message: 'every group of both lanes caught up' });
+    const drained = await waitFor(
+      async () => {
+        const status = await tenantStatus(t.services.redis, t.services.keys, tenant);
+        return status.groups.length === 5 && backlogOf(status) === 0 ? status : undefined;
+      },
+      { message: 'every group of both lanes caught up' },
+    );
     expect(drained.dlqLength).toBe(0);
     expect(drained.lanes).toEqual({ normal: backlog * 4, priority: urgent * 4 });
     expect(backlogOf(drained)).toBe(0);
 
     // The archive holds both lanes in one order (their ids come from one sequence): urgent tickets
     // were queued after the whole backlog, and their write-backs came before nearly all of it.
-    const archived = await waitFor(async () => {
-      const { rows } = await t.services.db.query<{ ticket_id: string; type: string; stream_id: string }>(
-        "SELECT ticket_id, type, stream_id FROM events WHERE tenant_id = $1 AND type IN ('ticket.received', 'ticket.written_back') ORDER BY stream_position(stream_id)",
-        [tenant],
-      );
-      return rows.length === 2 * (backlog + urgent) ? rows : undefined;
-    }, { message: 'archive complete' });
+    const archived = await waitFor(
+      async () => {
+        const { rows } = await t.services.db.query<{ ticket_id: string; type: string; stream_id: string }>(
+          "SELECT ticket_id, type, stream_id FROM events WHERE tenant_id = $1 AND type IN ('ticket.received', 'ticket.written_back') ORDER BY stream_position(stream_id)",
+          [tenant],
+        );
+        return rows.length === 2 * (backlog + urgent) ? rows : undefined;
+      },
+      { message: 'archive complete' },
+    );
     const received = archived.filter((row) => row.type === 'ticket.received');
     expect(received.slice(-urgent).every((row) => row.ticket_id.startsWith('U-'))).toBe(true);
     const writtenBack = archived.filter((row) => row.type === 'ticket.written_back');
@@ -96,22 +118,45 @@ describe('priority lanes', () => {
     const live = await snapshot();
     expect(live).toHaveLength(backlog + urgent);
     await t.services.db.query("UPDATE tickets SET status = 'received' WHERE ticket_id LIKE 'U-%'");
-    await rebuildProjection({ ...t.services, projection: ticketsProjection, schema: t.config.databaseSchema, tenants: [tenant] });
+    await rebuildProjection({
+      ...t.services,
+      projection: ticketsProjection,
+      schema: t.config.databaseSchema,
+      tenants: [tenant],
+    });
     expect(await snapshot()).toEqual(live);
 
     // Trimmed to 30 entries each, the priority lane starts long before the normal lane: below the
     // normal lane's first entry, history takes the priority lane's entries once and the rest from the archive.
-    await trimTenantStream(t.services.redis, t.services.keys, t.services.db, tenant, { maxAgeMs: 86_400_000, maxLength: 30 });
-    const [normalFirst] = (await t.services.redis.xrange(t.services.keys.events(tenant), '-', '+', 'COUNT', 1)) as [string, string[]][];
-    const [priorityFirst] = (await t.services.redis.xrange(t.services.keys.priorityEvents(tenant), '-', '+', 'COUNT', 1)) as [string, string[]][];
+    await trimTenantStream(t.services.redis, t.services.keys, t.services.db, tenant, {
+      maxAgeMs: 86_400_000,
+      maxLength: 30,
+    });
+    const [normalFirst] = (await t.services.redis.xrange(t.services.keys.events(tenant), '-', '+', 'COUNT', 1)) as [
+      string,
+      string[],
+    ][];
+    const [priorityFirst] = (await t.services.redis.xrange(
+      t.services.keys.priorityEvents(tenant),
+      '-',
+      '+',
+      'COUNT',
+      1,
+    )) as [string, string[]][];
     expect(compareStreamIds(priorityFirst![0], normalFirst![0])).toBeLessThan(0);
     const history: string[] = [];
-    for await (const batch of readHistory(t.services, tenant, { batchSize: 500 })) history.push(...batch.map((entry) => entry.streamId));
+    for await (const batch of readHistory(t.services, tenant, { batchSize: 500 }))
+      history.push(...batch.map((entry) => entry.streamId));
     expect(history).toHaveLength(4 * (backlog + urgent));
     expect(history).toEqual([...history].sort(compareStreamIds));
     expect(new Set(history).size).toBe(history.length);
     await t.services.db.query('DELETE FROM tickets');
-    await rebuildProjection({ ...t.services, projection: ticketsProjection, schema: t.config.databaseSchema, tenants: [tenant] });
+    await rebuildProjection({
+      ...t.services,
+      projection: ticketsProjection,
+      schema: t.config.databaseSchema,
+      tenants: [tenant],
+    });
     expect(await snapshot()).toEqual(live);
   });
 
@@ -119,7 +164,17 @@ describe('priority lanes', () => {
     const { redis, keys } = t.services;
     const fields = ['id', 'evt-1', 'type', 'ticket.received'];
     const letter = (lane: 'normal' | 'priority') =>
-      deadLetterFields({ entry: '1-1', lane, group: 'context', code: 'HANDLER_FAILED', message: 'x', attempts: 3, firstFailedAt: '', lastFailedAt: '', fields });
+      deadLetterFields({
+        entry: '1-1',
+        lane,
+        group: 'context',
+        code: 'HANDLER_FAILED',
+        message: 'x',
+        attempts: 3,
+        firstFailedAt: '',
+        lastFailedAt: '',
+        fields,
+      });
     await redis.xadd(keys.dlq(tenant), '*', ...letter('priority'));
     await redis.xadd(keys.dlq(tenant), '*', ...letter('normal'));
     expect((await listDeadLetters(redis, keys, tenant)).map((dead) => dead.lane)).toEqual(['priority', 'normal']);
@@ -127,7 +182,8 @@ describe('priority lanes', () => {
     const [normalBefore, priorityBefore] = await lengths();
     expect(await redriveDeadLetters(redis, keys, tenant)).toEqual({ redriven: 2, missing: [] });
     expect(await lengths()).toEqual([normalBefore! + 1, priorityBefore! + 1]);
-    const newest = async (key: string) => ((await redis.xrevrange(key, '+', '-', 'COUNT', 1)) as [string, string[]][])[0]![0];
+    const newest = async (key: string) =>
+      ((await redis.xrevrange(key, '+', '-', 'COUNT', 1)) as [string, string[]][])[0]![0];
     const [lastPriority, lastNormal] = [await newest(keys.priorityEvents(tenant)), await newest(keys.events(tenant))];
     // One id sequence: the second redrive's id follows the first's although it went to the other lane.
     expect(compareStreamIds(lastPriority, lastNormal)).toBeLessThan(0);
@@ -136,7 +192,10 @@ describe('priority lanes', () => {
     const foreign = `${Date.now() + 60_000}-0`;
     await redis.xadd(keys.events(tenant), foreign, 'id', 'evt-2', 'type', 'ticket.received');
     // (The workers dead-letter the invalid entries redriven above again: redrive these two only.)
-    const ids = [(await redis.xadd(keys.dlq(tenant), '*', ...letter('normal')))!, (await redis.xadd(keys.dlq(tenant), '*', ...letter('priority')))!];
+    const ids = [
+      (await redis.xadd(keys.dlq(tenant), '*', ...letter('normal')))!,
+      (await redis.xadd(keys.dlq(tenant), '*', ...letter('priority')))!,
+    ];
     expect(await redriveDeadLetters(redis, keys, tenant, ids)).toEqual({ redriven: 2, missing: [] });
     const [afterNormal, afterPriority] = [await newest(keys.events(tenant)), await newest(keys.priorityEvents(tenant))];
     expect(compareStreamIds(foreign, afterNormal)).toBeLessThan(0);
@@ -144,7 +203,12 @@ describe('priority lanes', () => {
   });
 
   it('reads the priority lane first, up to its share, and never starves the normal lane', async () => {
-    expect([laneCounts(10, 0.8).priority, laneCounts(10, 0.8).normalAfter(8), laneCounts(10, 0.8).normalAfter(3), laneCounts(10, 0.8).normalAfter(0)]).toEqual([8, 2, 7, 10]);
+    expect([
+      laneCounts(10, 0.8).priority,
+      laneCounts(10, 0.8).normalAfter(8),
+      laneCounts(10, 0.8).normalAfter(3),
+      laneCounts(10, 0.8).normalAfter(0),
+    ]).toEqual([8, 2, 7, 10]);
     expect([laneCounts(1, 0.8).priority, laneCounts(1, 0.8).normalAfter(1)]).toEqual([1, 1]);
 
     // A tenant no runner reads (not registered), both lanes flooded.
@@ -159,7 +223,12 @@ describe('priority lanes', () => {
     const reader = new GroupReader(redis, 'reader-test', 'reader-test-1');
     const lanes = { normal: [keys.events(flooded)], priority: [keys.priorityEvents(flooded)] };
     const perLane = (reply: Awaited<ReturnType<GroupReader['readLanes']>>) =>
-      Object.fromEntries((reply ?? []).map(([key, entries]) => [key === keys.priorityEvents(flooded) ? 'priority' : 'normal', entries.length]));
+      Object.fromEntries(
+        (reply ?? []).map(([key, entries]) => [
+          key === keys.priorityEvents(flooded) ? 'priority' : 'normal',
+          entries.length,
+        ]),
+      );
     expect(perLane(await reader.readLanes(lanes, 10, 0.8, 100))).toEqual({ priority: 8, normal: 2 });
     expect(perLane(await reader.readLanes(lanes, 10, 0.5, 100))).toEqual({ priority: 5, normal: 5 });
     // The priority lane's last 37 entries: 7 more reads of 10 each take 37 from it and 33 from the normal lane.

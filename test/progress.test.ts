@@ -13,7 +13,9 @@ describe('replay progress', () => {
     const progress = progressReporter(stream, 'rebuild tickets', () => now);
     now = 2_000;
     progress.update(5_000, 20_000);
-    expect(writes.at(-1)).toBe('\rrebuild tickets [########----------------------] 5,000/20,000 events  2,500 ev/s  ETA 6s   ');
+    expect(writes.at(-1)).toBe(
+      '\rrebuild tickets [########----------------------] 5,000/20,000 events  2,500 ev/s  ETA 6s   ',
+    );
     progress.finish({ events: 20_000 });
     expect(writes.at(-1)).toBe('\n');
   });

@@ -31,39 +31,73 @@ afterAll(async () => {
 });
 
 const ticketRows = async (db: Db, tenant: string) =>
-  (await db.query('SELECT to_jsonb(t) AS row FROM tickets t WHERE tenant_id = $1 ORDER BY ticket_id', [tenant])).rows.map((row) => row.row);
+  (
+    await db.query('SELECT to_jsonb(t) AS row FROM tickets t WHERE tenant_id = $1 ORDER BY ticket_id', [tenant])
+  ).rows.map((row) => row.row);
 const archiveRows = async (db: Db, tenant: string) =>
-  (await db.query("SELECT to_jsonb(e) - 'recorded_at' AS row FROM events e WHERE tenant_id = $1 ORDER BY stream_position(stream_id)", [tenant])).rows.map((row) => row.row);
+  (
+    await db.query(
+      "SELECT to_jsonb(e) - 'recorded_at' AS row FROM events e WHERE tenant_id = $1 ORDER BY stream_position(stream_id)",
+      [tenant],
+    )
+  ).rows.map((row) => row.row);
 
 /** Applies batches through the live projection processor, as the runner would: a failed entry is retried until it succeeds. */
-async function applyBatches(db: Db, projection: Projection, tenant: string, batches: readonly StreamEvent[][]): Promise<void> {
+async function applyBatches(
+  db: Db,
+  projection: Projection,
+  tenant: string,
+  batches: readonly StreamEvent[][],
+): Promise<void> {
   const processor = projectionProcessor(projection, db);
   for (let batch of batches) {
     for (let attempt = 1; batch.length > 0; attempt++) {
       expect(attempt).toBeLessThan(20);
-      const outcomes = await processor.process(batch, { group: projection.group, tenant, signal: new AbortController().signal, attempts: new Map() });
+      const outcomes = await processor.process(batch, {
+        group: projection.group,
+        tenant,
+        signal: new AbortController().signal,
+        attempts: new Map(),
+      });
       batch = batch.filter((_, index) => !outcomes[index]!.ok);
     }
   }
 }
 
 /** Several consumers at once, each applying its share of the batches in its own order. */
-async function applyConcurrently(db: Db, tenant: string, batches: readonly StreamEvent[][], consumers: number): Promise<void> {
+async function applyConcurrently(
+  db: Db,
+  tenant: string,
+  batches: readonly StreamEvent[][],
+  consumers: number,
+): Promise<void> {
   const shares = Array.from({ length: consumers }, (_, c) => batches.filter((_, index) => index % consumers === c));
   await Promise.all(
-    shares.filter((share) => share.length > 0).flatMap((share) => [applyBatches(db, ticketsProjection, tenant, share), applyBatches(db, archiveProjection, tenant, share)]),
+    shares
+      .filter((share) => share.length > 0)
+      .flatMap((share) => [
+        applyBatches(db, ticketsProjection, tenant, share),
+        applyBatches(db, archiveProjection, tenant, share),
+      ]),
   );
 }
 
 const caseArb = fc
-  .record({ scripts: fc.array(ticketScriptArb, { minLength: 1, maxLength: 4 }), picks: fc.array(fc.nat(9), { maxLength: 40 }) })
+  .record({
+    scripts: fc.array(ticketScriptArb, { minLength: 1, maxLength: 4 }),
+    picks: fc.array(fc.nat(9), { maxLength: 40 }),
+  })
   .chain(({ scripts, picks }) => {
     const history = tenantHistory('x', scripts, picks, 1_767_000_000_000);
     const indices = history.map((_, index) => index);
     return fc.record({
       scripts: fc.constant(scripts),
       picks: fc.constant(picks),
-      order: fc.subarray(indices).chain((duplicates) => fc.shuffledSubarray([...indices, ...duplicates], { minLength: indices.length + duplicates.length })),
+      order: fc
+        .subarray(indices)
+        .chain((duplicates) =>
+          fc.shuffledSubarray([...indices, ...duplicates], { minLength: indices.length + duplicates.length }),
+        ),
       cuts: fc.array(fc.nat(), { maxLength: 8 }),
       consumers: fc.integer({ min: 1, max: 3 }),
     });
@@ -87,7 +121,12 @@ describe('tickets projection', () => {
         expect(await ticketRows(shuffled, tenant)).toEqual(inOrder);
         expect(await archiveRows(shuffled, tenant)).toEqual(await archiveRows(t.services.db, tenant));
 
-        await rebuildProjection({ ...t.services, projection: ticketsProjection, schema: t.config.databaseSchema, tenants: [tenant] });
+        await rebuildProjection({
+          ...t.services,
+          projection: ticketsProjection,
+          schema: t.config.databaseSchema,
+          tenants: [tenant],
+        });
         expect(await ticketRows(t.services.db, tenant)).toEqual(inOrder);
       }),
       { numRuns: 25 },
@@ -99,8 +138,30 @@ describe('a failing entry in a projection batch', () => {
   it('lets the other entries commit; the ticket converges once the failed entry is applied, and never shows a failure a later step overcame', async () => {
     const tenant = `f${uniqueId()}`;
     // received, context failed, then redriven: context, enhanced, written_back.
-    const history = tenantHistory(tenant, [[{ fields: { priority: 'high' }, steps: [{ failures: 1, succeeds: true }, { failures: 0, succeeds: true }, { failures: 0, succeeds: true }] }]], [], 1_767_000_000_000);
-    expect(history.map(({ event }) => event.type)).toEqual(['ticket.received', 'ticket.failed', 'ticket.context_gathered', 'ticket.enhanced', 'ticket.written_back']);
+    const history = tenantHistory(
+      tenant,
+      [
+        [
+          {
+            fields: { priority: 'high' },
+            steps: [
+              { failures: 1, succeeds: true },
+              { failures: 0, succeeds: true },
+              { failures: 0, succeeds: true },
+            ],
+          },
+        ],
+      ],
+      [],
+      1_767_000_000_000,
+    );
+    expect(history.map(({ event }) => event.type)).toEqual([
+      'ticket.received',
+      'ticket.failed',
+      'ticket.context_gathered',
+      'ticket.enhanced',
+      'ticket.written_back',
+    ]);
     const context = history[2]!;
     let contextFailures = 0;
     const flaky: Projection = {
@@ -111,17 +172,40 @@ describe('a failing entry in a projection batch', () => {
       },
     };
     const processor = projectionProcessor(flaky, t.services.db);
-    const ctx = { group: 'projector', tenant, signal: new AbortController().signal, attempts: new Map<string, number>() };
-    const row = async () => (await t.services.db.query('SELECT status, subject, context, enhancement, writeback, failure, last_stream_id FROM tickets WHERE tenant_id = $1', [tenant])).rows[0];
+    const ctx = {
+      group: 'projector',
+      tenant,
+      signal: new AbortController().signal,
+      attempts: new Map<string, number>(),
+    };
+    const row = async () =>
+      (
+        await t.services.db.query(
+          'SELECT status, subject, context, enhancement, writeback, failure, last_stream_id FROM tickets WHERE tenant_id = $1',
+          [tenant],
+        )
+      ).rows[0];
 
     const outcomes = await processor.process(history, ctx);
     expect(outcomes.map((outcome) => outcome.ok)).toEqual([true, true, false, true, true]);
     // The entries after it committed; the failed one is reported, so the runner keeps it pending and retries it.
-    expect(await row()).toMatchObject({ status: 'written_back', context: null, failure: null, last_stream_id: history[4]!.streamId });
-    expect(await processor.process([context], ctx)).toEqual([{ ok: false, error: expect.objectContaining({ code: expect.any(String) }) }]);
+    expect(await row()).toMatchObject({
+      status: 'written_back',
+      context: null,
+      failure: null,
+      last_stream_id: history[4]!.streamId,
+    });
+    expect(await processor.process([context], ctx)).toEqual([
+      { ok: false, error: expect.objectContaining({ code: expect.any(String) }) },
+    ]);
     expect(await processor.process([context], ctx)).toEqual([{ ok: true, emit: [] }]);
     const converged = await row();
-    expect(converged).toMatchObject({ status: 'written_back', subject: expect.any(String), failure: null, last_stream_id: history[4]!.streamId });
+    expect(converged).toMatchObject({
+      status: 'written_back',
+      subject: expect.any(String),
+      failure: null,
+      last_stream_id: history[4]!.streamId,
+    });
     expect(converged.context).not.toBeNull();
     expect(converged.enhancement).not.toBeNull();
 
@@ -133,11 +217,42 @@ describe('a failing entry in a projection batch', () => {
   it('shows a failure newer than every success, whatever the order', async () => {
     const tenant = `g${uniqueId()}`;
     // Context succeeded, enhance failed twice and was never redriven.
-    const history = tenantHistory(tenant, [[{ fields: {}, steps: [{ failures: 0, succeeds: true }, { failures: 2, succeeds: false }] }]], [], 1_767_000_000_000);
-    expect(history.map(({ event }) => event.type)).toEqual(['ticket.received', 'ticket.context_gathered', 'ticket.failed', 'ticket.failed']);
-    await applyBatches(t.services.db, ticketsProjection, tenant, [[history[3]!], [history[1]!, history[2]!], [history[0]!]]);
-    const { rows } = await t.services.db.query('SELECT status, failure, context, last_stream_id FROM tickets WHERE tenant_id = $1', [tenant]);
-    expect(rows[0]).toMatchObject({ status: 'failed', failure: { stage: 'enhance', message: 'enhance failed (0.1)' }, last_stream_id: history[3]!.streamId });
+    const history = tenantHistory(
+      tenant,
+      [
+        [
+          {
+            fields: {},
+            steps: [
+              { failures: 0, succeeds: true },
+              { failures: 2, succeeds: false },
+            ],
+          },
+        ],
+      ],
+      [],
+      1_767_000_000_000,
+    );
+    expect(history.map(({ event }) => event.type)).toEqual([
+      'ticket.received',
+      'ticket.context_gathered',
+      'ticket.failed',
+      'ticket.failed',
+    ]);
+    await applyBatches(t.services.db, ticketsProjection, tenant, [
+      [history[3]!],
+      [history[1]!, history[2]!],
+      [history[0]!],
+    ]);
+    const { rows } = await t.services.db.query(
+      'SELECT status, failure, context, last_stream_id FROM tickets WHERE tenant_id = $1',
+      [tenant],
+    );
+    expect(rows[0]).toMatchObject({
+      status: 'failed',
+      failure: { stage: 'enhance', message: 'enhance failed (0.1)' },
+      last_stream_id: history[3]!.streamId,
+    });
     expect(rows[0].context).not.toBeNull();
   });
 });
@@ -148,12 +263,23 @@ describe('rows projected before column positions were kept (migration 006)', () 
     const old = await openDatabase({ databaseUrl: t.config.databaseUrl, databaseSchema: schema }, { max: 1 });
     try {
       const migrations = new URL('../src/projections/migrations/', import.meta.url);
-      await old.query('CREATE TABLE schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
-      for (const version of readdirSync(migrations).map((file) => file.replace(/\.sql$/, '')).filter((version) => version < '006').sort()) {
+      await old.query(
+        'CREATE TABLE schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
+      );
+      for (const version of readdirSync(migrations)
+        .map((file) => file.replace(/\.sql$/, ''))
+        .filter((version) => version < '006')
+        .sort()) {
         await old.query(readFileSync(new URL(`${version}.sql`, migrations), 'utf8'));
         await old.query('INSERT INTO schema_migrations (version) VALUES ($1)', [version]);
       }
-      const row = (ticket: string, status: string, lastStreamId: string) => [ticket, status, `Subject ${ticket}`, lastStreamId, randomUUID()];
+      const row = (ticket: string, status: string, lastStreamId: string) => [
+        ticket,
+        status,
+        `Subject ${ticket}`,
+        lastStreamId,
+        randomUUID(),
+      ];
       for (const values of [row('R-1', 'written_back', '1767000000005-0'), row('R-2', 'failed', '1767000000003-0')]) {
         await old.query(
           `INSERT INTO tickets (tenant_id, ticket_id, status, subject, description, context, failure, failed_at, updated_at, last_event_id, last_stream_id, version, event_ids)
@@ -162,11 +288,30 @@ describe('rows projected before column positions were kept (migration 006)', () 
         );
       }
       expect(await migrate(old)).toContain('006_ticket_column_positions');
-      const { rows } = await old.query("SELECT ticket_id, status, failure, failed_at, context_position::text, failure_position::text, ticket_position::text FROM tickets WHERE tenant_id = 'acme' ORDER BY ticket_id");
-      const position = (streamId: string) => String(BigInt(streamId.split('-')[0]!) * 2n ** 64n + BigInt(streamId.split('-')[1]!));
+      const { rows } = await old.query(
+        "SELECT ticket_id, status, failure, failed_at, context_position::text, failure_position::text, ticket_position::text FROM tickets WHERE tenant_id = 'acme' ORDER BY ticket_id",
+      );
+      const position = (streamId: string) =>
+        String(BigInt(streamId.split('-')[0]!) * 2n ** 64n + BigInt(streamId.split('-')[1]!));
       expect(rows).toEqual([
-        { ticket_id: 'R-1', status: 'written_back', failure: null, failed_at: null, context_position: position('1767000000005-0'), failure_position: null, ticket_position: position('1767000000005-0') },
-        { ticket_id: 'R-2', status: 'failed', failure: { stage: 'enhance' }, failed_at: expect.any(Date), context_position: position('1767000000003-0'), failure_position: position('1767000000003-0'), ticket_position: position('1767000000003-0') },
+        {
+          ticket_id: 'R-1',
+          status: 'written_back',
+          failure: null,
+          failed_at: null,
+          context_position: position('1767000000005-0'),
+          failure_position: null,
+          ticket_position: position('1767000000005-0'),
+        },
+        {
+          ticket_id: 'R-2',
+          status: 'failed',
+          failure: { stage: 'enhance' },
+          failed_at: expect.any(Date),
+          context_position: position('1767000000003-0'),
+          failure_position: position('1767000000003-0'),
+          ticket_position: position('1767000000003-0'),
+        },
       ]);
     } finally {
       await old.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);

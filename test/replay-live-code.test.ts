@@ -31,13 +31,36 @@ const volatileStage: Stage<'ticket.received'> = {
     return [
       {
         type: 'ticket.context_gathered',
-        data: { context: { similarTickets: [{ ticketId: 'S-1', subject: 'Similar', status: random() % 2 ? 'received' : 'written_back', rank: Math.random() }], assets: [], unmatchedIps: [], kbArticles: [{ articleId: 'KB-1', title: 'Article', rank: Math.random() }] } },
+        data: {
+          context: {
+            similarTickets: [
+              {
+                ticketId: 'S-1',
+                subject: 'Similar',
+                status: random() % 2 ? 'received' : 'written_back',
+                rank: Math.random(),
+              },
+            ],
+            assets: [],
+            unmatchedIps: [],
+            kbArticles: [{ articleId: 'KB-1', title: 'Article', rank: Math.random() }],
+          },
+        },
       },
       {
         type: 'ticket.enhanced',
         data: {
-          enhancement: { summary: summaryOf(event.ticket), likelyCause: 'A cause', suggestedCategory: 'Network', suggestedPriority: 'low', nextSteps: ['Look'], confidence: 0.5 },
-          model: 'offline', tokens: { prompt: random(), completion: random() }, latencyMs: random(),
+          enhancement: {
+            summary: summaryOf(event.ticket),
+            likelyCause: 'A cause',
+            suggestedCategory: 'Network',
+            suggestedPriority: 'low',
+            nextSteps: ['Look'],
+            confidence: 0.5,
+          },
+          model: 'offline',
+          tokens: { prompt: random(), completion: random() },
+          latencyMs: random(),
         },
       },
       { type: 'ticket.written_back', data: { target: 'none', noteId: String(random()), status: random() } },
@@ -45,24 +68,52 @@ const volatileStage: Stage<'ticket.received'> = {
   },
 };
 
-const archived = async () => (await t.services.db.query<{ n: number }>('SELECT count(*)::int AS n FROM events WHERE tenant_id = $1', [tenant])).rows[0]!.n;
+const archived = async () =>
+  (await t.services.db.query<{ n: number }>('SELECT count(*)::int AS n FROM events WHERE tenant_id = $1', [tenant]))
+    .rows[0]!.n;
 const settled = async (events: number) => {
-  await waitFor(async () => (await archived()) === events && (await pendingCount(t.services, tenant, 'enhance')) === 0 && (await pendingCount(t.services, tenant, 'archiver')) === 0, {
-    timeoutMs: 60_000,
-    message: 'live processing settled',
-  });
+  await waitFor(
+    async () =>
+      (await archived()) === events &&
+      (await pendingCount(t.services, tenant, 'enhance')) === 0 &&
+      (await pendingCount(t.services, tenant, 'archiver')) === 0,
+    {
+      timeoutMs: 60_000,
+      message: 'live processing settled',
+    },
+  );
 };
 
 const replay = (overrides: Partial<StageReplayOptions> = {}) =>
-  replayStage({ ...t.services, stage: volatileStage, tenant, from: '0-1', to: `${Date.now() + 60_000}-0`, dryRun: true, emittedTtlSeconds: 3_600, logger: t.services.logger, ...overrides });
+  replayStage({
+    ...t.services,
+    stage: volatileStage,
+    tenant,
+    from: '0-1',
+    to: `${Date.now() + 60_000}-0`,
+    dryRun: true,
+    emittedTtlSeconds: 3_600,
+    logger: t.services.logger,
+    ...overrides,
+  });
 
 beforeAll(async () => {
   t = await createTestEnv();
   await t.services.registry.create({ id: tenant });
-  projector = await startRole('projector', t.services, { listen: false, runnerOverrides: { blockMs: 50, tenantRefreshMs: 50 } });
+  projector = await startRole('projector', t.services, {
+    listen: false,
+    runnerOverrides: { blockMs: 50, tenantRefreshMs: 50 },
+  });
   runner = new StreamRunner({
-    redis: t.services.redis, blockingRedis: t.services.blockingRedis(), keys: t.services.keys, processor: stageProcessor(volatileStage, t.services.logger),
-    retry: { maxAttempts: 2, baseMs: 10, maxMs: 50, claimIdleMs: 5_000 }, emittedTtlSeconds: 3_600, logger: t.services.logger, blockMs: 50, tenantRefreshMs: 50,
+    redis: t.services.redis,
+    blockingRedis: t.services.blockingRedis(),
+    keys: t.services.keys,
+    processor: stageProcessor(volatileStage, t.services.logger),
+    retry: { maxAttempts: 2, baseMs: 10, maxMs: 50, claimIdleMs: 5_000 },
+    emittedTtlSeconds: 3_600,
+    logger: t.services.logger,
+    blockMs: 50,
+    tenantRefreshMs: 50,
   });
   await runner.start();
   for (let i = 0; i < tickets; i++) await appendEvent(t.services, receivedEvent(tenant, `V-${i}`));
@@ -78,14 +129,24 @@ afterAll(async () => {
 describe('stage replay through the live stage processor', () => {
   it('a dry run of an unchanged stage changes no ticket, though latency, tokens, ranks and note ids all differ', async () => {
     const result = await replay();
-    expect(result).toMatchObject({ inputs: tickets, ticketsChanged: 0, ticketsUnchanged: tickets, appended: 0, failed: [] });
+    expect(result).toMatchObject({
+      inputs: tickets,
+      ticketsChanged: 0,
+      ticketsUnchanged: tickets,
+      appended: 0,
+      failed: [],
+    });
   });
 
   it('a dry run reports the tickets whose enhancement changed', async () => {
     const before = summaryOf;
     summaryOf = (ticket) => (Number(ticket.split('-')[1]) % 2 === 0 ? `Better summary of ${ticket}` : before(ticket));
     try {
-      expect(await replay()).toMatchObject({ inputs: tickets, ticketsChanged: tickets / 2, ticketsUnchanged: tickets / 2 });
+      expect(await replay()).toMatchObject({
+        inputs: tickets,
+        ticketsChanged: tickets / 2,
+        ticketsUnchanged: tickets / 2,
+      });
     } finally {
       summaryOf = before;
     }
@@ -120,7 +181,11 @@ describe('stage replay through the live stage processor', () => {
       },
     };
     const progress: [number, number][] = [];
-    const result = await replay({ stage: appending, batchSize: 10, onProgress: (done, total) => progress.push([done, total]) });
+    const result = await replay({
+      stage: appending,
+      batchSize: 10,
+      onProgress: (done, total) => progress.push([done, total]),
+    });
     expect(result.inputs).toBe(tickets + 2);
     expect(progress.length).toBeGreaterThan(1);
     expect(progress.every(([done, total]) => done <= total)).toBe(true);
@@ -140,14 +205,22 @@ describe('rebuild through the live projection processor', () => {
       },
     };
     try {
-      const failure = await rebuildProjection({ ...t.services, projection: faulty, schema: t.config.databaseSchema, tenants: [tenant] }).then(
+      const failure = await rebuildProjection({
+        ...t.services,
+        projection: faulty,
+        schema: t.config.databaseSchema,
+        tenants: [tenant],
+      }).then(
         () => undefined,
         (error: unknown) => error,
       );
       expect(failure).toBeInstanceOf(StreamdeskError);
       expect(failure).toMatchObject({ code: 'HANDLER_FAILED', message: 'cannot apply V-3' });
     } finally {
-      const { rows } = await t.services.db.query<{ name: string }>('SELECT schema_name AS name FROM information_schema.schemata WHERE schema_name LIKE $1', [`${t.config.databaseSchema}_rebuild_%`]);
+      const { rows } = await t.services.db.query<{ name: string }>(
+        'SELECT schema_name AS name FROM information_schema.schemata WHERE schema_name LIKE $1',
+        [`${t.config.databaseSchema}_rebuild_%`],
+      );
       for (const { name } of rows) await t.services.db.query(`DROP SCHEMA ${name} CASCADE`);
     }
   });

@@ -19,7 +19,8 @@ async function streamOf(count: number): Promise<{ tenant: string; ids: string[] 
   const tenant = `keep-${++tenantNo}`;
   const { redis, keys } = t.services;
   const ids: string[] = [];
-  for (let i = 0; i < count; i++) ids.push((await redis.xadd(keys.events(tenant), '*', ...encodeEvent(receivedEvent(tenant, `R-${i}`))))!);
+  for (let i = 0; i < count; i++)
+    ids.push((await redis.xadd(keys.events(tenant), '*', ...encodeEvent(receivedEvent(tenant, `R-${i}`))))!);
   for (const group of ['archiver', 'context']) await redis.xgroup('CREATE', keys.events(tenant), group, '0');
   return { tenant, ids };
 }
@@ -27,7 +28,10 @@ async function streamOf(count: number): Promise<{ tenant: string; ids: string[] 
 /** `group` reads the first `read` entries and acknowledges all but those from index `keepPendingFrom`. */
 async function consume(tenant: string, group: string, read: number, keepPendingFrom = read): Promise<void> {
   const { redis, keys } = t.services;
-  const reply = (await redis.xreadgroup('GROUP', group, 'c1', 'COUNT', read, 'STREAMS', keys.events(tenant), '>')) as [string, [string, string[]][]][];
+  const reply = (await redis.xreadgroup('GROUP', group, 'c1', 'COUNT', read, 'STREAMS', keys.events(tenant), '>')) as [
+    string,
+    [string, string[]][],
+  ][];
   const ids = reply[0]![1].map(([id]) => id);
   const toAck = ids.filter((_, index) => index < keepPendingFrom);
   if (toAck.length > 0) await redis.xack(keys.events(tenant), group, ...toAck);
@@ -41,8 +45,10 @@ async function archivedUpTo(tenant: string, streamId: string): Promise<void> {
   );
 }
 
-const remaining = async (tenant: string) => ((await t.services.redis.xrange(t.services.keys.events(tenant), '-', '+')) as [string, string[]][]).map(([id]) => id);
-const trim = (tenant: string, policy: RetentionPolicy) => trimTenantStream(t.services.redis, t.services.keys, t.services.db, tenant, policy);
+const remaining = async (tenant: string) =>
+  ((await t.services.redis.xrange(t.services.keys.events(tenant), '-', '+')) as [string, string[]][]).map(([id]) => id);
+const trim = (tenant: string, policy: RetentionPolicy) =>
+  trimTenantStream(t.services.redis, t.services.keys, t.services.db, tenant, policy);
 const everythingOld: RetentionPolicy = { maxAgeMs: 0, maxLength: 1_000_000 };
 
 describe('retention', () => {

@@ -24,7 +24,13 @@ function capturingLogger() {
   return { logger, lines, count: (msg: string) => lines.filter((line) => line.msg === msg).length };
 }
 
-async function startRunner(tenant: string, handle: Stage<'ticket.received'>['handle'], logger: pino.Logger, claimIdleMs: number, consumerName: string) {
+async function startRunner(
+  tenant: string,
+  handle: Stage<'ticket.received'>['handle'],
+  logger: pino.Logger,
+  claimIdleMs: number,
+  consumerName: string,
+) {
   await t.services.registry.create({ id: tenant });
   const stage: Stage<'ticket.received'> = { name: 'context', handles: ['ticket.received'], handle, concurrency: 16 };
   const runner = new StreamRunner({
@@ -48,17 +54,26 @@ describe('takeover warnings', () => {
     const { logger, count } = capturingLogger();
     // Touches every 50 ms while 400 entries settle all the time: the touch often names entries
     // that were acknowledged a moment before it ran.
-    const runner = await startRunner('healthy', async () => {
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * 10));
-      return [{ type: 'ticket.context_gathered', data: emptyContext }];
-    }, logger, 150, 'healthy-consumer');
+    const runner = await startRunner(
+      'healthy',
+      async () => {
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 10));
+        return [{ type: 'ticket.context_gathered', data: emptyContext }];
+      },
+      logger,
+      150,
+      'healthy-consumer',
+    );
     try {
       for (let i = 0; i < 400; i++) await appendEvent(t.services, receivedEvent('healthy', `H-${i}`));
-      await waitFor(async () => {
-        const [info] = (await t.services.redis.xinfo('GROUPS', t.services.keys.events('healthy'))) as unknown[][];
-        const lag = info ? Number(info[info.indexOf('lag') + 1]) : -1;
-        return lag === 0 && (await pendingCount(t.services, 'healthy', 'context')) === 0;
-      }, { timeoutMs: 60_000, message: 'every entry settled' });
+      await waitFor(
+        async () => {
+          const [info] = (await t.services.redis.xinfo('GROUPS', t.services.keys.events('healthy'))) as unknown[][];
+          const lag = info ? Number(info[info.indexOf('lag') + 1]) : -1;
+          return lag === 0 && (await pendingCount(t.services, 'healthy', 'context')) === 0;
+        },
+        { timeoutMs: 60_000, message: 'every entry settled' },
+      );
     } finally {
       await runner.stop(2_000);
     }
@@ -71,11 +86,17 @@ describe('takeover warnings', () => {
     const released = new Promise<void>((resolve) => (release = resolve));
     let started!: () => void;
     const handlerStarted = new Promise<void>((resolve) => (started = resolve));
-    const runner = await startRunner('taken', async () => {
-      started();
-      await released;
-      return [{ type: 'ticket.context_gathered', data: emptyContext }];
-    }, logger, 3_000, 'slow-consumer');
+    const runner = await startRunner(
+      'taken',
+      async () => {
+        started();
+        await released;
+        return [{ type: 'ticket.context_gathered', data: emptyContext }];
+      },
+      logger,
+      3_000,
+      'slow-consumer',
+    );
     try {
       const entry = await appendEvent(t.services, receivedEvent('taken', 'T-1'));
       await handlerStarted;
@@ -92,7 +113,10 @@ describe('takeover warnings', () => {
         await t.services.redis.xclaim(stream, 'context', 'intruder', 0, entry, 'JUSTID');
       }
       release();
-      await waitFor(() => lines.some((line) => line.msg.startsWith('entry was taken over by another consumer; result dropped')), { message: 'late result dropped' });
+      await waitFor(
+        () => lines.some((line) => line.msg.startsWith('entry was taken over by another consumer; result dropped')),
+        { message: 'late result dropped' },
+      );
       expect(count(takeoverWarning)).toBe(1);
       // The entry still belongs to the consumer that took it.
       const pending = (await t.services.redis.xpending(stream, 'context', '-', '+', 10)) as [string, string][];

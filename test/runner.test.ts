@@ -29,7 +29,10 @@ async function newTenant(): Promise<string> {
   return id;
 }
 
-function contextStage(handle: Stage<'ticket.received'>['handle'], overrides: Partial<Stage<'ticket.received'>> = {}): Stage<'ticket.received'> {
+function contextStage(
+  handle: Stage<'ticket.received'>['handle'],
+  overrides: Partial<Stage<'ticket.received'>> = {},
+): Stage<'ticket.received'> {
   return { name: 'context', handles: ['ticket.received'], handle, ...overrides };
 }
 
@@ -54,7 +57,8 @@ async function startRunner(stage: AnyStage, overrides: Partial<RunnerOptions> = 
   return runner;
 }
 
-const followOns = async (tenant: string, type: string) => (await readStream(t.services, tenant)).filter(([, fields]) => fields.type === type);
+const followOns = async (tenant: string, type: string) =>
+  (await readStream(t.services, tenant)).filter(([, fields]) => fields.type === type);
 
 describe('stream runner', () => {
   it('stops reading a deleted tenant, so its purged stream is not recreated, and keeps serving the others', async () => {
@@ -78,7 +82,13 @@ describe('stream runner', () => {
       const found = await followOns(tenant, 'ticket.context_gathered');
       return found.length === 1 ? found : undefined;
     });
-    expect(emitted).toMatchObject({ causation: input.id, correlation: input.correlation, tenant, ticket: 'T-1', traceparent: input.traceparent });
+    expect(emitted).toMatchObject({
+      causation: input.id,
+      correlation: input.correlation,
+      tenant,
+      ticket: 'T-1',
+      traceparent: input.traceparent,
+    });
     expect(emitted!.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8/);
     await waitFor(async () => (await pendingCount(t.services, tenant, 'context')) === 0);
   });
@@ -128,22 +138,35 @@ describe('stream runner', () => {
     await startRunner(audit);
     await appendEvent(t.services, receivedEvent(tenant, 'POISON'));
     for (let i = 0; i < 20; i++) await appendEvent(t.services, receivedEvent(tenant, `OK-${i}`));
-    await waitFor(async () => (await followOns(tenant, 'ticket.context_gathered')).length === 20, { message: 'healthy tickets flowed' });
+    await waitFor(async () => (await followOns(tenant, 'ticket.context_gathered')).length === 20, {
+      message: 'healthy tickets flowed',
+    });
     const [letter] = await waitFor(async () => {
       const letters = await listDeadLetters(t.services.redis, t.services.keys, tenant);
       return letters.length === 1 ? letters : undefined;
     });
-    expect(letter).toMatchObject({ group: 'context', code: 'HANDLER_FAILED', message: 'cannot parse the description', attempts: 3 });
+    expect(letter).toMatchObject({
+      group: 'context',
+      code: 'HANDLER_FAILED',
+      message: 'cannot parse the description',
+      attempts: 3,
+    });
     expect(letter!.event.ticket).toBe('POISON');
     expect(Date.parse(letter!.lastFailedAt)).toBeGreaterThanOrEqual(Date.parse(letter!.firstFailedAt));
     expect(calls.get('POISON')).toBe(3);
     const [[, failed] = ['', {} as Record<string, string>]] = await followOns(tenant, 'ticket.failed');
-    expect(JSON.parse(failed.data ?? 'null')).toMatchObject({ stage: 'context', error: { code: 'HANDLER_FAILED' }, attempts: 3 });
+    expect(JSON.parse(failed.data ?? 'null')).toMatchObject({
+      stage: 'context',
+      error: { code: 'HANDLER_FAILED' },
+      attempts: 3,
+    });
     await waitFor(async () => (await pendingCount(t.services, tenant, 'context')) === 0);
 
     fixed = true;
     expect(await redriveDeadLetters(t.services.redis, t.services.keys, tenant)).toEqual({ redriven: 1, missing: [] });
-    await waitFor(async () => (await followOns(tenant, 'ticket.context_gathered')).some(([, fields]) => fields.ticket === 'POISON'));
+    await waitFor(async () =>
+      (await followOns(tenant, 'ticket.context_gathered')).some(([, fields]) => fields.ticket === 'POISON'),
+    );
     expect(calls.get('POISON')).toBe(4);
     // The audit group has read everything, the redriven copy included, and acknowledged it.
     await waitFor(async () => {
@@ -155,7 +178,9 @@ describe('stream runner', () => {
     expect(await listDeadLetters(t.services.redis, t.services.keys, tenant)).toEqual([]);
     // A second redrive finds nothing to do.
     expect(await redriveDeadLetters(t.services.redis, t.services.keys, tenant)).toEqual({ redriven: 0, missing: [] });
-    expect((await followOns(tenant, 'ticket.context_gathered')).filter(([, fields]) => fields.ticket === 'POISON')).toHaveLength(1);
+    expect(
+      (await followOns(tenant, 'ticket.context_gathered')).filter(([, fields]) => fields.ticket === 'POISON'),
+    ).toHaveLength(1);
   });
 
   it("waits at least as long as a peer's Retry-After before the next attempt", async () => {
@@ -164,7 +189,8 @@ describe('stream runner', () => {
     await startRunner(
       contextStage(async () => {
         calls.push(performance.now());
-        if (calls.length === 1) throw new StreamdeskError('LLM_RATE_LIMITED', 'slow down', undefined, { retryAfterMs: 400 });
+        if (calls.length === 1)
+          throw new StreamdeskError('LLM_RATE_LIMITED', 'slow down', undefined, { retryAfterMs: 400 });
         return [{ type: 'ticket.context_gathered', data: emptyContext }];
       }),
     );
@@ -195,11 +221,22 @@ describe('stream runner', () => {
   it('dead-letters corrupt entries and unknown event versions with a reason, without calling the handler', async () => {
     const tenant = await newTenant();
     let calls = 0;
-    await startRunner(contextStage(async () => {
-      calls += 1;
-      return [];
-    }));
-    await t.services.redis.xadd(t.services.keys.events(tenant), '*', 'id', 'not-a-uuid', 'type', 'ticket.received', 'data', '{');
+    await startRunner(
+      contextStage(async () => {
+        calls += 1;
+        return [];
+      }),
+    );
+    await t.services.redis.xadd(
+      t.services.keys.events(tenant),
+      '*',
+      'id',
+      'not-a-uuid',
+      'type',
+      'ticket.received',
+      'data',
+      '{',
+    );
     await appendEvent(t.services, receivedEvent(tenant, 'T-v9', { v: 9 }));
     const letters = await waitFor(async () => {
       const found = await listDeadLetters(t.services.redis, t.services.keys, tenant);
@@ -220,7 +257,9 @@ describe('stream runner', () => {
     await t.services.redis.xreadgroup('GROUP', 'context', 'dead-consumer', 'COUNT', 10, 'STREAMS', stream, '>');
     const started = Date.now();
     await startRunner(contextStage(async () => [{ type: 'ticket.context_gathered', data: emptyContext }]));
-    await waitFor(async () => (await followOns(tenant, 'ticket.context_gathered')).length === 1, { message: 'orphan reclaimed' });
+    await waitFor(async () => (await followOns(tenant, 'ticket.context_gathered')).length === 1, {
+      message: 'orphan reclaimed',
+    });
     expect(Date.now() - started).toBeGreaterThanOrEqual(400 - 50);
     await waitFor(async () => (await pendingCount(t.services, tenant, 'context')) === 0);
   });
@@ -264,10 +303,18 @@ describe('stream runner', () => {
     await appendEvent(t.services, receivedEvent(tenant, 'T-held'));
     // A dead consumer still holding an entry: removing it would lose the entry.
     await t.services.redis.xreadgroup('GROUP', 'context', 'dead-holding', 'COUNT', 1, 'STREAMS', stream, '>');
-    const consumers = async () => ((await t.services.redis.xinfo('CONSUMERS', stream, 'context')) as unknown[][]).map((consumer) => String(toRecord(consumer).name));
+    const consumers = async () =>
+      ((await t.services.redis.xinfo('CONSUMERS', stream, 'context')) as unknown[][]).map((consumer) =>
+        String(toRecord(consumer).name),
+      );
     expect(await consumers()).toEqual(expect.arrayContaining(['long-gone', 'dead-holding']));
-    await startRunner(contextStage(async () => []), { deadConsumerIdleMs: 200, retry: { maxAttempts: 3, baseMs: 60, maxMs: 1_000, claimIdleMs: 60_000 } });
-    await waitFor(async () => !(await consumers()).includes('long-gone'), { message: 'the idle consumer with nothing pending is removed' });
+    await startRunner(
+      contextStage(async () => []),
+      { deadConsumerIdleMs: 200, retry: { maxAttempts: 3, baseMs: 60, maxMs: 1_000, claimIdleMs: 60_000 } },
+    );
+    await waitFor(async () => !(await consumers()).includes('long-gone'), {
+      message: 'the idle consumer with nothing pending is removed',
+    });
     expect(await consumers()).toContain('dead-holding');
     expect(await pendingCount(t.services, tenant, 'context')).toBe(1);
   });
@@ -277,13 +324,16 @@ describe('stream runner', () => {
     let inFlight = 0;
     let handled = 0;
     const runner = await startRunner(
-      contextStage(async () => {
-        inFlight += 1;
-        await new Promise((resolve) => setTimeout(resolve, 200));
-        inFlight -= 1;
-        handled += 1;
-        return [{ type: 'ticket.context_gathered', data: emptyContext }];
-      }, { concurrency: 8 }),
+      contextStage(
+        async () => {
+          inFlight += 1;
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          inFlight -= 1;
+          handled += 1;
+          return [{ type: 'ticket.context_gathered', data: emptyContext }];
+        },
+        { concurrency: 8 },
+      ),
     );
     for (let i = 0; i < 30; i++) await appendEvent(t.services, receivedEvent(tenant, `S-${i}`));
     await waitFor(() => inFlight > 0);
@@ -294,7 +344,11 @@ describe('stream runner', () => {
     expect(emitted).toHaveLength(handled);
     // What the stopped consumer held is settled; what it never read is still waiting for the group.
     expect(await pendingCount(t.services, tenant, 'context')).toBe(0);
-    const consumers = (await t.services.redis.xinfo('CONSUMERS', t.services.keys.events(tenant), 'context')) as unknown[][];
+    const consumers = (await t.services.redis.xinfo(
+      'CONSUMERS',
+      t.services.keys.events(tenant),
+      'context',
+    )) as unknown[][];
     expect(consumers.map((consumer) => consumer[consumer.indexOf('name') + 1])).not.toContain(runner.consumer);
   });
 });

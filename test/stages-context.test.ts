@@ -16,24 +16,50 @@ async function seedTicket(tenant: string, id: string, subject: string, descripti
   );
 }
 
-async function seedAsset(tenant: string, id: string, hostname: string, network: string, site: string | null, kind: string | null): Promise<void> {
-  await t.services.db.query('INSERT INTO assets (tenant_id, asset_id, hostname, network, site, kind) VALUES ($1, $2, $3, $4, $5, $6)', [tenant, id, hostname, network, site, kind]);
+async function seedAsset(
+  tenant: string,
+  id: string,
+  hostname: string,
+  network: string,
+  site: string | null,
+  kind: string | null,
+): Promise<void> {
+  await t.services.db.query(
+    'INSERT INTO assets (tenant_id, asset_id, hostname, network, site, kind) VALUES ($1, $2, $3, $4, $5, $6)',
+    [tenant, id, hostname, network, site, kind],
+  );
 }
 
 async function seedArticle(tenant: string, id: string, title: string, body: string): Promise<void> {
-  await t.services.db.query('INSERT INTO kb_articles (tenant_id, article_id, title, body) VALUES ($1, $2, $3, $4)', [tenant, id, title, body]);
+  await t.services.db.query('INSERT INTO kb_articles (tenant_id, article_id, title, body) VALUES ($1, $2, $3, $4)', [
+    tenant,
+    id,
+    title,
+    body,
+  ]);
 }
 
 beforeAll(async () => {
   t = await createTestEnv();
   // acme: eight VPN tickets (more than the five returned), a weaker match and unrelated ones.
-  for (let i = 1; i <= 8; i++) await seedTicket('acme', `VPN-${i}`, `VPN tunnel drops for user ${i}`, 'AnyConnect VPN disconnects every few minutes from home.');
+  for (let i = 1; i <= 8; i++)
+    await seedTicket(
+      'acme',
+      `VPN-${i}`,
+      `VPN tunnel drops for user ${i}`,
+      'AnyConnect VPN disconnects every few minutes from home.',
+    );
   await seedTicket('acme', 'NET-1', 'Slow network in the warehouse', 'The VPN is fine but the network is slow.');
   await seedTicket('acme', 'PRN-1', 'Printer jammed', 'Paper jam on the second floor printer.');
   // The ticket being processed may already be projected: it must never count as similar to itself.
   await seedTicket('acme', 'NEW-1', 'VPN tunnel drops again', 'AnyConnect VPN disconnects.');
   // globex holds better matches for everything: none may leak into acme's context.
-  await seedTicket('globex', 'G-1', 'VPN tunnel drops VPN tunnel drops', 'AnyConnect VPN disconnects VPN tunnel AnyConnect.');
+  await seedTicket(
+    'globex',
+    'G-1',
+    'VPN tunnel drops VPN tunnel drops',
+    'AnyConnect VPN disconnects VPN tunnel AnyConnect.',
+  );
 
   await seedAsset('acme', 'hq-lan', 'hq-core-sw', '10.1.0.0/16', 'HQ', 'network');
   await seedAsset('acme', 'fs01', 'fs01', '10.1.2.15/32', 'HQ', 'file-server');
@@ -42,11 +68,21 @@ beforeAll(async () => {
   await seedAsset('globex', 'g-lan', 'globex-secret-host', '10.1.2.0/24', 'Globex HQ', 'network');
   await seedAsset('globex', 'g-any', 'globex-everything', '0.0.0.0/0', null, null);
 
-  await seedArticle('acme', 'KB-VPN', 'VPN disconnects with AnyConnect', 'When the AnyConnect VPN tunnel drops, renew the client certificate and check the gateway.');
+  await seedArticle(
+    'acme',
+    'KB-VPN',
+    'VPN disconnects with AnyConnect',
+    'When the AnyConnect VPN tunnel drops, renew the client certificate and check the gateway.',
+  );
   await seedArticle('acme', 'KB-PRN', 'Clearing a printer paper jam', 'Open tray 2 and remove the paper.');
   await seedArticle('acme', 'KB-MAIL', 'Mailbox full', 'Archive old mail.');
   await seedArticle('acme', 'KB-NET', 'Network troubleshooting', 'Check the switch. The VPN is a separate service.');
-  await seedArticle('globex', 'G-KB-VPN', 'VPN tunnel drops AnyConnect VPN', 'VPN tunnel drops AnyConnect VPN disconnects.');
+  await seedArticle(
+    'globex',
+    'G-KB-VPN',
+    'VPN tunnel drops AnyConnect VPN',
+    'VPN tunnel drops AnyConnect VPN disconnects.',
+  );
 });
 
 afterAll(async () => {
@@ -64,7 +100,7 @@ const newTicket = {
 };
 
 describe('context stage', () => {
-  it('ranks similar tickets of the same tenant, top five, never the ticket itself or another tenant\'s', async () => {
+  it("ranks similar tickets of the same tenant, top five, never the ticket itself or another tenant's", async () => {
     const context = await gatherContext(t.services.db, 'acme', newTicket);
     expect(context.similarTickets).toHaveLength(5);
     const ids = context.similarTickets.map((similar) => similar.ticketId);
@@ -74,10 +110,13 @@ describe('context stage', () => {
     const ranks = context.similarTickets.map((similar) => similar.rank);
     expect([...ranks].sort((a, b) => b - a)).toEqual(ranks);
     expect(ranks.every((rank) => rank > 0)).toBe(true);
-    expect(context.similarTickets[0]).toMatchObject({ subject: expect.stringContaining('VPN tunnel drops'), status: 'written_back' });
+    expect(context.similarTickets[0]).toMatchObject({
+      subject: expect.stringContaining('VPN tunnel drops'),
+      status: 'written_back',
+    });
   });
 
-  it('matches IPv4 and IPv6 addresses to the tenant\'s assets by network containment, most specific first, and lists the rest', async () => {
+  it("matches IPv4 and IPv6 addresses to the tenant's assets by network containment, most specific first, and lists the rest", async () => {
     const context = await gatherContext(t.services.db, 'acme', newTicket);
     expect(context.assets).toEqual([
       { ip: '10.1.2.15', hostname: 'fs01', site: 'HQ', kind: 'file-server', network: '10.1.2.15/32' },
@@ -94,7 +133,11 @@ describe('context stage', () => {
     const context = await gatherContext(t.services.db, 'acme', newTicket);
     expect(context.kbArticles.length).toBeGreaterThan(0);
     expect(context.kbArticles.length).toBeLessThanOrEqual(3);
-    expect(context.kbArticles[0]).toMatchObject({ articleId: 'KB-VPN', title: 'VPN disconnects with AnyConnect', excerpt: expect.stringContaining('renew the client certificate') });
+    expect(context.kbArticles[0]).toMatchObject({
+      articleId: 'KB-VPN',
+      title: 'VPN disconnects with AnyConnect',
+      excerpt: expect.stringContaining('renew the client certificate'),
+    });
     expect(context.kbArticles.map((article) => article.articleId)).not.toContain('G-KB-VPN');
   });
 
@@ -102,13 +145,19 @@ describe('context stage', () => {
     const context = await gatherContext(t.services.db, 'globex', newTicket);
     expect(context.similarTickets.map((similar) => similar.ticketId)).toEqual(['G-1']);
     expect(context.kbArticles.map((article) => article.articleId)).toEqual(['G-KB-VPN']);
-    expect(new Set(context.assets.map((asset) => asset.hostname))).toEqual(new Set(['globex-secret-host', 'globex-everything']));
+    expect(new Set(context.assets.map((asset) => asset.hostname))).toEqual(
+      new Set(['globex-secret-host', 'globex-everything']),
+    );
     // 0.0.0.0/0 covers every IPv4 address but no IPv6 one.
     expect(context.unmatchedIps).toEqual(['2001:db8:1::25']);
   });
 
   it('returns an empty context for a tenant with no data and a ticket of stop words only', async () => {
-    const context = await gatherContext(t.services.db, 'initech', { id: 'X-1', subject: 'the', description: 'and or but' });
+    const context = await gatherContext(t.services.db, 'initech', {
+      id: 'X-1',
+      subject: 'the',
+      description: 'and or but',
+    });
     expect(context).toEqual({ similarTickets: [], assets: [], unmatchedIps: [], kbArticles: [] });
   });
 
@@ -116,9 +165,18 @@ describe('context stage', () => {
     const stage = createContextStage({ db: t.services.db });
     const long = `${newTicket.description} ${'x'.repeat(20_000)}`;
     const event = receivedEvent('acme', 'NEW-1', {
-      data: { action: 'ticket.created', ticket: { id: 'NEW-1', subject: newTicket.subject, description: long, priority: 'High', category: 'Network' }, deliveryId: 'd-1' },
+      data: {
+        action: 'ticket.created',
+        ticket: { id: 'NEW-1', subject: newTicket.subject, description: long, priority: 'High', category: 'Network' },
+        deliveryId: 'd-1',
+      },
     }) as TicketEventOf<'ticket.received'>;
-    const [followOn, ...rest] = await stage.handle(event, { tenant: 'acme', attempt: 1, signal: new AbortController().signal, log: pino({ level: 'silent' }) });
+    const [followOn, ...rest] = await stage.handle(event, {
+      tenant: 'acme',
+      attempt: 1,
+      signal: new AbortController().signal,
+      log: pino({ level: 'silent' }),
+    });
     expect(rest).toEqual([]);
     expect(followOn?.type).toBe('ticket.context_gathered');
     const data = eventDataSchemas['ticket.context_gathered'].parse(followOn!.data);
@@ -130,9 +188,16 @@ describe('context stage', () => {
 
 describe('extractIpAddresses', () => {
   it('finds valid IPv4 and IPv6 addresses once each, in order, and ignores look-alikes', () => {
-    const text = 'Hosts 10.0.0.5, 10.0.0.5. and [2001:db8::1]:443, ::ffff:192.0.2.7 and 10.0.0.6:8080; fe80::1%eth0. '
-      + 'Not: 10.0.0.256, 1.2.3, 010.1.1.1, 12:30:45, aa:bb:cc:dd:ee:ff, add::, v2.0.1.';
-    expect(extractIpAddresses(text, 20)).toEqual(['10.0.0.5', '2001:db8::1', '::ffff:192.0.2.7', '10.0.0.6', 'fe80::1']);
+    const text =
+      'Hosts 10.0.0.5, 10.0.0.5. and [2001:db8::1]:443, ::ffff:192.0.2.7 and 10.0.0.6:8080; fe80::1%eth0. ' +
+      'Not: 10.0.0.256, 1.2.3, 010.1.1.1, 12:30:45, aa:bb:cc:dd:ee:ff, add::, v2.0.1.';
+    expect(extractIpAddresses(text, 20)).toEqual([
+      '10.0.0.5',
+      '2001:db8::1',
+      '::ffff:192.0.2.7',
+      '10.0.0.6',
+      'fe80::1',
+    ]);
   });
 
   it('stops at the limit', () => {

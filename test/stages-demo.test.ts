@@ -19,7 +19,12 @@ describe('streamdesk demo', () => {
     const first = await runDemo(config, options);
     expect(first).toMatchObject({ tenant: 'demo', tenantCreated: true, complete: true });
     expect(first.rows).toHaveLength(20);
-    expect(first.rows.every((row) => row.status === 'written_back' && row.category && row.priority && row.summary && row.pipelineMs !== null)).toBe(true);
+    expect(
+      first.rows.every(
+        (row) =>
+          row.status === 'written_back' && row.category && row.priority && row.summary && row.pipelineMs !== null,
+      ),
+    ).toBe(true);
     const text = output.join('\n');
     expect(text).toMatch(/Ticket\s+Subject\s+Category\s+Priority\s+Conf\.\s+Summary\s+Enhance ms\s+Total ms/);
     expect(text).toContain('20 of 20 written back');

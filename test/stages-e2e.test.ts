@@ -14,11 +14,26 @@ beforeAll(async () => {
   // No OPENAI_API_KEY: the offline enhancer answers.
   t = await createTestEnv({ RETRY_BASE_MS: '20', RETRY_MAX_MS: '100' });
   const { registry, db } = t.services;
-  secrets.set('acme', (await registry.create({ id: 'acme', writeback: { type: 'servicedesk-plus', baseUrl: helpdesk.url, authToken: 'acme-sdp-token' } })).secret);
+  secrets.set(
+    'acme',
+    (
+      await registry.create({
+        id: 'acme',
+        writeback: { type: 'servicedesk-plus', baseUrl: helpdesk.url, authToken: 'acme-sdp-token' },
+      })
+    ).secret,
+  );
   secrets.set('initech', (await registry.create({ id: 'initech' })).secret);
-  await db.query("INSERT INTO assets (tenant_id, asset_id, hostname, network, site, kind) VALUES ('acme', 'vpn-gw', 'vpn-gw-01', '10.20.0.0/24', 'HQ', 'vpn-gateway')");
-  await db.query("INSERT INTO kb_articles (tenant_id, article_id, title, body) VALUES ('acme', 'KB-1', 'VPN drops with AnyConnect', 'Renew the client certificate.')");
-  running = await startRole('all', t.services, { listen: false, runnerOverrides: { blockMs: 100, tenantRefreshMs: 100 } });
+  await db.query(
+    "INSERT INTO assets (tenant_id, asset_id, hostname, network, site, kind) VALUES ('acme', 'vpn-gw', 'vpn-gw-01', '10.20.0.0/24', 'HQ', 'vpn-gateway')",
+  );
+  await db.query(
+    "INSERT INTO kb_articles (tenant_id, article_id, title, body) VALUES ('acme', 'KB-1', 'VPN drops with AnyConnect', 'Renew the client certificate.')",
+  );
+  running = await startRole('all', t.services, {
+    listen: false,
+    runnerOverrides: { blockMs: 100, tenantRefreshMs: 100 },
+  });
 });
 
 afterAll(async () => {
@@ -29,21 +44,32 @@ afterAll(async () => {
 
 async function send(tenant: string, ticket: Parameters<typeof ticketBody>[0]): Promise<string> {
   const body = ticketBody(ticket);
-  const response = await running.app.inject({ method: 'POST', url: `/v1/webhooks/${tenant}/tickets`, payload: body, headers: signedHeaders(secrets.get(tenant)!, body) });
+  const response = await running.app.inject({
+    method: 'POST',
+    url: `/v1/webhooks/${tenant}/tickets`,
+    payload: body,
+    headers: signedHeaders(secrets.get(tenant)!, body),
+  });
   expect(response.statusCode).toBe(202);
   return (response.json() as { eventId: string }).eventId;
 }
 
 type TicketRow = Record<string, unknown> & { status: string };
 const writtenBack = (tenant: string, id: string) =>
-  waitFor(async () => {
-    const { rows } = await t.services.db.query<TicketRow>('SELECT * FROM tickets WHERE tenant_id = $1 AND ticket_id = $2', [tenant, id]);
-    if (rows[0]?.status === 'failed') throw new Error(`ticket failed: ${JSON.stringify(rows[0].failure)}`);
-    return rows[0]?.status === 'written_back' ? rows[0] : undefined;
-  }, { message: `${tenant}/${id} written back` });
+  waitFor(
+    async () => {
+      const { rows } = await t.services.db.query<TicketRow>(
+        'SELECT * FROM tickets WHERE tenant_id = $1 AND ticket_id = $2',
+        [tenant, id],
+      );
+      if (rows[0]?.status === 'failed') throw new Error(`ticket failed: ${JSON.stringify(rows[0].failure)}`);
+      return rows[0]?.status === 'written_back' ? rows[0] : undefined;
+    },
+    { message: `${tenant}/${id} written back` },
+  );
 
 describe('signed webhook to written back', () => {
-  it('fills every column: ticket fields, context, enhancement, write-back and each step\'s time', async () => {
+  it("fills every column: ticket fields, context, enhancement, write-back and each step's time", async () => {
     const eventId = await send('acme', {
       id: 'SR-1001',
       subject: 'VPN down for all users at HQ',
@@ -64,13 +90,22 @@ describe('signed webhook to written back', () => {
         unmatchedIps: [],
         kbArticles: [{ articleId: 'KB-1', title: 'VPN drops with AnyConnect' }],
       },
-      enhancement: { model: 'offline', suggestedCategory: 'VPN', suggestedPriority: 'urgent', tokens: { prompt: 0, completion: 0 }, latencyMs: expect.any(Number) },
+      enhancement: {
+        model: 'offline',
+        suggestedCategory: 'VPN',
+        suggestedPriority: 'urgent',
+        tokens: { prompt: 0, completion: 0 },
+        latencyMs: expect.any(Number),
+      },
       writeback: { target: 'servicedesk-plus', noteId: expect.stringMatching(/^\d+$/), status: 201 },
       failure: null,
       failed_at: null,
     });
-    for (const column of ['received_at', 'context_gathered_at', 'enhanced_at', 'written_back_at', 'updated_at']) expect(row[column], column).toBeInstanceOf(Date);
-    const times = ['received_at', 'context_gathered_at', 'enhanced_at', 'written_back_at'].map((column) => (row[column] as Date).getTime());
+    for (const column of ['received_at', 'context_gathered_at', 'enhanced_at', 'written_back_at', 'updated_at'])
+      expect(row[column], column).toBeInstanceOf(Date);
+    const times = ['received_at', 'context_gathered_at', 'enhanced_at', 'written_back_at'].map((column) =>
+      (row[column] as Date).getTime(),
+    );
     expect([...times].sort((a, b) => a - b)).toEqual(times);
     expect(row.version).toBe(4);
 
@@ -79,12 +114,22 @@ describe('signed webhook to written back', () => {
     expect(notes[0]!.headers.authtoken).toBe('acme-sdp-token');
 
     const archived = await waitFor(async () => {
-      const { rows } = await t.services.db.query<{ type: string; correlation_id: string }>('SELECT type, correlation_id FROM events WHERE tenant_id = $1 AND ticket_id = $2 ORDER BY stream_id', ['acme', 'SR-1001']);
+      const { rows } = await t.services.db.query<{ type: string; correlation_id: string }>(
+        'SELECT type, correlation_id FROM events WHERE tenant_id = $1 AND ticket_id = $2 ORDER BY stream_id',
+        ['acme', 'SR-1001'],
+      );
       return rows.length === 4 ? rows : undefined;
     });
-    expect(archived.map((event) => event.type)).toEqual(['ticket.received', 'ticket.context_gathered', 'ticket.enhanced', 'ticket.written_back']);
+    expect(archived.map((event) => event.type)).toEqual([
+      'ticket.received',
+      'ticket.context_gathered',
+      'ticket.enhanced',
+      'ticket.written_back',
+    ]);
     expect(new Set(archived.map((event) => event.correlation_id))).toEqual(new Set([eventId]));
-    const { rows: writebacks } = await t.services.db.query("SELECT note_id FROM writebacks WHERE tenant_id = 'acme' AND ticket_id = 'SR-1001'");
+    const { rows: writebacks } = await t.services.db.query(
+      "SELECT note_id FROM writebacks WHERE tenant_id = 'acme' AND ticket_id = 'SR-1001'",
+    );
     expect(writebacks).toEqual([{ note_id: (row.writeback as { noteId: string }).noteId }]);
   });
 
@@ -95,6 +140,8 @@ describe('signed webhook to written back', () => {
     const row = await writtenBack('initech', 'I-2');
     expect(row.writeback).toEqual({ target: 'none', noteId: null, status: null });
     expect(row.enhancement).toMatchObject({ suggestedCategory: 'Printer', model: 'offline' });
-    expect((row.context as { similarTickets: { ticketId: string }[] }).similarTickets.map((similar) => similar.ticketId)).toEqual(['I-1']);
+    expect(
+      (row.context as { similarTickets: { ticketId: string }[] }).similarTickets.map((similar) => similar.ticketId),
+    ).toEqual(['I-1']);
   });
 });

@@ -7,7 +7,14 @@ import { eventDataSchemas, type TicketContext, type TicketEventOf } from '../src
 import { startRole, type RunningRole } from '../src/runtime/roles.js';
 import { derivedEventId, uuidv7 } from '../src/streams/ids.js';
 import { createTestEnv, waitFor, type TestEnv } from './support/env.js';
-import { completionBody, sampleEnhancement, startFakeOpenAi, type ChatRequest, type FakeOpenAi, type FakeReply } from './support/fake-openai.js';
+import {
+  completionBody,
+  sampleEnhancement,
+  startFakeOpenAi,
+  type ChatRequest,
+  type FakeOpenAi,
+  type FakeReply,
+} from './support/fake-openai.js';
 import { signedHeaders, ticketBody } from './support/webhook.js';
 
 const apiKey = 'sk-test-0123456789abcdef';
@@ -32,9 +39,19 @@ function replyFor(request: ChatRequest, previous: number): FakeReply {
 
 beforeAll(async () => {
   fake = await startFakeOpenAi(replyFor);
-  t = await createTestEnv({ OPENAI_API_KEY: apiKey, OPENAI_BASE_URL: fake.url, OPENAI_MODEL: 'fake-gpt', OPENAI_TIMEOUT_MS: '1000', RETRY_BASE_MS: '20', RETRY_MAX_MS: '100' });
+  t = await createTestEnv({
+    OPENAI_API_KEY: apiKey,
+    OPENAI_BASE_URL: fake.url,
+    OPENAI_MODEL: 'fake-gpt',
+    OPENAI_TIMEOUT_MS: '1000',
+    RETRY_BASE_MS: '20',
+    RETRY_MAX_MS: '100',
+  });
   for (const id of ['acme', 'globex']) secrets.set(id, (await t.services.registry.create({ id })).secret);
-  running = await startRole('all', t.services, { listen: false, runnerOverrides: { blockMs: 100, tenantRefreshMs: 100 } });
+  running = await startRole('all', t.services, {
+    listen: false,
+    runnerOverrides: { blockMs: 100, tenantRefreshMs: 100 },
+  });
 });
 
 afterAll(async () => {
@@ -45,21 +62,39 @@ afterAll(async () => {
 
 async function send(tenant: string, id: string, subject: string, description = 'Since this morning.'): Promise<void> {
   const body = ticketBody({ id, subject, description, priority: 'High' });
-  const response = await running.app.inject({ method: 'POST', url: `/v1/webhooks/${tenant}/tickets`, payload: body, headers: signedHeaders(secrets.get(tenant)!, body) });
+  const response = await running.app.inject({
+    method: 'POST',
+    url: `/v1/webhooks/${tenant}/tickets`,
+    payload: body,
+    headers: signedHeaders(secrets.get(tenant)!, body),
+  });
   expect(response.statusCode).toBe(202);
 }
 
-type TicketRow = { status: string; enhancement: Record<string, unknown> | null; failure: Record<string, unknown> | null; enhanced_at: Date | null };
+type TicketRow = {
+  status: string;
+  enhancement: Record<string, unknown> | null;
+  failure: Record<string, unknown> | null;
+  enhanced_at: Date | null;
+};
 async function settledTicket(tenant: string, id: string): Promise<TicketRow> {
-  return waitFor(async () => {
-    const { rows } = await t.services.db.query<TicketRow>('SELECT status, enhancement, failure, enhanced_at FROM tickets WHERE tenant_id = $1 AND ticket_id = $2', [tenant, id]);
-    return rows[0] && ['written_back', 'failed'].includes(rows[0].status) ? rows[0] : undefined;
-  }, { message: `ticket ${tenant}/${id} settled` });
+  return waitFor(
+    async () => {
+      const { rows } = await t.services.db.query<TicketRow>(
+        'SELECT status, enhancement, failure, enhanced_at FROM tickets WHERE tenant_id = $1 AND ticket_id = $2',
+        [tenant, id],
+      );
+      return rows[0] && ['written_back', 'failed'].includes(rows[0].status) ? rows[0] : undefined;
+    },
+    { message: `ticket ${tenant}/${id} settled` },
+  );
 }
 
 async function deadLetters(tenant: string): Promise<Record<string, string>[]> {
   const entries = (await t.services.redis.xrange(t.services.keys.dlq(tenant), '-', '+')) as [string, string[]][];
-  return entries.map(([, fields]) => Object.fromEntries(fields.flatMap((_, i) => (i % 2 === 0 ? [[fields[i]!, fields[i + 1]!]] : []))));
+  return entries.map(([, fields]) =>
+    Object.fromEntries(fields.flatMap((_, i) => (i % 2 === 0 ? [[fields[i]!, fields[i + 1]!]] : []))),
+  );
 }
 
 describe('enhance stage with an OpenAI-compatible server', () => {
@@ -69,20 +104,34 @@ describe('enhance stage with an OpenAI-compatible server', () => {
     await send('globex', 'G-SECRET', 'Globex confidential merger server');
     const ticket = await settledTicket('acme', 'E-1');
     expect(ticket.status).toBe('written_back');
-    expect(ticket.enhancement).toMatchObject({ ...sampleEnhancement, model: 'fake-gpt', tokens: { prompt: 400, completion: 60 }, latencyMs: expect.any(Number) });
+    expect(ticket.enhancement).toMatchObject({
+      ...sampleEnhancement,
+      model: 'fake-gpt',
+      tokens: { prompt: 400, completion: 60 },
+      latencyMs: expect.any(Number),
+    });
     expect(ticket.enhanced_at).toBeInstanceOf(Date);
 
     const [request, ...more] = requestsFor('VPN drops at home');
     expect(more).toEqual([]);
     expect(request!.authorization).toBe(`Bearer ${apiKey}`);
     expect(request!.body.model).toBe('fake-gpt');
-    expect(request!.body.response_format).toMatchObject({ type: 'json_schema', json_schema: { name: 'ticket_enhancement', strict: true, schema: { type: 'object', additionalProperties: false } } });
+    expect(request!.body.response_format).toMatchObject({
+      type: 'json_schema',
+      json_schema: {
+        name: 'ticket_enhancement',
+        strict: true,
+        schema: { type: 'object', additionalProperties: false },
+      },
+    });
     // The prompt holds this tenant's ticket only.
     const prompt = request!.body.messages.map((message) => message.content).join('\n');
     expect(prompt).toContain('VPN drops at home');
     expect(prompt).not.toContain('Globex');
     await settledTicket('globex', 'G-SECRET');
-    expect(await t.services.metrics.render()).toMatch(/streamdesk_llm_tokens_total\{model="fake-gpt",kind="prompt"\} \d+/);
+    expect(await t.services.metrics.render()).toMatch(
+      /streamdesk_llm_tokens_total\{model="fake-gpt",kind="prompt"\} \d+/,
+    );
   });
 
   it('retries after a 429 and then succeeds', async () => {
@@ -109,7 +158,11 @@ describe('enhance stage with an OpenAI-compatible server', () => {
   });
 
   it('dead-letters an answer that never matches the schema as LLM_BAD_OUTPUT after three attempts', async () => {
-    scripts.set('Always malformed', [{ content: 'this is not JSON' }, { content: { ...sampleEnhancement, suggestedPriority: 'whenever' } }, { content: { ...sampleEnhancement, confidence: 7 } }]);
+    scripts.set('Always malformed', [
+      { content: 'this is not JSON' },
+      { content: { ...sampleEnhancement, suggestedPriority: 'whenever' } },
+      { content: { ...sampleEnhancement, confidence: 7 } },
+    ]);
     await send('acme', 'E-5', 'Always malformed');
     const ticket = await settledTicket('acme', 'E-5');
     expect(ticket.failure).toMatchObject({ stage: 'enhance', code: 'LLM_BAD_OUTPUT', attempts: 3 });
@@ -117,7 +170,12 @@ describe('enhance stage with an OpenAI-compatible server', () => {
   });
 
   it('dead-letters a 401 at once, without the API key in the dead letter', async () => {
-    scripts.set('Bad key ticket', [{ status: 401, body: { error: { message: `Incorrect API key provided: ${apiKey}`, type: 'invalid_request_error' } } }]);
+    scripts.set('Bad key ticket', [
+      {
+        status: 401,
+        body: { error: { message: `Incorrect API key provided: ${apiKey}`, type: 'invalid_request_error' } },
+      },
+    ]);
     await send('acme', 'E-6', 'Bad key ticket');
     const ticket = await settledTicket('acme', 'E-6');
     expect(ticket.failure).toMatchObject({ stage: 'enhance', code: 'LLM_REJECTED', attempts: 1 });
@@ -129,8 +187,12 @@ describe('enhance stage with an OpenAI-compatible server', () => {
 });
 
 describe('OpenAI enhancer errors', () => {
-  const request = { ticket: { subject: 'Direct call', description: 'x' }, context: { similarTickets: [], assets: [], unmatchedIps: [], kbArticles: [] } };
-  const enhancerFor = (timeoutMs = 1_000) => createOpenAiEnhancer({ apiKey, baseUrl: fake.url, model: 'fake-gpt', timeoutMs });
+  const request = {
+    ticket: { subject: 'Direct call', description: 'x' },
+    context: { similarTickets: [], assets: [], unmatchedIps: [], kbArticles: [] },
+  };
+  const enhancerFor = (timeoutMs = 1_000) =>
+    createOpenAiEnhancer({ apiKey, baseUrl: fake.url, model: 'fake-gpt', timeoutMs });
   const failure = async (reply: FakeReply, timeoutMs?: number): Promise<StreamdeskError> => {
     scripts.set('Direct call', [reply]);
     try {
@@ -176,9 +238,20 @@ describe('OpenAI enhancer errors', () => {
 describe('enhance stage handler', () => {
   const context: TicketContext = { similarTickets: [], assets: [], unmatchedIps: [], kbArticles: [] };
   const ctx = { tenant: 'acme', attempt: 1, signal: new AbortController().signal, log: pino({ level: 'silent' }) };
-  const contextGathered = (correlation: string, ticket?: { subject: string; description: string }): TicketEventOf<'ticket.context_gathered'> => ({
-    id: derivedEventId(correlation, 'context', '0'), type: 'ticket.context_gathered', v: 1, tenant: 'acme', ticket: 'OLD-1', ts: Date.now(),
-    causation: correlation, correlation, traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', data: { context, ...(ticket ? { ticket } : {}) },
+  const contextGathered = (
+    correlation: string,
+    ticket?: { subject: string; description: string },
+  ): TicketEventOf<'ticket.context_gathered'> => ({
+    id: derivedEventId(correlation, 'context', '0'),
+    type: 'ticket.context_gathered',
+    v: 1,
+    tenant: 'acme',
+    ticket: 'OLD-1',
+    ts: Date.now(),
+    causation: correlation,
+    correlation,
+    traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+    data: { context, ...(ticket ? { ticket } : {}) },
   });
   const seen: string[] = [];
   const recordingEnhancer = {
@@ -194,15 +267,28 @@ describe('enhance stage handler', () => {
     await t.services.db.query(
       `INSERT INTO events (tenant_id, stream_id, event_id, type, version, ticket_id, causation_id, correlation_id, traceparent, data, occurred_at)
        VALUES ('acme', '1-1', $1::uuid, 'ticket.received', 1, 'OLD-1', '', $1::text, '', $2, now())`,
-      [receivedId, JSON.stringify({ action: 'ticket.created', ticket: { id: 'OLD-1', subject: 'Archived subject', description: 'Archived description' }, deliveryId: 'd' })],
+      [
+        receivedId,
+        JSON.stringify({
+          action: 'ticket.created',
+          ticket: { id: 'OLD-1', subject: 'Archived subject', description: 'Archived description' },
+          deliveryId: 'd',
+        }),
+      ],
     );
     const [followOn] = await stage.handle(contextGathered(receivedId), ctx);
     expect(seen).toContain('Archived subject');
-    expect(eventDataSchemas['ticket.enhanced'].parse(followOn!.data)).toMatchObject({ model: 'recording', tokens: { prompt: 1, completion: 2 } });
+    expect(eventDataSchemas['ticket.enhanced'].parse(followOn!.data)).toMatchObject({
+      model: 'recording',
+      tokens: { prompt: 1, completion: 2 },
+    });
   });
 
   it('fails retryably while the ticket.received is not archived yet', async () => {
     const stage = createEnhanceStage({ db: t.services.db, enhancer: recordingEnhancer, metrics: t.services.metrics });
-    await expect(stage.handle(contextGathered(uuidv7()), ctx)).rejects.toMatchObject({ code: 'HANDLER_FAILED', retryable: true });
+    await expect(stage.handle(contextGathered(uuidv7()), ctx)).rejects.toMatchObject({
+      code: 'HANDLER_FAILED',
+      retryable: true,
+    });
   });
 });

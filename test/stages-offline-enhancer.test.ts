@@ -5,8 +5,15 @@ import { enhancementJsonSchema } from '../src/consumers/enhancers/openai.js';
 import { enhancementSchema, type TicketContext } from '../src/events.js';
 
 const emptyContext: TicketContext = { similarTickets: [], assets: [], unmatchedIps: [], kbArticles: [] };
-const enhance = (subject: string, description: string, options: { priority?: string; context?: Partial<TicketContext> } = {}) =>
-  offlineEnhancement({ ticket: { subject, description, priority: options.priority }, context: { ...emptyContext, ...options.context } });
+const enhance = (
+  subject: string,
+  description: string,
+  options: { priority?: string; context?: Partial<TicketContext> } = {},
+) =>
+  offlineEnhancement({
+    ticket: { subject, description, priority: options.priority },
+    context: { ...emptyContext, ...options.context },
+  });
 
 describe('offline enhancer', () => {
   it.each([
@@ -24,11 +31,13 @@ describe('offline enhancer', () => {
     expect(enhance(subject, description).suggestedCategory).toBe(category);
   });
 
-  it('takes the priority from urgency words, the ticket\'s own priority, or lowers it for questions', () => {
+  it("takes the priority from urgency words, the ticket's own priority, or lowers it for questions", () => {
     expect(enhance('VPN outage', 'All users at HQ are affected').suggestedPriority).toBe('urgent');
     expect(enhance('VPN is down', 'I cannot work').suggestedPriority).toBe('high');
     expect(enhance('Printer question', 'How do I print double-sided?').suggestedPriority).toBe('low');
-    expect(enhance('Printer question', 'How do I print double-sided?', { priority: 'High' }).suggestedPriority).toBe('high');
+    expect(enhance('Printer question', 'How do I print double-sided?', { priority: 'High' }).suggestedPriority).toBe(
+      'high',
+    );
     expect(enhance('Mouse', 'The mouse wheel squeaks').suggestedPriority).toBe('medium');
     expect(enhance('Mouse', 'The mouse wheel squeaks', { priority: 'P1' }).suggestedPriority).toBe('urgent');
   });
@@ -37,7 +46,12 @@ describe('offline enhancer', () => {
     const context: Partial<TicketContext> = {
       assets: [{ ip: '10.1.5.20', hostname: 'prn-2f', site: 'HQ', kind: 'printer', network: '10.1.5.20/32' }],
       kbArticles: [{ articleId: 'KB-7', title: 'Clearing jams', rank: 0.5 }],
-      similarTickets: [1, 2, 3].map((i) => ({ ticketId: `T-${i}`, subject: `Cannot reach 10.1.5.20 (${i})`, status: 'written_back', rank: 0.6 })),
+      similarTickets: [1, 2, 3].map((i) => ({
+        ticketId: `T-${i}`,
+        subject: `Cannot reach 10.1.5.20 (${i})`,
+        status: 'written_back',
+        rank: 0.6,
+      })),
     };
     const result = enhance('Cannot reach 10.1.5.20', 'Nothing comes out', { context });
     expect(result.suggestedCategory).toBe('Printer');
@@ -49,7 +63,10 @@ describe('offline enhancer', () => {
   });
 
   it('is deterministic, valid for the enhancement schema, and labelled model "offline"', async () => {
-    const request = { ticket: { subject: 'VPN down for all users', description: 'x'.repeat(50_000) }, context: emptyContext };
+    const request = {
+      ticket: { subject: 'VPN down for all users', description: 'x'.repeat(50_000) },
+      context: emptyContext,
+    };
     const first = await offlineEnhancer.enhance(request, new AbortController().signal);
     const second = await offlineEnhancer.enhance(request, new AbortController().signal);
     expect(first).toEqual(second);
@@ -59,8 +76,11 @@ describe('offline enhancer', () => {
   });
 
   it('maps helpdesk priority names', () => {
-    expect(['Urgent', 'critical', 'P1', 'High', 'p2', 'Normal', 'Medium', 'Low', 'P4', 'whatever', undefined].map(normalizePriority))
-      .toEqual(['urgent', 'urgent', 'urgent', 'high', 'high', 'medium', 'medium', 'low', 'low', undefined, undefined]);
+    expect(
+      ['Urgent', 'critical', 'P1', 'High', 'p2', 'Normal', 'Medium', 'Low', 'P4', 'whatever', undefined].map(
+        normalizePriority,
+      ),
+    ).toEqual(['urgent', 'urgent', 'urgent', 'high', 'high', 'medium', 'medium', 'low', 'low', undefined, undefined]);
   });
 });
 
@@ -70,10 +90,26 @@ describe('LLM prompt and schema', () => {
     const prompt = userPrompt({
       ticket: { subject: long, description: long, priority: 'high', category: 'x' },
       context: {
-        similarTickets: Array.from({ length: 50 }, (_, i) => ({ ticketId: `T-${i}`, subject: long, status: 'received', rank: 1 })),
-        assets: Array.from({ length: 50 }, (_, i) => ({ ip: `10.0.0.${i}`, hostname: `h${i}`, site: 's', kind: 'k', network: '10.0.0.0/24' })),
+        similarTickets: Array.from({ length: 50 }, (_, i) => ({
+          ticketId: `T-${i}`,
+          subject: long,
+          status: 'received',
+          rank: 1,
+        })),
+        assets: Array.from({ length: 50 }, (_, i) => ({
+          ip: `10.0.0.${i}`,
+          hostname: `h${i}`,
+          site: 's',
+          kind: 'k',
+          network: '10.0.0.0/24',
+        })),
         unmatchedIps: Array.from({ length: 50 }, (_, i) => `192.168.0.${i}`),
-        kbArticles: Array.from({ length: 50 }, (_, i) => ({ articleId: `KB-${i}`, title: long, rank: 1, excerpt: long })),
+        kbArticles: Array.from({ length: 50 }, (_, i) => ({
+          articleId: `KB-${i}`,
+          title: long,
+          rank: 1,
+          excerpt: long,
+        })),
       },
     });
     expect(prompt.length).toBeLessThan(16_000);
@@ -88,7 +124,10 @@ describe('LLM prompt and schema', () => {
       type: 'object',
       additionalProperties: false,
       required: ['summary', 'likelyCause', 'suggestedCategory', 'suggestedPriority', 'nextSteps', 'confidence'],
-      properties: { suggestedPriority: { enum: ['low', 'medium', 'high', 'urgent'] }, confidence: { type: 'number', minimum: 0, maximum: 1 } },
+      properties: {
+        suggestedPriority: { enum: ['low', 'medium', 'high', 'urgent'] },
+        confidence: { type: 'number', minimum: 0, maximum: 1 },
+      },
     });
     expect(JSON.stringify(enhancementJsonSchema)).not.toMatch(/minLength|maxLength|\$schema/);
   });

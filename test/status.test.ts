@@ -21,22 +21,39 @@ describe('backpressure across a Redis restart', () => {
       const { services } = env;
       const { redis, keys } = services;
       const secrets = new Map<string, string>();
-      for (const tenant of ['caught-up', 'behind']) secrets.set(tenant, (await services.registry.create({ id: tenant })).secret);
+      for (const tenant of ['caught-up', 'behind'])
+        secrets.set(tenant, (await services.registry.create({ id: tenant })).secret);
       /** A projector that reads and acknowledges `count` entries. */
       const consume = async (tenant: string, count: number) => {
-        const reply = (await redis.xreadgroup('GROUP', 'projector', 'p1', 'COUNT', count, 'STREAMS', keys.events(tenant), '>')) as [string, [string, string[]][]][];
+        const reply = (await redis.xreadgroup(
+          'GROUP',
+          'projector',
+          'p1',
+          'COUNT',
+          count,
+          'STREAMS',
+          keys.events(tenant),
+          '>',
+        )) as [string, [string, string[]][]][];
         await redis.xack(keys.events(tenant), 'projector', ...reply[0]![1].map(([id]) => id));
       };
       const appendMany = async (tenant: string, count: number) => {
-        for (let i = 0; i < count; i++) await redis.xadd(keys.events(tenant), '*', ...encodeEvent(receivedEvent(tenant, `${tenant}-${i}`)));
+        for (let i = 0; i < count; i++)
+          await redis.xadd(keys.events(tenant), '*', ...encodeEvent(receivedEvent(tenant, `${tenant}-${i}`)));
       };
-      for (const tenant of ['caught-up', 'behind']) await redis.xgroup('CREATE', keys.events(tenant), 'projector', '0', 'MKSTREAM');
+      for (const tenant of ['caught-up', 'behind'])
+        await redis.xgroup('CREATE', keys.events(tenant), 'projector', '0', 'MKSTREAM');
 
       // caught-up: 60 events, 20 read before an AOF rewrite, 25 after: 15 left, under the limit.
       await appendMany('caught-up', 60);
       await consume('caught-up', 20);
       await redis.bgrewriteaof();
-      await waitFor(async () => /aof_rewrite_in_progress:0/.test(await redis.info('persistence')) && /aof_rewrite_scheduled:0/.test(await redis.info('persistence')), { message: 'AOF rewritten' });
+      await waitFor(
+        async () =>
+          /aof_rewrite_in_progress:0/.test(await redis.info('persistence')) &&
+          /aof_rewrite_scheduled:0/.test(await redis.info('persistence')),
+        { message: 'AOF rewritten' },
+      );
       await consume('caught-up', 25);
       // behind: 60 events, 10 read: 50 left, over the limit.
       await appendMany('behind', 60);
@@ -44,22 +61,39 @@ describe('backpressure across a Redis restart', () => {
 
       await server.kill();
       await server.start();
-      await waitFor(() => services.ingestRedis.status === 'ready' && services.redis.status === 'ready', { message: 'clients reconnected' });
-      await waitFor(async () => (await services.registry.get('behind')) !== undefined, { message: 'registry reconnected' });
+      await waitFor(() => services.ingestRedis.status === 'ready' && services.redis.status === 'ready', {
+        message: 'clients reconnected',
+      });
+      await waitFor(async () => (await services.registry.get('behind')) !== undefined, {
+        message: 'registry reconnected',
+      });
 
       // What Redis itself reports after the reload is not the backlog (nil, or stale and too large).
-      const reportedLag = async (tenant: string) => toRecord(((await redis.xinfo('GROUPS', keys.events(tenant))) as unknown[][])[0]!).lag;
+      const reportedLag = async (tenant: string) =>
+        toRecord(((await redis.xinfo('GROUPS', keys.events(tenant))) as unknown[][])[0]!).lag;
       expect(await reportedLag('behind')).not.toBe(50);
       expect(await reportedLag('caught-up')).not.toBe(15);
       const lagOf = async (tenant: string) => (await tenantStatus(redis, keys, tenant)).groups[0]!.lag;
       expect(await lagOf('behind')).toBe(50);
       expect(await lagOf('caught-up')).toBe(15);
 
-      const app = await buildApp(env.config, { logger: services.logger, redis: services.ingestRedis, keys, db: services.db, metrics: services.metrics, registry: services.registry });
+      const app = await buildApp(env.config, {
+        logger: services.logger,
+        redis: services.ingestRedis,
+        keys,
+        db: services.db,
+        metrics: services.metrics,
+        registry: services.registry,
+      });
       try {
         const post = async (tenant: string) => {
           const body = ticketBody({ id: `${tenant}-new`, subject: 'After the restart', description: 'x' });
-          return app.inject({ method: 'POST', url: `/v1/webhooks/${tenant}/tickets`, payload: body, headers: signedHeaders(secrets.get(tenant)!, body) });
+          return app.inject({
+            method: 'POST',
+            url: `/v1/webhooks/${tenant}/tickets`,
+            payload: body,
+            headers: signedHeaders(secrets.get(tenant)!, body),
+          });
         };
         const refused = await post('behind');
         expect(refused.statusCode).toBe(429);
@@ -91,12 +125,16 @@ describe('streamdesk status', () => {
     try {
       for (const tenant of tenants) {
         const pipeline = redis.pipeline().sadd(keys.tenantIds, tenant);
-        for (let i = 0; i < 5; i++) pipeline.xadd(keys.events(tenant), '*', ...encodeEvent(receivedEvent(tenant, `T-${i}`)));
+        for (let i = 0; i < 5; i++)
+          pipeline.xadd(keys.events(tenant), '*', ...encodeEvent(receivedEvent(tenant, `T-${i}`)));
         pipeline.xgroup('CREATE', keys.events(tenant), 'context', '0');
         await pipeline.exec();
       }
       const first = keys.events('t-000');
-      const read = (consumer: string, count: number) => redis.xreadgroup('GROUP', 'context', consumer, 'COUNT', count, 'STREAMS', first, '>') as Promise<[string, [string, string[]][]][]>;
+      const read = (consumer: string, count: number) =>
+        redis.xreadgroup('GROUP', 'context', consumer, 'COUNT', count, 'STREAMS', first, '>') as Promise<
+          [string, [string, string[]][]][]
+        >;
       await read('frozen-worker', 2); // holds two entries and never comes back
       for (const consumer of ['quiet-worker', 'gone-worker']) {
         const [[, entries] = ['', []]] = await read(consumer, 1);
@@ -106,10 +144,15 @@ describe('streamdesk status', () => {
       const beat = () => void redis.zadd(keys.consumersSeen, Date.now(), 'quiet-worker');
       beat();
       beating = setInterval(beat, 100);
-      await waitFor(async () => {
-        const consumers = ((await redis.xinfo('CONSUMERS', first, 'context')) as unknown[][]).map((raw) => toRecord(raw));
-        return consumers.length === 3 && consumers.every((consumer) => Number(consumer.idle) > 1_000);
-      }, { message: 'every consumer idle past the claim timeout' });
+      await waitFor(
+        async () => {
+          const consumers = ((await redis.xinfo('CONSUMERS', first, 'context')) as unknown[][]).map((raw) =>
+            toRecord(raw),
+          );
+          return consumers.length === 3 && consumers.every((consumer) => Number(consumer.idle) > 1_000);
+        },
+        { message: 'every consumer idle past the claim timeout' },
+      );
 
       const unreachablePostgres = `postgres://postgres@127.0.0.1:${await freePort()}/streamdesk`;
       const cliEnv = { ...env, DATABASE_URL: unreachablePostgres, CLAIM_IDLE_MS: '1000' };
@@ -119,11 +162,17 @@ describe('streamdesk status', () => {
       const { tenants: statuses } = JSON.parse(result.stdout) as { tenants: TenantStatus[] };
       expect(statuses.map((status) => status.tenant)).toEqual(tenants);
       for (const status of statuses.slice(1)) {
-        expect(status).toMatchObject({ streamLength: 5, dlqLength: 0, groups: [{ name: 'context', lag: 5, pending: 0, consumers: 0, consumerStates: [] }] });
+        expect(status).toMatchObject({
+          streamLength: 5,
+          dlqLength: 0,
+          groups: [{ name: 'context', lag: 5, pending: 0, consumers: 0, consumerStates: [] }],
+        });
       }
       const [group] = statuses[0]!.groups;
       expect(group).toMatchObject({ name: 'context', lag: 1, pending: 2, consumers: 3 });
-      const states = Object.fromEntries(group!.consumerStates!.map((consumer) => [consumer.name, { state: consumer.state, pending: consumer.pending }]));
+      const states = Object.fromEntries(
+        group!.consumerStates!.map((consumer) => [consumer.name, { state: consumer.state, pending: consumer.pending }]),
+      );
       expect(states).toEqual({
         'frozen-worker': { state: 'stalled', pending: 2 },
         'quiet-worker': { state: 'live', pending: 0 },

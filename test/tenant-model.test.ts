@@ -24,12 +24,20 @@ const secrets = new Map<string, string>();
 beforeAll(async () => {
   [globalFake, tenantFake] = await Promise.all([startFakeOpenAi(), startFakeOpenAi()]);
   t = await createTestEnv({
-    OPENAI_API_KEY: globalKey, OPENAI_BASE_URL: globalFake.url, OPENAI_MODEL: 'global-gpt', OPENAI_TIMEOUT_MS: '2000',
+    OPENAI_API_KEY: globalKey,
+    OPENAI_BASE_URL: globalFake.url,
+    OPENAI_MODEL: 'global-gpt',
+    OPENAI_TIMEOUT_MS: '2000',
     LLM_PRICES: JSON.stringify({ 'tenant-gpt': { input: 1, output: 2 }, 'global-gpt': { input: 10, output: 20 } }),
-    SECRETS_ENCRYPTION_KEY: 'a'.repeat(64), RETRY_BASE_MS: '20', RETRY_MAX_MS: '100',
+    SECRETS_ENCRYPTION_KEY: 'a'.repeat(64),
+    RETRY_BASE_MS: '20',
+    RETRY_MAX_MS: '100',
   });
   for (const id of ['acme', 'globex', 'initech']) secrets.set(id, (await t.services.registry.create({ id })).secret);
-  running = await startRole('all', t.services, { listen: false, runnerOverrides: { blockMs: 100, tenantRefreshMs: 100 } });
+  running = await startRole('all', t.services, {
+    listen: false,
+    runnerOverrides: { blockMs: 100, tenantRefreshMs: 100 },
+  });
 });
 
 afterAll(async () => {
@@ -38,33 +46,72 @@ afterAll(async () => {
   await Promise.all([globalFake?.close(), tenantFake?.close()]);
 });
 
-const subjectOf = (request: ChatRequest) => (JSON.parse(request.body.messages.find((message) => message.role === 'user')?.content ?? '{}') as { ticket?: { subject?: string } }).ticket?.subject;
-const systemOf = (request: ChatRequest) => request.body.messages.find((message) => message.role === 'system')?.content ?? '';
+const subjectOf = (request: ChatRequest) =>
+  (
+    JSON.parse(request.body.messages.find((message) => message.role === 'user')?.content ?? '{}') as {
+      ticket?: { subject?: string };
+    }
+  ).ticket?.subject;
+const systemOf = (request: ChatRequest) =>
+  request.body.messages.find((message) => message.role === 'system')?.content ?? '';
 
 async function putModel(tenant: string, payload: unknown) {
-  return running.app.inject({ method: 'PUT', url: `/v1/admin/tenants/${tenant}/model`, headers: admin, payload: payload as Record<string, unknown> });
+  return running.app.inject({
+    method: 'PUT',
+    url: `/v1/admin/tenants/${tenant}/model`,
+    headers: admin,
+    payload: payload as Record<string, unknown>,
+  });
 }
 
 /** Sends a ticket and waits for the request it caused at either server. */
-async function enhanced(tenant: string, id: string, subject: string): Promise<{ server: 'global' | 'tenant'; request: ChatRequest; enhancement: Record<string, unknown> }> {
+async function enhanced(
+  tenant: string,
+  id: string,
+  subject: string,
+): Promise<{ server: 'global' | 'tenant'; request: ChatRequest; enhancement: Record<string, unknown> }> {
   const body = ticketBody({ id, subject, description: 'Since this morning.' });
-  const response = await running.app.inject({ method: 'POST', url: `/v1/webhooks/${tenant}/tickets`, payload: body, headers: signedHeaders(secrets.get(tenant)!, body) });
+  const response = await running.app.inject({
+    method: 'POST',
+    url: `/v1/webhooks/${tenant}/tickets`,
+    payload: body,
+    headers: signedHeaders(secrets.get(tenant)!, body),
+  });
   expect(response.statusCode).toBe(202);
-  const enhancement = await waitFor(async () => {
-    const { rows } = await t.services.db.query<{ enhancement: Record<string, unknown> | null }>('SELECT enhancement FROM tickets WHERE tenant_id = $1 AND ticket_id = $2', [tenant, id]);
-    return rows[0]?.enhancement ?? undefined;
-  }, { message: `ticket ${tenant}/${id} enhanced` });
+  const enhancement = await waitFor(
+    async () => {
+      const { rows } = await t.services.db.query<{ enhancement: Record<string, unknown> | null }>(
+        'SELECT enhancement FROM tickets WHERE tenant_id = $1 AND ticket_id = $2',
+        [tenant, id],
+      );
+      return rows[0]?.enhancement ?? undefined;
+    },
+    { message: `ticket ${tenant}/${id} enhanced` },
+  );
   const atTenant = tenantFake.requests.filter((request) => subjectOf(request) === subject);
   const atGlobal = globalFake.requests.filter((request) => subjectOf(request) === subject);
   expect(atTenant.length + atGlobal.length).toBe(1);
-  return atTenant.length === 1 ? { server: 'tenant', request: atTenant[0]!, enhancement } : { server: 'global', request: atGlobal[0]!, enhancement };
+  return atTenant.length === 1
+    ? { server: 'tenant', request: atTenant[0]!, enhancement }
+    : { server: 'global', request: atGlobal[0]!, enhancement };
 }
 
 describe('per-tenant model settings', () => {
-  it('stores a tenant\'s own settings with the API key sealed, and shows only whether a key is set', async () => {
-    const put = await putModel('acme', { model: 'tenant-gpt', baseUrl: tenantFake.url, apiKey: tenantKey, language: 'de' });
+  it("stores a tenant's own settings with the API key sealed, and shows only whether a key is set", async () => {
+    const put = await putModel('acme', {
+      model: 'tenant-gpt',
+      baseUrl: tenantFake.url,
+      apiKey: tenantKey,
+      language: 'de',
+    });
     expect(put.statusCode).toBe(200);
-    expect(put.json()).toEqual({ tenant: 'acme', model: 'tenant-gpt', baseUrl: tenantFake.url, language: 'de', apiKeySet: true });
+    expect(put.json()).toEqual({
+      tenant: 'acme',
+      model: 'tenant-gpt',
+      baseUrl: tenantFake.url,
+      language: 'de',
+      apiKeySet: true,
+    });
     const shown = await running.app.inject({ method: 'GET', url: '/v1/admin/tenants/acme/model', headers: admin });
     expect(shown.json()).toEqual(put.json());
     const none = await running.app.inject({ method: 'GET', url: '/v1/admin/tenants/globex/model', headers: admin });
@@ -79,7 +126,7 @@ describe('per-tenant model settings', () => {
     expect(JSON.stringify(stored)).not.toContain('tenant-gpt');
   });
 
-  it('sends each tenant\'s tickets to its own server with its key, model and language, the others to the global one', async () => {
+  it("sends each tenant's tickets to its own server with its key, model and language, the others to the global one", async () => {
     const acme = await enhanced('acme', 'A-1', 'Printer jams on floor 3');
     expect(acme.server).toBe('tenant');
     expect(acme.request.authorization).toBe(`Bearer ${tenantKey}`);
@@ -111,7 +158,11 @@ describe('per-tenant model settings', () => {
   });
 
   it('picks up changed, rotated and cleared settings without a restart', async () => {
-    expect((await putModel('acme', { model: 'tenant-gpt-2', language: null })).json()).toMatchObject({ model: 'tenant-gpt-2', language: null, apiKeySet: true });
+    expect((await putModel('acme', { model: 'tenant-gpt-2', language: null })).json()).toMatchObject({
+      model: 'tenant-gpt-2',
+      language: null,
+      apiKeySet: true,
+    });
     const changed = await enhanced('acme', 'A-2', 'VPN drops every hour');
     expect(changed.server).toBe('tenant');
     expect(changed.request.body.model).toBe('tenant-gpt-2');
@@ -121,7 +172,9 @@ describe('per-tenant model settings', () => {
     const elsewhere = await TenantRegistry.connect(t.config);
     await elsewhere.changeModelSettings('acme', (current) => applyModelChange(current, { apiKey: rotatedKey }));
     await elsewhere.close();
-    await waitFor(async () => (await t.services.registry.get('acme'))?.model?.apiKey === rotatedKey, { message: 'the worker sees the rotated key' });
+    await waitFor(async () => (await t.services.registry.get('acme'))?.model?.apiKey === rotatedKey, {
+      message: 'the worker sees the rotated key',
+    });
     const rotated = await enhanced('acme', 'A-3', 'Laptop will not boot');
     expect(rotated.request.authorization).toBe(`Bearer ${rotatedKey}`);
 
@@ -148,12 +201,16 @@ describe('per-tenant model settings', () => {
     for (const [payload, message] of cases) {
       const response = await putModel('globex', payload);
       expect(response.statusCode, JSON.stringify(payload)).toBe(400);
-      expect(response.json()).toMatchObject({ error: { code: 'BAD_REQUEST', message: expect.stringMatching(message) } });
+      expect(response.json()).toMatchObject({
+        error: { code: 'BAD_REQUEST', message: expect.stringMatching(message) },
+      });
       expect(response.body).not.toContain('secret-value');
       expect(response.body).not.toContain(tenantKey);
     }
     expect((await putModel('nobody', { model: 'x' })).statusCode).toBe(404);
-    expect((await running.app.inject({ method: 'GET', url: '/v1/admin/tenants/globex/model', headers: admin })).json()).toMatchObject({ model: null, apiKeySet: false });
+    expect(
+      (await running.app.inject({ method: 'GET', url: '/v1/admin/tenants/globex/model', headers: admin })).json(),
+    ).toMatchObject({ model: null, apiKeySet: false });
   });
 });
 
@@ -171,25 +228,49 @@ describe('streamdesk tenant model', () => {
     });
 
   it('sets, shows and clears settings without ever printing the key', async () => {
-    const set = await cli('set', 'initech', '--base-url', tenantFake.url, '--api-key', tenantKey, '--language', 'pt-BR', '--json');
+    const set = await cli(
+      'set',
+      'initech',
+      '--base-url',
+      tenantFake.url,
+      '--api-key',
+      tenantKey,
+      '--language',
+      'pt-BR',
+      '--json',
+    );
     expect(set.code, set.stderr).toBe(0);
-    expect(JSON.parse(set.stdout)).toEqual({ tenant: 'initech', model: 'tenant-gpt', baseUrl: tenantFake.url, language: 'pt-BR', apiKeySet: true });
+    expect(JSON.parse(set.stdout)).toEqual({
+      tenant: 'initech',
+      model: 'tenant-gpt',
+      baseUrl: tenantFake.url,
+      language: 'pt-BR',
+      apiKeySet: true,
+    });
     const rotated = await withStdin(`${rotatedKey}\n`, 'set', 'initech', '--api-key-stdin', '--unset', 'model');
     expect(rotated.code, rotated.stderr).toBe(0);
     expect(rotated.stdout).toMatch(/^initech\tmodel=\(global\)\tbaseUrl=\S+\tapiKey=set\tlanguage=pt-BR\n$/);
     const shown = await cli('show', 'initech');
     expect(shown.stdout).toContain('apiKey=set');
-    expect((await t.services.registry.changeModelSettings('initech', (current) => current)).model?.apiKey).toBe(rotatedKey);
+    expect((await t.services.registry.changeModelSettings('initech', (current) => current)).model?.apiKey).toBe(
+      rotatedKey,
+    );
     for (const output of [set, rotated, shown]) expect(output.stdout + output.stderr).not.toMatch(/sk-/);
 
     const cleared = await cli('clear', 'initech');
     expect(cleared.code).toBe(0);
-    expect(JSON.parse((await cli('show', 'initech', '--json')).stdout)).toMatchObject({ model: null, apiKeySet: false });
+    expect(JSON.parse((await cli('show', 'initech', '--json')).stdout)).toMatchObject({
+      model: null,
+      apiKeySet: false,
+    });
   });
 
   it('refuses invalid settings with a usage error', async () => {
     for (const [args, message] of [
-      [['set', 'initech', '--base-url', 'https://models.example/v1'], /apiKey: a baseUrl needs the tenant's own apiKey/],
+      [
+        ['set', 'initech', '--base-url', 'https://models.example/v1'],
+        /apiKey: a baseUrl needs the tenant's own apiKey/,
+      ],
       [['set', 'initech', '--language', 'xx'], /--language: is not a known language code/],
       [['set', 'initech', '--api-key', 'bad key secret-value'], /--api-key: expected 1 to 4096 printable characters/],
       [['set', 'initech'], /give at least one of/],
@@ -208,9 +289,18 @@ describe('streamdesk tenant model', () => {
 describe('enhancers per tenant', () => {
   const global = { apiKey: undefined, baseUrl: undefined, model: 'global-gpt', timeoutMs: 1_000 };
   const settings = new Map<string, TenantModelSettings>();
-  const tenants = (id: string) => Promise.resolve(settings.has(id) ? ({ id, model: settings.get(id) } as Tenant) : undefined);
+  const tenants = (id: string) =>
+    Promise.resolve(settings.has(id) ? ({ id, model: settings.get(id) } as Tenant) : undefined);
   const gates: string[] = [];
-  const enhancers = new TenantEnhancers({ global, tenant: tenants, gate: (provider) => (gates.push(provider), new ProviderGate(t.services.redis, t.services.keys, provider, t.config.llmLimits, 5_000)), offline: offlineEnhancer });
+  const enhancers = new TenantEnhancers({
+    global,
+    tenant: tenants,
+    gate: (provider) => (
+      gates.push(provider),
+      new ProviderGate(t.services.redis, t.services.keys, provider, t.config.llmLimits, 5_000)
+    ),
+    offline: offlineEnhancer,
+  });
 
   it('falls back to the offline enhancer when neither the tenant nor the global settings have a key', async () => {
     expect(await enhancers.forTenant('plain')).toBe(offlineEnhancer);
@@ -237,10 +327,15 @@ describe('sealing', () => {
   it('reseals the model settings with a new encryption key', async () => {
     await t.services.registry.create({ id: 'rekeyed' });
     await t.services.registry.changeModelSettings('rekeyed', () => ({ model: 'tenant-gpt', apiKey: tenantKey }));
-    const rawModel = async () => (await t.services.redis.hgetall(`${t.services.keys.tenantEntityPrefix}:rekeyed`)).model ?? '';
+    const rawModel = async () =>
+      (await t.services.redis.hgetall(`${t.services.keys.tenantEntityPrefix}:rekeyed`)).model ?? '';
     const firstKeyId = SecretBox.keyIdOf(await rawModel());
     const secondKey = 'b'.repeat(64);
-    const rotated = await TenantRegistry.connect({ ...t.config, secretsKey: secondKey, secretsPreviousKeys: [t.config.secretsKey!] });
+    const rotated = await TenantRegistry.connect({
+      ...t.config,
+      secretsKey: secondKey,
+      secretsPreviousKeys: [t.config.secretsKey!],
+    });
     expect(await rotated.reseal()).toBeGreaterThanOrEqual(1);
     await rotated.close();
     expect(SecretBox.keyIdOf(await rawModel())).not.toBe(firstKeyId);

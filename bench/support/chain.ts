@@ -13,16 +13,36 @@ const emptyContext = { similarTickets: [], assets: [], unmatchedIps: [], kbArtic
 
 /** The chain's three hops as no-op stages with trivially valid follow-on data. */
 export const hops: { name: string; handles: EventType; emit: FollowOn }[] = [
-  { name: 'hop1', handles: 'ticket.received', emit: { type: 'ticket.context_gathered', data: { context: emptyContext } } },
+  {
+    name: 'hop1',
+    handles: 'ticket.received',
+    emit: { type: 'ticket.context_gathered', data: { context: emptyContext } },
+  },
   {
     name: 'hop2',
     handles: 'ticket.context_gathered',
     emit: {
       type: 'ticket.enhanced',
-      data: { enhancement: { summary: 's', likelyCause: '', suggestedCategory: '', suggestedPriority: 'low', nextSteps: [], confidence: 0.5 }, model: 'bench', tokens: { prompt: 0, completion: 0 }, latencyMs: 0 },
+      data: {
+        enhancement: {
+          summary: 's',
+          likelyCause: '',
+          suggestedCategory: '',
+          suggestedPriority: 'low',
+          nextSteps: [],
+          confidence: 0.5,
+        },
+        model: 'bench',
+        tokens: { prompt: 0, completion: 0 },
+        latencyMs: 0,
+      },
     },
   },
-  { name: 'hop3', handles: 'ticket.enhanced', emit: { type: 'ticket.written_back', data: { target: 'none', noteId: null, status: null } } },
+  {
+    name: 'hop3',
+    handles: 'ticket.enhanced',
+    emit: { type: 'ticket.written_back', data: { target: 'none', noteId: null, status: null } },
+  },
 ];
 
 export function noopStage(hop: (typeof hops)[number]): AnyStage {
@@ -42,7 +62,11 @@ function receivedEvent(tenant: string, n: number): TicketEvent {
     causation: '',
     correlation: id,
     traceparent: '00-00000000000000000000000000000000-0000000000000000-00',
-    data: { action: 'ticket.created', ticket: { id: `E-${n}`, subject: `Ticket ${n}`, description: 'Bench ticket for the stream engine.' }, deliveryId: `bench-${n}` },
+    data: {
+      action: 'ticket.created',
+      ticket: { id: `E-${n}`, subject: `Ticket ${n}`, description: 'Bench ticket for the stream engine.' },
+      deliveryId: `bench-${n}`,
+    },
   };
 }
 
@@ -74,9 +98,26 @@ export async function unlinkMatching(redis: RedisClient, pattern: string): Promi
 }
 
 /** The raw ceiling's hop: XREADGROUP COUNT/BLOCK, then per entry MULTI{XADD next, XACK} in one pipeline per batch. */
-export async function rawHop(connection: RedisClient, from: string, to: string, settings: { rawCount: number; blockMs: number }, running: () => boolean): Promise<void> {
+export async function rawHop(
+  connection: RedisClient,
+  from: string,
+  to: string,
+  settings: { rawCount: number; blockMs: number },
+  running: () => boolean,
+): Promise<void> {
   while (running()) {
-    const reply = (await connection.xreadgroup('GROUP', 'g', 'c', 'COUNT', settings.rawCount, 'BLOCK', settings.blockMs, 'STREAMS', from, '>')) as [string, [string, string[]][]][] | null;
+    const reply = (await connection.xreadgroup(
+      'GROUP',
+      'g',
+      'c',
+      'COUNT',
+      settings.rawCount,
+      'BLOCK',
+      settings.blockMs,
+      'STREAMS',
+      from,
+      '>',
+    )) as [string, [string, string[]][]][] | null;
     const entries = reply?.[0]?.[1] ?? [];
     if (entries.length === 0) continue;
     const pipeline = connection.pipeline();

@@ -4,7 +4,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 /** CPU time (seconds) per party on this machine: what the 2 cores were spent on during a run. */
 export type CpuParties = { streamdesk: number; loadGenerator: number; postgres: number; redis: number; other: number };
 
-export type CpuSnapshot = { at: number; processes: Map<number, { party: keyof CpuParties; seconds: number }>; reapedChildren: number } | undefined;
+export type CpuSnapshot =
+  | { at: number; processes: Map<number, { party: keyof CpuParties; seconds: number }>; reapedChildren: number }
+  | undefined;
 
 let ticksPerSecond: number | undefined;
 
@@ -67,7 +69,13 @@ export function cpuSnapshot(): CpuSnapshot {
 /** Cores used per party between two snapshots (CPU seconds / wall seconds), rounded to 0.01. */
 export function coresUsed(from: CpuSnapshot, to: CpuSnapshot): CpuParties | undefined {
   if (!from || !to) return undefined;
-  const seconds: CpuParties = { streamdesk: 0, loadGenerator: to.reapedChildren - from.reapedChildren, postgres: 0, redis: 0, other: 0 };
+  const seconds: CpuParties = {
+    streamdesk: 0,
+    loadGenerator: to.reapedChildren - from.reapedChildren,
+    postgres: 0,
+    redis: 0,
+    other: 0,
+  };
   for (const [pid, now] of to.processes) {
     const before = from.processes.get(pid);
     seconds[now.party] += Math.max(0, now.seconds - (before?.seconds ?? 0));
@@ -78,5 +86,11 @@ export function coresUsed(from: CpuSnapshot, to: CpuSnapshot): CpuParties | unde
   }
   const wall = (to.at - from.at) / 1_000;
   const cores = (key: Party) => Math.round((seconds[key] / wall) * 100) / 100;
-  return { streamdesk: cores('streamdesk'), loadGenerator: cores('loadGenerator'), postgres: cores('postgres'), redis: cores('redis'), other: cores('other') };
+  return {
+    streamdesk: cores('streamdesk'),
+    loadGenerator: cores('loadGenerator'),
+    postgres: cores('postgres'),
+    redis: cores('redis'),
+    other: cores('other'),
+  };
 }

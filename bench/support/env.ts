@@ -16,7 +16,13 @@ export type BenchEnv = { name: string; config: Config; services: Services; logge
  * Logs go through pino at `logLevel` into `logFile` (/dev/null by default: serialising them costs
  * what it costs in production, writing them costs nothing).
  */
-export async function openBenchEnv(target: BenchTarget, runId: string, phase: string, cleanups: Cleanups, extra: Record<string, string> = {}): Promise<BenchEnv & { close(): Promise<void> }> {
+export async function openBenchEnv(
+  target: BenchTarget,
+  runId: string,
+  phase: string,
+  cleanups: Cleanups,
+  extra: Record<string, string> = {},
+): Promise<BenchEnv & { close(): Promise<void> }> {
   const name = `${runId}-${phase}`;
   const config = loadConfig(
     isolatedEnv(name, {
@@ -28,7 +34,10 @@ export async function openBenchEnv(target: BenchTarget, runId: string, phase: st
       ...extra,
     }),
   );
-  const logger = pino({ level: config.logLevel, base: { service: 'streamdesk', role: 'bench' } }, pino.destination({ dest: target.logFile, sync: true, append: true }));
+  const logger = pino(
+    { level: config.logLevel, base: { service: 'streamdesk', role: 'bench' } },
+    pino.destination({ dest: target.logFile, sync: true, append: true }),
+  );
   let dropped = false;
   const drop = async () => {
     if (dropped) return;
@@ -37,7 +46,9 @@ export async function openBenchEnv(target: BenchTarget, runId: string, phase: st
   };
   // Registered before connecting: a failure half-way through opening still removes what was made.
   const removeDrop = cleanups.push(`drop ${name}`, drop);
-  const services = await openServices(config, logger, { metrics: createMetrics({ tenantLabel: config.metricsTenantLabel, defaultMetrics: false }) });
+  const services = await openServices(config, logger, {
+    metrics: createMetrics({ tenantLabel: config.metricsTenantLabel, defaultMetrics: false }),
+  });
   const removeClose = cleanups.push(`close ${name}`, () => services.close());
   return {
     name,

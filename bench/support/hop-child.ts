@@ -17,7 +17,11 @@ export type HopJob =
   | { kind: 'raw'; redisUrl: string; from: string; to: string; rawCount: number; blockMs: number };
 
 async function prepare(job: HopJob): Promise<{ go(): void; stop(): Promise<void> }> {
-  const config = loadConfig({ REDIS_URL: job.redisUrl, REDIS_PREFIX: job.kind === 'engine' ? job.prefix : 'bench', LOG_LEVEL: 'silent' });
+  const config = loadConfig({
+    REDIS_URL: job.redisUrl,
+    REDIS_PREFIX: job.kind === 'engine' ? job.prefix : 'bench',
+    LOG_LEVEL: 'silent',
+  });
   const logger = pino({ level: 'silent' });
   if (job.kind === 'engine') {
     const redis = createRedis(config, 'commands');

@@ -38,7 +38,13 @@ async function runAutocannon(job: LoadJob): Promise<LoadSummary> {
     errors: result.errors,
     timeouts: result.timeouts,
     durationSeconds: result.duration,
-    latencyMs: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max, mean: result.latency.mean },
+    latencyMs: {
+      p50: result.latency.p50,
+      p90: result.latency.p90,
+      p99: result.latency.p99,
+      max: result.latency.max,
+      mean: result.latency.mean,
+    },
     statusCodes,
     startedAt: result.start.getTime(),
     finishedAt: result.finish.getTime(),
@@ -47,7 +53,8 @@ async function runAutocannon(job: LoadJob): Promise<LoadSummary> {
 
 function run(job: LoadJob): Promise<LoadSummary> {
   if (job.mode === 'paced') {
-    if (job.overallRate === undefined || job.durationSeconds === undefined) throw new Error('A paced job needs overallRate and durationSeconds');
+    if (job.overallRate === undefined || job.durationSeconds === undefined)
+      throw new Error('A paced job needs overallRate and durationSeconds');
     return runPaced({ ...job, overallRate: job.overallRate, durationSeconds: job.durationSeconds });
   }
   return runAutocannon(job);
@@ -56,7 +63,8 @@ function run(job: LoadJob): Promise<LoadSummary> {
 process.once('message', (job: LoadJob) => {
   run(job).then(
     (summary) => process.send?.({ ok: true, summary }, () => process.exit(0)),
-    (error: unknown) => process.send?.({ ok: false, error: String((error as Error).stack ?? error) }, () => process.exit(1)),
+    (error: unknown) =>
+      process.send?.({ ok: false, error: String((error as Error).stack ?? error) }, () => process.exit(1)),
   );
 });
 

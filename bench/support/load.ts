@@ -39,7 +39,9 @@ type Reply = { ok: true; summary: LoadSummary } | { ok: false; error: string };
 
 /** Without --cpu-prof: a profile of the bench run is a profile of streamdesk, not of the load generator. */
 function childEnv(): NodeJS.ProcessEnv {
-  const options = (process.env.NODE_OPTIONS ?? '').split(/\s+/).filter((option) => option && !option.startsWith('--cpu-prof'));
+  const options = (process.env.NODE_OPTIONS ?? '')
+    .split(/\s+/)
+    .filter((option) => option && !option.startsWith('--cpu-prof'));
   return { ...process.env, NODE_OPTIONS: options.join(' ') };
 }
 
@@ -48,7 +50,11 @@ function childEnv(): NodeJS.ProcessEnv {
  * once the child has loaded, just before it is given the job: start measuring there.
  */
 export function runLoad(job: LoadJob, cleanups: Cleanups, onReady?: () => void): Promise<LoadSummary> {
-  const child = fork(new URL('./load-child.ts', import.meta.url), [], { execArgv: ['--import', 'tsx'], env: childEnv(), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(new URL('./load-child.ts', import.meta.url), [], {
+    execArgv: ['--import', 'tsx'],
+    env: childEnv(),
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const forget = cleanups.push('load generator child', async () => {
     child.kill('SIGKILL');
   });

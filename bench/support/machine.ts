@@ -61,7 +61,8 @@ export async function describeMachine(target: { redisUrl: string; databaseUrl: s
 export function gitCommit(cwd: string): string {
   try {
     const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd, encoding: 'utf8' }).trim() !== '';
+    const dirty =
+      execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd, encoding: 'utf8' }).trim() !== '';
     return dirty ? `${commit}+dirty` : commit;
   } catch {
     return 'unknown';

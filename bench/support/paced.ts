@@ -32,7 +32,14 @@ export async function runPaced(job: LoadJob & { overallRate: number; durationSec
       const { body, headers } = signedTicket(job.secret, `${job.idPrefix}-${index}`);
       sendLags.push(performance.now() - due);
       const request = http.request(
-        { agent, host: url.hostname, port: url.port, method: 'POST', path: `/v1/webhooks/${job.tenant}/tickets`, headers: { ...headers, 'content-length': Buffer.byteLength(body) } },
+        {
+          agent,
+          host: url.hostname,
+          port: url.port,
+          method: 'POST',
+          path: `/v1/webhooks/${job.tenant}/tickets`,
+          headers: { ...headers, 'content-length': Buffer.byteLength(body) },
+        },
         (response) => {
           response.resume();
           response.once('end', () => {
@@ -73,7 +80,13 @@ export async function runPaced(job: LoadJob & { overallRate: number; durationSec
     errors,
     timeouts: 0,
     durationSeconds: (lastResponse - start) / 1_000,
-    latencyMs: { p50: rounded(0.5), p90: rounded(0.9), p99: rounded(0.99), max: rounded(1), mean: latencies.reduce((a, b) => a + b, 0) / Math.max(1, latencies.length) },
+    latencyMs: {
+      p50: rounded(0.5),
+      p90: rounded(0.9),
+      p99: rounded(0.99),
+      max: rounded(1),
+      mean: latencies.reduce((a, b) => a + b, 0) / Math.max(1, latencies.length),
+    },
     sendLagMsP99: Math.round(quantile(sendLags, 0.99) * 100) / 100,
     statusCodes,
     startedAt,

@@ -18,10 +18,14 @@ export const round = (value: number, digits = 1): number => {
 };
 
 /** Resolves once `check` is true; polls every `intervalMs`; throws after `timeoutMs`. */
-export async function until(check: () => Promise<boolean>, options: { timeoutMs: number; intervalMs: number; what: string }): Promise<void> {
+export async function until(
+  check: () => Promise<boolean>,
+  options: { timeoutMs: number; intervalMs: number; what: string },
+): Promise<void> {
   const deadline = performance.now() + options.timeoutMs;
   while (!(await check())) {
-    if (performance.now() > deadline) throw new Error(`Timed out after ${options.timeoutMs} ms waiting for ${options.what}`);
+    if (performance.now() > deadline)
+      throw new Error(`Timed out after ${options.timeoutMs} ms waiting for ${options.what}`);
     await new Promise((resolve) => setTimeout(resolve, options.intervalMs));
   }
 }

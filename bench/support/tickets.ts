@@ -1,6 +1,13 @@
 import { signWebhook } from '../../src/ingest/signature.js';
 
-const subjects = ['VPN down', 'Printer offline', 'Mailbox full', 'Cannot log in', 'Slow network share', 'Laptop will not boot'];
+const subjects = [
+  'VPN down',
+  'Printer offline',
+  'Mailbox full',
+  'Cannot log in',
+  'Slow network share',
+  'Laptop will not boot',
+];
 let timestamp = '';
 let timestampSecond = -1;
 

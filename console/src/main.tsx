@@ -25,18 +25,34 @@ function SignIn({ onSignedIn }: { onSignedIn: (session: Session) => void }) {
       onSignedIn(await api<Session>('POST', '/console/api/session', { token }));
     } catch (failure) {
       const known = failure instanceof ApiError ? failure : undefined;
-      setError(known?.code === 'UNAUTHORIZED' ? 'That is not the admin token. Check ADMIN_TOKEN of this streamdesk and try again.' : (known?.message ?? String(failure)));
+      setError(
+        known?.code === 'UNAUTHORIZED'
+          ? 'That is not the admin token. Check ADMIN_TOKEN of this streamdesk and try again.'
+          : (known?.message ?? String(failure)),
+      );
       setBusy(false);
     }
   };
   return (
     <main class="sign-in">
       <h1>streamdesk console</h1>
-      <p>Sign in with the admin token (the <code>ADMIN_TOKEN</code> this streamdesk was started with).</p>
+      <p>
+        Sign in with the admin token (the <code>ADMIN_TOKEN</code> this streamdesk was started with).
+      </p>
       <form onSubmit={(event) => void submit(event)}>
         <label for="token">Admin token</label>
-        <input id="token" ref={input} type="password" autocomplete="current-password" required value={token} onInput={(event) => setToken(event.currentTarget.value)} />
-        <button type="submit" disabled={busy}>{busy ? 'Signing in…' : 'Sign in'}</button>
+        <input
+          id="token"
+          ref={input}
+          type="password"
+          autocomplete="current-password"
+          required
+          value={token}
+          onInput={(event) => setToken(event.currentTarget.value)}
+        />
+        <button type="submit" disabled={busy}>
+          {busy ? 'Signing in…' : 'Sign in'}
+        </button>
       </form>
       <ErrorNote message={error} />
     </main>
@@ -56,32 +72,54 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
   const [error, setError] = useState<string>();
   const main = useRef<HTMLElement>(null);
   useEffect(() => {
-    api<{ tenants: Tenant[] }>('GET', '/v1/admin/tenants').then((answer) => setTenants(answer.tenants), (failure: Error) => setError(failure.message));
+    api<{ tenants: Tenant[] }>('GET', '/v1/admin/tenants').then(
+      (answer) => setTenants(answer.tenants),
+      (failure: Error) => setError(failure.message),
+    );
   }, []);
   // After navigation, keyboard and screen-reader users start at the new page's heading.
   useEffect(() => main.current?.querySelector<HTMLElement>('h1')?.focus(), [route.page, route.params.ticket]);
   const page = route.page === 'ticket' ? 'tickets' : route.page;
   return (
     <>
-      <a class="skip" href="#main" onClick={(event) => { event.preventDefault(); main.current?.querySelector<HTMLElement>('h1')?.focus(); }}>Skip to content</a>
+      <a
+        class="skip"
+        href="#main"
+        onClick={(event) => {
+          event.preventDefault();
+          main.current?.querySelector<HTMLElement>('h1')?.focus();
+        }}
+      >
+        Skip to content
+      </a>
       <header class="top">
         <span class="brand">streamdesk</span>
         <nav aria-label="Sections">
           <ul>
             {sections.map((section) => (
-              <li key={section.route}><a href={section.href} aria-current={page === section.route ? 'page' : undefined}>{section.label}</a></li>
+              <li key={section.route}>
+                <a href={section.href} aria-current={page === section.route ? 'page' : undefined}>
+                  {section.label}
+                </a>
+              </li>
             ))}
           </ul>
         </nav>
-        <span class="zone" title="Times are shown in this zone">Times in {viewerZone}</span>
-        <button type="button" class="secondary" onClick={onSignOut}>Sign out</button>
+        <span class="zone" title="Times are shown in this zone">
+          Times in {viewerZone}
+        </span>
+        <button type="button" class="secondary" onClick={onSignOut}>
+          Sign out
+        </button>
       </header>
       <main id="main" ref={main}>
         <ErrorNote message={error && `The tenants could not be loaded: ${error}`} />
         {!tenants && !error ? <p>Loading tenants…</p> : null}
         {tenants && route.page === 'overview' ? <OverviewPage tenants={tenants} /> : null}
         {tenants && route.page === 'tickets' ? <TicketsPage tenants={tenants} params={route.params} /> : null}
-        {tenants && route.page === 'ticket' ? <TicketPage tenant={route.params.tenant ?? ''} ticketId={route.params.ticket ?? ''} /> : null}
+        {tenants && route.page === 'ticket' ? (
+          <TicketPage tenant={route.params.tenant ?? ''} ticketId={route.params.ticket ?? ''} />
+        ) : null}
         {tenants && route.page === 'dead-letters' ? <DeadLettersPage tenants={tenants} params={route.params} /> : null}
         {tenants && route.page === 'context' ? <ContextDataPage tenants={tenants} params={route.params} /> : null}
       </main>

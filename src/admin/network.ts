@@ -15,7 +15,10 @@ function ipv6Bits(address: string): bigint {
   const [head = '', tail] = text.split('::');
   const headGroups = head ? head.split(':') : [];
   const tailGroups = tail ? tail.split(':') : [];
-  const groups = tail === undefined ? headGroups : [...headGroups, ...Array<string>(8 - headGroups.length - tailGroups.length).fill('0'), ...tailGroups];
+  const groups =
+    tail === undefined
+      ? headGroups
+      : [...headGroups, ...Array<string>(8 - headGroups.length - tailGroups.length).fill('0'), ...tailGroups];
   return groups.reduce((bits, group) => (bits << 16n) + BigInt(Number.parseInt(group, 16)), 0n);
 }
 
@@ -28,10 +31,12 @@ const ipv4Text = (bits: bigint) => [24n, 16n, 8n, 0n].map((shift) => String((bit
 export function checkNetwork(value: string): { network: string } | { error: string } {
   const [address = '', prefixText, extra] = value.trim().split('/');
   const family = isIP(address);
-  if (family === 0 || extra !== undefined) return { error: `"${value}" is not an IP address or a CIDR network such as 10.20.0.0/16` };
+  if (family === 0 || extra !== undefined)
+    return { error: `"${value}" is not an IP address or a CIDR network such as 10.20.0.0/16` };
   const width = family === 4 ? 32 : 128;
   if (prefixText === undefined) return { network: address };
-  if (!/^\d{1,3}$/.test(prefixText) || Number(prefixText) > width) return { error: `"/${prefixText}" is not a prefix length for IPv${family} (0 to ${width})` };
+  if (!/^\d{1,3}$/.test(prefixText) || Number(prefixText) > width)
+    return { error: `"/${prefixText}" is not a prefix length for IPv${family} (0 to ${width})` };
   const prefix = BigInt(prefixText);
   const bits = family === 4 ? ipv4Bits(address) : ipv6Bits(address);
   const hostMask = (1n << (BigInt(width) - prefix)) - 1n;

@@ -5,12 +5,20 @@ import { adminSql } from './sql.js';
 
 export const ticketStatuses = ['received', 'context_gathered', 'enhanced', 'written_back', 'failed'] as const;
 
-const isoTime = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 time with a zone, e.g. 2026-01-31T09:00:00Z' });
+const isoTime = z.iso.datetime({
+  offset: true,
+  message: 'must be an ISO 8601 time with a zone, e.g. 2026-01-31T09:00:00Z',
+});
 
 /** Filters and paging of a ticket listing; every field comes from a query string or CLI option. */
 export const ticketListQuerySchema = z.object({
   status: z.enum(ticketStatuses).optional(),
-  q: z.string().trim().max(200).optional().transform((text) => text || undefined),
+  q: z
+    .string()
+    .trim()
+    .max(200)
+    .optional()
+    .transform((text) => text || undefined),
   from: isoTime.optional(),
   to: isoTime.optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
@@ -75,7 +83,14 @@ export async function listTickets(db: Db, tenant: string, input: TicketListQuery
   const cursor = query.cursor ? decodeCursor(query.cursor) : undefined;
   if (query.cursor && !cursor) throw new StreamdeskError('BAD_REQUEST', 'cursor: not a cursor this listing returned');
   const { rows } = await db.query<Row>(adminSql.listTickets, [
-    tenant, query.status ?? null, query.q ?? null, query.from ?? null, query.to ?? null, cursor?.[0] ?? null, cursor?.[1] ?? null, query.limit + 1,
+    tenant,
+    query.status ?? null,
+    query.q ?? null,
+    query.from ?? null,
+    query.to ?? null,
+    cursor?.[0] ?? null,
+    cursor?.[1] ?? null,
+    query.limit + 1,
   ]);
   const page = rows.slice(0, query.limit);
   const last = page.at(-1);

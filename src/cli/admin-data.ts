@@ -2,7 +2,13 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { deleteContextItem, importContextData, listContextData, type ContextKind, type ImportFormat } from '../admin/context-data.js';
+import {
+  deleteContextItem,
+  importContextData,
+  listContextData,
+  type ContextKind,
+  type ImportFormat,
+} from '../admin/context-data.js';
 import { parseInput } from '../admin/input.js';
 import { listTickets, ticketListQuerySchema } from '../admin/tickets.js';
 import type { Config } from '../config/config.js';
@@ -13,13 +19,21 @@ import type { ExtraCommand } from './commands.js';
 
 class AdminDataUsageError extends Error {}
 
-const pagingSchema = z.object({ limit: z.coerce.number().int().min(1).max(10_000), offset: z.coerce.number().int().min(0) });
+const pagingSchema = z.object({
+  limit: z.coerce.number().int().min(1).max(10_000),
+  offset: z.coerce.number().int().min(0),
+});
 
-async function forTenant<T>(config: Config, tenant: string | undefined, work: (services: Services, tenant: string) => Promise<T>): Promise<T> {
+async function forTenant<T>(
+  config: Config,
+  tenant: string | undefined,
+  work: (services: Services, tenant: string) => Promise<T>,
+): Promise<T> {
   if (!tenant) throw new AdminDataUsageError('--tenant T is required');
   const services = await openServices(config, createLogger({ logLevel: 'warn' }, 'cli'));
   try {
-    if (!(await services.registry.get(tenant))) throw new StreamdeskError('UNKNOWN_TENANT', `Tenant "${tenant}" does not exist`);
+    if (!(await services.registry.get(tenant)))
+      throw new StreamdeskError('UNKNOWN_TENANT', `Tenant "${tenant}" does not exist`);
     return await work(services, tenant);
   } finally {
     await services.close();
@@ -30,24 +44,47 @@ const out = (text: string) => process.stdout.write(`${text}\n`);
 
 /** `streamdesk tickets list|search`: the admin API's listing, for a terminal or a script (--json). */
 export const ticketsCommand: ExtraCommand = {
-  usage: 'tickets list|search --tenant T [TEXT] [--status S] [--from ISO] [--to ISO] [--limit N] [--cursor C] [--json]\n                                               list or search a tenant\'s tickets, newest first',
+  usage:
+    "tickets list|search --tenant T [TEXT] [--status S] [--from ISO] [--to ISO] [--limit N] [--cursor C] [--json]\n                                               list or search a tenant's tickets, newest first",
   async run(config, args) {
     const [sub, ...rest] = args;
     if (sub !== 'list' && sub !== 'search') throw new AdminDataUsageError('tickets needs a subcommand: list or search');
     const { values, positionals } = parseArgs({
       args: rest,
       allowPositionals: true,
-      options: { tenant: { type: 'string' }, status: { type: 'string' }, q: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, limit: { type: 'string' }, cursor: { type: 'string' }, json: { type: 'boolean', default: false } },
+      options: {
+        tenant: { type: 'string' },
+        status: { type: 'string' },
+        q: { type: 'string' },
+        from: { type: 'string' },
+        to: { type: 'string' },
+        limit: { type: 'string' },
+        cursor: { type: 'string' },
+        json: { type: 'boolean', default: false },
+      },
     });
     const text = values.q ?? (positionals.length > 0 ? positionals.join(' ') : undefined);
     if (sub === 'search' && !text) throw new AdminDataUsageError('tickets search needs the text to search for');
-    const query = parseInput(ticketListQuerySchema, { status: values.status, q: text, from: values.from, to: values.to, limit: values.limit, cursor: values.cursor });
+    const query = parseInput(ticketListQuerySchema, {
+      status: values.status,
+      q: text,
+      from: values.from,
+      to: values.to,
+      limit: values.limit,
+      cursor: values.cursor,
+    });
     return forTenant(config, values.tenant, async ({ db }, tenant) => {
       const page = await listTickets(db, tenant, query);
       if (values.json) out(JSON.stringify(page, null, 2));
-      else if (page.tickets.length === 0) out(text || values.status || values.from || values.to ? 'No ticket matches' : `Tenant ${tenant} has no tickets yet`);
+      else if (page.tickets.length === 0)
+        out(
+          text || values.status || values.from || values.to
+            ? 'No ticket matches'
+            : `Tenant ${tenant} has no tickets yet`,
+        );
       else {
-        for (const ticket of page.tickets) out(`${ticket.ticketId}\t${ticket.status}\t${ticket.receivedAt}\t${ticket.subject ?? ''}`);
+        for (const ticket of page.tickets)
+          out(`${ticket.ticketId}\t${ticket.status}\t${ticket.receivedAt}\t${ticket.subject ?? ''}`);
         if (page.nextCursor) out(`More: --cursor ${page.nextCursor}`);
       }
       return 0;
@@ -55,7 +92,10 @@ export const ticketsCommand: ExtraCommand = {
   },
 };
 
-const kindNames: Record<ContextKind, { plural: string; command: string }> = { assets: { plural: 'assets', command: 'assets' }, kb: { plural: 'knowledge-base articles', command: 'kb' } };
+const kindNames: Record<ContextKind, { plural: string; command: string }> = {
+  assets: { plural: 'assets', command: 'assets' },
+  kb: { plural: 'knowledge-base articles', command: 'kb' },
+};
 
 /** `streamdesk assets|kb import|list|delete`: the tenant's context data, as in the admin API. */
 function contextDataCommand(kind: ContextKind): ExtraCommand {
@@ -72,11 +112,20 @@ function contextDataCommand(kind: ContextKind): ExtraCommand {
       const { values, positionals } = parseArgs({
         args: rest,
         allowPositionals: true,
-        options: { tenant: { type: 'string' }, format: { type: 'string' }, 'dry-run': { type: 'boolean', default: false }, q: { type: 'string' }, limit: { type: 'string', default: '100' }, offset: { type: 'string', default: '0' }, json: { type: 'boolean', default: false } },
+        options: {
+          tenant: { type: 'string' },
+          format: { type: 'string' },
+          'dry-run': { type: 'boolean', default: false },
+          q: { type: 'string' },
+          limit: { type: 'string', default: '100' },
+          offset: { type: 'string', default: '0' },
+          json: { type: 'boolean', default: false },
+        },
       });
       if (sub === 'import') {
         const file = positionals[0];
-        if (!file) throw new AdminDataUsageError(`${name} import needs a file: streamdesk ${name} import --tenant T assets.csv`);
+        if (!file)
+          throw new AdminDataUsageError(`${name} import needs a file: streamdesk ${name} import --tenant T assets.csv`);
         const format = (values.format ?? (extname(file).toLowerCase() === '.json' ? 'json' : 'csv')) as ImportFormat;
         if (format !== 'csv' && format !== 'json') throw new AdminDataUsageError('--format must be csv or json');
         let content: string;
@@ -89,8 +138,13 @@ function contextDataCommand(kind: ContextKind): ExtraCommand {
           const result = await importContextData(db, kind, tenant, { format, content, dryRun: values['dry-run'] });
           if (values.json) out(JSON.stringify(result, null, 2));
           else {
-            out(`${result.dryRun ? 'Checked (dry run, nothing written)' : 'Imported'}: ${result.received} row(s), ${result.inserted} added, ${result.updated} replaced, ${result.errors.length} not imported`);
-            for (const error of result.errors) out(`  row ${error.row}${error.line ? ` (line ${error.line})` : ''}${error.id ? ` id ${error.id}` : ''}: ${error.messages.join('; ')}`);
+            out(
+              `${result.dryRun ? 'Checked (dry run, nothing written)' : 'Imported'}: ${result.received} row(s), ${result.inserted} added, ${result.updated} replaced, ${result.errors.length} not imported`,
+            );
+            for (const error of result.errors)
+              out(
+                `  row ${error.row}${error.line ? ` (line ${error.line})` : ''}${error.id ? ` id ${error.id}` : ''}: ${error.messages.join('; ')}`,
+              );
           }
           return result.errors.length > 0 ? 1 : 0;
         });
@@ -102,7 +156,12 @@ function contextDataCommand(kind: ContextKind): ExtraCommand {
           if (values.json) out(JSON.stringify(page, null, 2));
           else if (page.items.length === 0) out(`No ${kindNames[kind].plural}`);
           else {
-            for (const item of page.items) out('hostname' in item ? `${item.id}\t${item.hostname}\t${item.network}\t${item.site ?? ''}\t${item.kind ?? ''}` : `${item.id}\t${item.title}`);
+            for (const item of page.items)
+              out(
+                'hostname' in item
+                  ? `${item.id}\t${item.hostname}\t${item.network}\t${item.site ?? ''}\t${item.kind ?? ''}`
+                  : `${item.id}\t${item.title}`,
+              );
             out(`${page.items.length} of ${page.total}`);
           }
           return 0;
@@ -112,7 +171,11 @@ function contextDataCommand(kind: ContextKind): ExtraCommand {
         const id = positionals[0];
         if (!id) throw new AdminDataUsageError(`${name} delete needs an id`);
         return forTenant(config, values.tenant, async ({ db }, tenant) => {
-          if (!(await deleteContextItem(db, kind, tenant, id))) throw new StreamdeskError('NOT_FOUND', `No ${kind === 'assets' ? 'asset' : 'article'} "${id}" for tenant "${tenant}"`);
+          if (!(await deleteContextItem(db, kind, tenant, id)))
+            throw new StreamdeskError(
+              'NOT_FOUND',
+              `No ${kind === 'assets' ? 'asset' : 'article'} "${id}" for tenant "${tenant}"`,
+            );
           out(`Deleted ${id}`);
           return 0;
         });

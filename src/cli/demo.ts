@@ -11,7 +11,11 @@ import { sqlFiles } from '../sql-files.js';
 import { extraCommands } from './commands.js';
 import { demoArticles, demoAssets, demoHistory, demoNewTickets, type DemoTicket } from './demo-data.js';
 
-const demoSql = sqlFiles(new URL('./sql/', import.meta.url), { seedAssets: 'seed-assets', seedKbArticles: 'seed-kb-articles', demoTickets: 'demo-tickets' });
+const demoSql = sqlFiles(new URL('./sql/', import.meta.url), {
+  seedAssets: 'seed-assets',
+  seedKbArticles: 'seed-kb-articles',
+  demoTickets: 'demo-tickets',
+});
 
 export const demoTenantId = 'demo';
 
@@ -43,7 +47,13 @@ type TicketStateRow = {
   ticket_id: string;
   status: string;
   subject: string | null;
-  enhancement: { suggestedCategory?: string; suggestedPriority?: string; confidence?: number; summary?: string; latencyMs?: number } | null;
+  enhancement: {
+    suggestedCategory?: string;
+    suggestedPriority?: string;
+    confidence?: number;
+    summary?: string;
+    latencyMs?: number;
+  } | null;
   failure: { code?: string; stage?: string } | null;
   pipeline_ms: number | null;
 };
@@ -57,7 +67,10 @@ async function demoTenant(services: Services): Promise<{ secret: string; created
     return { secret: tenant.secret, created: true };
   } catch (error) {
     // Another demo created it a moment ago.
-    const raced = error instanceof StreamdeskError && error.code === 'TENANT_EXISTS' ? await services.registry.get(demoTenantId) : undefined;
+    const raced =
+      error instanceof StreamdeskError && error.code === 'TENANT_EXISTS'
+        ? await services.registry.get(demoTenantId)
+        : undefined;
     if (raced) return { secret: raced.secret, created: false };
     throw error;
   }
@@ -65,9 +78,19 @@ async function demoTenant(services: Services): Promise<{ secret: string; created
 
 async function seedContextSources(services: Services): Promise<void> {
   await services.db.query(demoSql.seedAssets, [
-    demoTenantId, demoAssets.map((a) => a.id), demoAssets.map((a) => a.hostname), demoAssets.map((a) => a.network), demoAssets.map((a) => a.site), demoAssets.map((a) => a.kind),
+    demoTenantId,
+    demoAssets.map((a) => a.id),
+    demoAssets.map((a) => a.hostname),
+    demoAssets.map((a) => a.network),
+    demoAssets.map((a) => a.site),
+    demoAssets.map((a) => a.kind),
   ]);
-  await services.db.query(demoSql.seedKbArticles, [demoTenantId, demoArticles.map((a) => a.id), demoArticles.map((a) => a.title), demoArticles.map((a) => a.body)]);
+  await services.db.query(demoSql.seedKbArticles, [
+    demoTenantId,
+    demoArticles.map((a) => a.id),
+    demoArticles.map((a) => a.title),
+    demoArticles.map((a) => a.body),
+  ]);
 }
 
 /** The configured port when it is free, else any free port: the demo must run beside a running streamdesk. */
@@ -81,29 +104,40 @@ async function freePort(preferred: number): Promise<number> {
 }
 
 /** Sends tickets through the real HTTP endpoint, signed as a helpdesk signs them, a few at a time. */
-async function sendTickets(baseUrl: string, secret: string, tickets: (DemoTicket & { id: string; deliveryId: string })[]): Promise<void> {
+async function sendTickets(
+  baseUrl: string,
+  secret: string,
+  tickets: (DemoTicket & { id: string; deliveryId: string })[],
+): Promise<void> {
   const parallel = 5;
   for (let start = 0; start < tickets.length; start += parallel) {
-    await Promise.all(tickets.slice(start, start + parallel).map(async ({ deliveryId, ...ticket }) => {
-      const body = JSON.stringify({ event: 'ticket.created', ticket });
-      const timestamp = String(Math.floor(Date.now() / 1_000));
-      const response = await fetch(`${baseUrl}/v1/webhooks/${demoTenantId}/tickets`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'x-streamdesk-timestamp': timestamp,
-          'x-streamdesk-signature': signWebhook(secret, timestamp, body),
-          'x-streamdesk-delivery': deliveryId,
-        },
-        body,
-      });
-      if (response.status !== 202) throw new Error(`The webhook answered ${response.status} for ticket ${ticket.id}: ${await response.text()}`);
-    }));
+    await Promise.all(
+      tickets.slice(start, start + parallel).map(async ({ deliveryId, ...ticket }) => {
+        const body = JSON.stringify({ event: 'ticket.created', ticket });
+        const timestamp = String(Math.floor(Date.now() / 1_000));
+        const response = await fetch(`${baseUrl}/v1/webhooks/${demoTenantId}/tickets`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'x-streamdesk-timestamp': timestamp,
+            'x-streamdesk-signature': signWebhook(secret, timestamp, body),
+            'x-streamdesk-delivery': deliveryId,
+          },
+          body,
+        });
+        if (response.status !== 202)
+          throw new Error(`The webhook answered ${response.status} for ticket ${ticket.id}: ${await response.text()}`);
+      }),
+    );
   }
 }
 
 /** Polls the projected tickets until every one is written back or failed, or the time is up. */
-async function waitUntilSettled(services: Services, ids: string[], timeoutMs: number): Promise<{ rows: TicketStateRow[]; complete: boolean }> {
+async function waitUntilSettled(
+  services: Services,
+  ids: string[],
+  timeoutMs: number,
+): Promise<{ rows: TicketStateRow[]; complete: boolean }> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const { rows } = await services.db.query<TicketStateRow>(demoSql.demoTickets, [demoTenantId, ids]);
@@ -147,7 +181,11 @@ export function formatTable(rows: DemoRow[]): string {
   ]);
   const widths = header.map((title, column) => Math.max(title.length, ...cells.map((line) => line[column]!.length)));
   const numeric = new Set([4, 6, 7]);
-  const line = (values: string[]) => values.map((value, column) => (numeric.has(column) ? value.padStart(widths[column]!) : value.padEnd(widths[column]!))).join('  ').trimEnd();
+  const line = (values: string[]) =>
+    values
+      .map((value, column) => (numeric.has(column) ? value.padStart(widths[column]!) : value.padEnd(widths[column]!)))
+      .join('  ')
+      .trimEnd();
   return [line(header), widths.map((width) => '-'.repeat(width)).join('  '), ...cells.map(line)].join('\n');
 }
 
@@ -161,11 +199,14 @@ export function formatTable(rows: DemoRow[]): string {
 export async function runDemo(config: Config, options: DemoOptions = {}): Promise<DemoResult> {
   const out = options.out ?? ((text: string) => process.stdout.write(`${text}\n`));
   const timeoutMs = options.timeoutMs ?? 180_000;
-  const logger = options.logger ?? createLogger({ logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel }, 'demo');
+  const logger =
+    options.logger ?? createLogger({ logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel }, 'demo');
   const services = await openServices(config, logger);
   try {
     const { secret, created } = await demoTenant(services);
-    out(`${created ? 'Created' : 'Reusing'} tenant "${demoTenantId}"; enhancer: ${config.openai.apiKey ? `${config.openai.model} at ${config.openai.baseUrl ?? 'api.openai.com'}` : 'offline rules (set OPENAI_API_KEY to use an LLM)'}`);
+    out(
+      `${created ? 'Created' : 'Reusing'} tenant "${demoTenantId}"; enhancer: ${config.openai.apiKey ? `${config.openai.model} at ${config.openai.baseUrl ?? 'api.openai.com'}` : 'offline rules (set OPENAI_API_KEY to use an LLM)'}`,
+    );
     await seedContextSources(services);
     out(`Seeded ${demoAssets.length} assets and ${demoArticles.length} knowledge-base articles`);
 
@@ -178,23 +219,41 @@ export async function runDemo(config: Config, options: DemoOptions = {}): Promis
       const baseUrl = `http://127.0.0.1:${boundPort}`;
       out(`Pipeline running in-process; webhooks at ${baseUrl}/v1/webhooks/${demoTenantId}/tickets`);
 
-      await sendTickets(baseUrl, secret, demoHistory.map((ticket) => ({ ...ticket, deliveryId: `demo-history-${ticket.id}` })));
-      const history = await waitUntilSettled(services, demoHistory.map((ticket) => ticket.id), timeoutMs);
+      await sendTickets(
+        baseUrl,
+        secret,
+        demoHistory.map((ticket) => ({ ...ticket, deliveryId: `demo-history-${ticket.id}` })),
+      );
+      const history = await waitUntilSettled(
+        services,
+        demoHistory.map((ticket) => ticket.id),
+        timeoutMs,
+      );
       out(`${history.rows.length} past tickets in place${history.complete ? '' : ' (some still in progress)'}`);
 
       const run = Date.now().toString(36);
-      const tickets = demoNewTickets.map((ticket, index) => ({ ...ticket, id: `D${run}-${String(index + 1).padStart(2, '0')}`, deliveryId: `demo-${run}-${index + 1}` }));
+      const tickets = demoNewTickets.map((ticket, index) => ({
+        ...ticket,
+        id: `D${run}-${String(index + 1).padStart(2, '0')}`,
+        deliveryId: `demo-${run}-${index + 1}`,
+      }));
       const started = Date.now();
       await sendTickets(baseUrl, secret, tickets);
       out(`Sent ${tickets.length} new tickets; waiting for them to be written back…`);
-      const result = await waitUntilSettled(services, tickets.map((ticket) => ticket.id), timeoutMs);
+      const result = await waitUntilSettled(
+        services,
+        tickets.map((ticket) => ticket.id),
+        timeoutMs,
+      );
       const byId = new Map(result.rows.map((row) => [row.ticket_id, row]));
       const rows = tickets.map((ticket) => toDemoRow(ticket.id, ticket, byId.get(ticket.id)));
       out('');
       out(formatTable(rows));
       out('');
       const done = rows.filter((row) => row.status === 'written_back').length;
-      out(`${done} of ${rows.length} written back in ${((Date.now() - started) / 1_000).toFixed(1)} s${result.complete ? '' : ` (gave up after ${timeoutMs / 1_000} s)`}. Details: tickets table, tenant "${demoTenantId}".`);
+      out(
+        `${done} of ${rows.length} written back in ${((Date.now() - started) / 1_000).toFixed(1)} s${result.complete ? '' : ` (gave up after ${timeoutMs / 1_000} s)`}. Details: tickets table, tenant "${demoTenantId}".`,
+      );
       return { tenant: demoTenantId, tenantCreated: created, port: boundPort, rows, complete: result.complete };
     } finally {
       await running.stop();
@@ -205,7 +264,8 @@ export async function runDemo(config: Config, options: DemoOptions = {}): Promis
 }
 
 extraCommands.demo = {
-  usage: 'demo                                         seed a demo tenant, run 20 tickets through the pipeline, print the results',
+  usage:
+    'demo                                         seed a demo tenant, run 20 tickets through the pipeline, print the results',
   async run(config, args) {
     parseArgs({ args, options: {}, strict: true });
     const result = await runDemo(config);

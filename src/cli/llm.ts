@@ -33,15 +33,44 @@ async function withServices<T>(config: Config, work: (services: Services) => Pro
 function valid<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
-  throw new LlmUsageError(`${what}: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || 'value'}: ${issue.message}`).join('; ')}`);
+  throw new LlmUsageError(
+    `${what}: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || 'value'}: ${issue.message}`).join('; ')}`,
+  );
 }
 
 export function usageTable(rows: readonly ModelUsage[]): string {
   if (rows.length === 0) return 'No enhancements in this period';
-  const header = ['tenant', 'model', 'tickets', 'enhancements', 'tokens', 'cost', 'avg/enhancement', 'offline (budget)', 'waited (budget)'];
-  const lines = rows.map((row) => [row.tenant, row.model, String(row.tickets), String(row.enhancements), String(row.tokens.total), formatUsd(row.costUsd), formatUsd(row.averageCostUsd), String(row.offlineOverBudget), String(row.waitedForBudget)]);
+  const header = [
+    'tenant',
+    'model',
+    'tickets',
+    'enhancements',
+    'tokens',
+    'cost',
+    'avg/enhancement',
+    'offline (budget)',
+    'waited (budget)',
+  ];
+  const lines = rows.map((row) => [
+    row.tenant,
+    row.model,
+    String(row.tickets),
+    String(row.enhancements),
+    String(row.tokens.total),
+    formatUsd(row.costUsd),
+    formatUsd(row.averageCostUsd),
+    String(row.offlineOverBudget),
+    String(row.waitedForBudget),
+  ]);
   const widths = header.map((title, column) => Math.max(title.length, ...lines.map((line) => line[column]!.length)));
-  return [header, ...lines].map((line) => line.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
+  return [header, ...lines]
+    .map((line) =>
+      line
+        .map((cell, column) => cell.padEnd(widths[column]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 /** One line per budget: limits, what was used, and what happens over it. */
@@ -54,28 +83,38 @@ export function budgetLine(status: BudgetStatus): string {
     settings.monthlyTokens !== undefined ? `month ${usage.month.tokens}/${settings.monthlyTokens} tokens` : '',
     settings.monthlyUsd !== undefined ? `month ${formatUsd(usage.month.usd)}/${formatUsd(settings.monthlyUsd)}` : '',
   ].filter(Boolean);
-  const state = status.exceeded ? `OVER (${status.exceeded}): ${settings.overBudget === 'offline' ? 'enhancing offline' : `${status.waiting} ticket(s) waiting`}` : `within; over it: ${settings.overBudget}`;
+  const state = status.exceeded
+    ? `OVER (${status.exceeded}): ${settings.overBudget === 'offline' ? 'enhancing offline' : `${status.waiting} ticket(s) waiting`}`
+    : `within; over it: ${settings.overBudget}`;
   return `budget: ${parts.join(', ') || 'no limit'}; ${state}`;
 }
 
 async function knownTenant(services: Services, tenant: string | undefined): Promise<string> {
   if (!tenant) throw new LlmUsageError('--tenant T is required');
-  if (!(await services.registry.get(tenant))) throw new StreamdeskError('UNKNOWN_TENANT', `Tenant "${tenant}" does not exist`);
+  if (!(await services.registry.get(tenant)))
+    throw new StreamdeskError('UNKNOWN_TENANT', `Tenant "${tenant}" does not exist`);
   return tenant;
 }
 
 export const usageCommand: ExtraCommand = {
-  usage: 'usage [--tenant T] [--since 7d|24h|2026-12-01] [--json]\n                                               LLM tokens, cost and tickets per tenant and model (default: this month)',
-  run: (config, args) => reportingUsage(async () => {
-    const { values } = parseArgs({ args, options: { tenant: { type: 'string' }, since: { type: 'string' }, json: { type: 'boolean', default: false } } });
-    const since = valid(sinceSchema, values.since, '--since');
-    return withServices(config, async (services) => {
-      if (values.tenant) await knownTenant(services, values.tenant);
-      const usage = await usageReport(services.db, { tenant: values.tenant, since });
-      process.stdout.write(`${values.json ? JSON.stringify({ since: since.toISOString(), usage }, null, 2) : `Since ${since.toISOString()}\n${usageTable(usage)}`}\n`);
-      return 0;
-    });
-  }),
+  usage:
+    'usage [--tenant T] [--since 7d|24h|2026-12-01] [--json]\n                                               LLM tokens, cost and tickets per tenant and model (default: this month)',
+  run: (config, args) =>
+    reportingUsage(async () => {
+      const { values } = parseArgs({
+        args,
+        options: { tenant: { type: 'string' }, since: { type: 'string' }, json: { type: 'boolean', default: false } },
+      });
+      const since = valid(sinceSchema, values.since, '--since');
+      return withServices(config, async (services) => {
+        if (values.tenant) await knownTenant(services, values.tenant);
+        const usage = await usageReport(services.db, { tenant: values.tenant, since });
+        process.stdout.write(
+          `${values.json ? JSON.stringify({ since: since.toISOString(), usage }, null, 2) : `Since ${since.toISOString()}\n${usageTable(usage)}`}\n`,
+        );
+        return 0;
+      });
+    }),
 };
 
 const setOptions = {
@@ -89,25 +128,41 @@ const setOptions = {
 } as const;
 
 export const budgetCommand: ExtraCommand = {
-  usage: 'budget set --tenant T [--daily-tokens N] [--monthly-tokens N] [--daily-usd X] [--monthly-usd X] [--over offline|wait]\n  budget show --tenant T [--json] | budget clear --tenant T\n                                               a tenant\'s LLM budget',
-  run: (config, args) => reportingUsage(async () => {
-    const [sub, ...rest] = args;
-    const { values } = parseArgs({ args: rest, options: setOptions });
-    if (!['set', 'show', 'clear'].includes(sub ?? '')) throw new LlmUsageError('budget needs a subcommand: set, show or clear');
-    // Validated before connecting: a typo never reaches Redis.
-    const settings = sub === 'set'
-      ? valid(budgetSettingsSchema, Object.fromEntries(Object.entries({
-          dailyTokens: values['daily-tokens'], monthlyTokens: values['monthly-tokens'], dailyUsd: values['daily-usd'], monthlyUsd: values['monthly-usd'], overBudget: values.over,
-        }).filter(([, value]) => value !== undefined)), 'budget')
-      : undefined;
-    return withServices(config, async (services) => {
-      const tenant = await knownTenant(services, values.tenant);
-      const budgets = new Budgets(services.redis, services.keys);
-      if (settings) await budgets.set(tenant, settings);
-      if (sub === 'clear') await budgets.clear(tenant);
-      const status = await budgets.status(tenant);
-      process.stdout.write(`${values.json ? JSON.stringify({ tenant, ...status }, null, 2) : `${tenant}: ${budgetLine(status)}`}\n`);
-      return 0;
-    });
-  }),
+  usage:
+    "budget set --tenant T [--daily-tokens N] [--monthly-tokens N] [--daily-usd X] [--monthly-usd X] [--over offline|wait]\n  budget show --tenant T [--json] | budget clear --tenant T\n                                               a tenant's LLM budget",
+  run: (config, args) =>
+    reportingUsage(async () => {
+      const [sub, ...rest] = args;
+      const { values } = parseArgs({ args: rest, options: setOptions });
+      if (!['set', 'show', 'clear'].includes(sub ?? ''))
+        throw new LlmUsageError('budget needs a subcommand: set, show or clear');
+      // Validated before connecting: a typo never reaches Redis.
+      const settings =
+        sub === 'set'
+          ? valid(
+              budgetSettingsSchema,
+              Object.fromEntries(
+                Object.entries({
+                  dailyTokens: values['daily-tokens'],
+                  monthlyTokens: values['monthly-tokens'],
+                  dailyUsd: values['daily-usd'],
+                  monthlyUsd: values['monthly-usd'],
+                  overBudget: values.over,
+                }).filter(([, value]) => value !== undefined),
+              ),
+              'budget',
+            )
+          : undefined;
+      return withServices(config, async (services) => {
+        const tenant = await knownTenant(services, values.tenant);
+        const budgets = new Budgets(services.redis, services.keys);
+        if (settings) await budgets.set(tenant, settings);
+        if (sub === 'clear') await budgets.clear(tenant);
+        const status = await budgets.status(tenant);
+        process.stdout.write(
+          `${values.json ? JSON.stringify({ tenant, ...status }, null, 2) : `${tenant}: ${budgetLine(status)}`}\n`,
+        );
+        return 0;
+      });
+    }),
 };

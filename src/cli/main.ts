@@ -29,19 +29,26 @@ Commands:
 ${tenantUsage}  status [--json]                              stream length, per-group lag and pending, DLQ size, LLM budget
   dlq list --tenant T [--json]                 show dead letters
   dlq redrive --tenant T [--id ID ...]         put dead letters back on the stream
-${Object.values(extraCommands).map((command) => `  ${command.usage}\n`).join('')}
+${Object.values(extraCommands)
+  .map((command) => `  ${command.usage}\n`)
+  .join('')}
 Configuration comes from environment variables; see README.md.`;
 
 export { UsageError };
 
 function formatStatus(s: TenantStatus): string {
-  const lines = [`${s.tenant}: ${s.streamLength} events, ${s.dlqLength} dead letters, ${s.lanes.priority} events in the priority lane`];
+  const lines = [
+    `${s.tenant}: ${s.streamLength} events, ${s.dlqLength} dead letters, ${s.lanes.priority} events in the priority lane`,
+  ];
   for (const g of s.groups) {
     const states = g.consumerStates ?? [];
     const count = (state: string) => states.filter((c) => c.state === state).length;
     const lag = g.lag === null ? '?' : `${g.lagCapped ? '>=' : ''}${g.lag}`;
-    lines.push(`  ${g.name.padEnd(10)} lag=${lag} pending=${g.pending} oldest=${g.oldestPendingAgeMs === null ? '-' : `${Math.round(g.oldestPendingAgeMs / 1_000)}s`} consumers: ${count('live')} live, ${count('stalled')} stalled, ${count('dead')} dead`);
-    for (const c of states.filter((consumer) => consumer.state !== 'live')) lines.push(`    ${c.state} ${c.name} silent ${Math.round(c.idleMs / 1_000)}s, ${c.pending} pending`);
+    lines.push(
+      `  ${g.name.padEnd(10)} lag=${lag} pending=${g.pending} oldest=${g.oldestPendingAgeMs === null ? '-' : `${Math.round(g.oldestPendingAgeMs / 1_000)}s`} consumers: ${count('live')} live, ${count('stalled')} stalled, ${count('dead')} dead`,
+    );
+    for (const c of states.filter((consumer) => consumer.state !== 'live'))
+      lines.push(`    ${c.state} ${c.name} silent ${Math.round(c.idleMs / 1_000)}s, ${c.pending} pending`);
   }
   return lines.join('\n');
 }
@@ -51,7 +58,14 @@ function print(value: unknown, asJson: boolean, text: () => string): void {
 }
 
 async function withServices<T>(config: Config, role: string, work: (services: Services) => Promise<T>): Promise<T> {
-  const services = await openServices(config, createLogger({ logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel }, role, pino.destination({ dest: 2, sync: true })));
+  const services = await openServices(
+    config,
+    createLogger(
+      { logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel },
+      role,
+      pino.destination({ dest: 2, sync: true }),
+    ),
+  );
   try {
     return await work(services);
   } finally {
@@ -61,7 +75,8 @@ async function withServices<T>(config: Config, role: string, work: (services: Se
 
 async function start(config: Config, args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { role: { type: 'string', default: 'all' } }, strict: true });
-  if (!roles.includes(values.role as Role)) throw new UsageError(`--role must be one of ${roles.join(', ')} (got "${values.role}")`);
+  if (!roles.includes(values.role as Role))
+    throw new UsageError(`--role must be one of ${roles.join(', ')} (got "${values.role}")`);
   const role = values.role as Role;
   const logger = createLogger(config, role);
   const services = await openServices(config, logger);
@@ -87,7 +102,8 @@ async function start(config: Config, args: string[]): Promise<void> {
 
 export async function main(argv: string[]): Promise<number> {
   const unstorable = argv.flatMap((arg, index) => findUnstorable(arg, `argument ${index + 1}`));
-  if (unstorable.length > 0) throw new UsageError(unstorable.map((field) => `${field.path}: ${field.message}`).join('; '));
+  if (unstorable.length > 0)
+    throw new UsageError(unstorable.map((field) => `${field.path}: ${field.message}`).join('; '));
   const [command, ...rest] = argv;
   if (!command || command === 'help' || command === '--help' || command === '-h') {
     process.stdout.write(`${usage}\n`);
@@ -116,16 +132,30 @@ export async function main(argv: string[]): Promise<number> {
       const redis = createRedis(config, 'commands');
       try {
         await waitForRedis(redis).catch((error: unknown) => {
-          throw new Error(`Cannot reach Redis at ${config.redisClusterNodes ? 'REDIS_CLUSTER_NODES' : config.redisUrl.replace(/\/\/[^@]*@/, '//***@')}: ${(error as Error).message}`);
+          throw new Error(
+            `Cannot reach Redis at ${config.redisClusterNodes ? 'REDIS_CLUSTER_NODES' : config.redisUrl.replace(/\/\/[^@]*@/, '//***@')}: ${(error as Error).message}`,
+          );
         });
         const keys = redisKeys(config.redisPrefix);
         const tenants = (await redis.smembers(keys.tenantIds)).sort();
         const budgets = new Budgets(redis, keys);
         const statuses = await Promise.all(
-          (await allTenantsStatus(redis, keys, tenants, { claimIdleMs: config.retry.claimIdleMs })).map(async (status) => ({ ...status, budget: await budgets.status(status.tenant) })),
+          (await allTenantsStatus(redis, keys, tenants, { claimIdleMs: config.retry.claimIdleMs })).map(
+            async (status) => ({ ...status, budget: await budgets.status(status.tenant) }),
+          ),
         );
-        print({ tenants: statuses }, values.json, () =>
-          statuses.map((s) => [formatStatus(s), ...(s.budget.settings || s.budget.waiting > 0 ? [`  ${budgetLine(s.budget)}`] : [])].join('\n')).join('\n') || 'No tenants',
+        print(
+          { tenants: statuses },
+          values.json,
+          () =>
+            statuses
+              .map((s) =>
+                [
+                  formatStatus(s),
+                  ...(s.budget.settings || s.budget.waiting > 0 ? [`  ${budgetLine(s.budget)}`] : []),
+                ].join('\n'),
+              )
+              .join('\n') || 'No tenants',
         );
       } finally {
         redis.disconnect();
@@ -134,21 +164,41 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'dlq': {
       const [sub, ...args] = rest;
-      const { values } = parseArgs({ args, options: { tenant: { type: 'string' }, id: { type: 'string', multiple: true }, json: { type: 'boolean', default: false } } });
+      const { values } = parseArgs({
+        args,
+        options: {
+          tenant: { type: 'string' },
+          id: { type: 'string', multiple: true },
+          json: { type: 'boolean', default: false },
+        },
+      });
       if (!values.tenant) throw new UsageError('dlq needs --tenant T');
       const tenant = values.tenant;
       return withServices(config, 'cli', async ({ registry, redis, keys }) => {
-        if (!(await registry.get(tenant))) throw new StreamdeskError('UNKNOWN_TENANT', `Tenant "${tenant}" does not exist`);
+        if (!(await registry.get(tenant)))
+          throw new StreamdeskError('UNKNOWN_TENANT', `Tenant "${tenant}" does not exist`);
         if (sub === 'list') {
           const letters = await listDeadLetters(redis, keys, tenant, 1_000);
           print({ deadLetters: letters }, values.json, () =>
-            letters.length === 0 ? 'No dead letters' : letters.map((l) => `${l.id}\t${l.group}\t${l.code}\tattempts=${l.attempts}\tticket=${printable(l.event.ticket ?? '?')}\t${printable(l.message)}`).join('\n'),
+            letters.length === 0
+              ? 'No dead letters'
+              : letters
+                  .map(
+                    (l) =>
+                      `${l.id}\t${l.group}\t${l.code}\tattempts=${l.attempts}\tticket=${printable(l.event.ticket ?? '?')}\t${printable(l.message)}`,
+                  )
+                  .join('\n'),
           );
           return 0;
         }
         if (sub === 'redrive') {
           const result = await redriveDeadLetters(redis, keys, tenant, values.id);
-          print(result, values.json, () => `Redrove ${result.redriven} dead letter(s)${result.missing.length > 0 ? `; not found: ${result.missing.join(', ')}` : ''}`);
+          print(
+            result,
+            values.json,
+            () =>
+              `Redrove ${result.redriven} dead letter(s)${result.missing.length > 0 ? `; not found: ${result.missing.join(', ')}` : ''}`,
+          );
           return result.missing.length > 0 ? 1 : 0;
         }
         throw new UsageError('dlq needs a subcommand: list or redrive');

@@ -15,7 +15,14 @@ const rebuildable = { tickets: ticketsProjection } as const;
 class ReplayUsageError extends Error {}
 
 async function rebuild(config: Config, args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { projection: { type: 'string' }, tenant: { type: 'string', multiple: true }, restart: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    args,
+    options: {
+      projection: { type: 'string' },
+      tenant: { type: 'string', multiple: true },
+      restart: { type: 'boolean', default: false },
+    },
+  });
   const projection = rebuildable[values.projection as keyof typeof rebuildable];
   if (!projection) throw new ReplayUsageError(`--projection must be one of ${Object.keys(rebuildable).join(', ')}`);
   const services = await openServices(config, createLogger({ logLevel: 'warn' }, 'replay'));
@@ -30,12 +37,20 @@ async function rebuild(config: Config, args: string[]): Promise<number> {
     if (unknown.length > 0) throw new StreamdeskError('UNKNOWN_TENANT', `Unknown tenant(s): ${unknown.join(', ')}`);
     const progress = progressReporter(process.stderr, `rebuild ${projection.name}`);
     const result = await rebuildProjection({
-      db: services.db, redis: services.redis, keys: services.keys, projection, schema: config.databaseSchema, tenants,
-      restart: values.restart, signal: interrupt.signal,
+      db: services.db,
+      redis: services.redis,
+      keys: services.keys,
+      projection,
+      schema: config.databaseSchema,
+      tenants,
+      restart: values.restart,
+      signal: interrupt.signal,
       onProgress: (p) => progress.update(p.applied, p.total, { tenant: p.tenant, phase: p.phase }),
     });
     progress.finish({ events: result.events });
-    process.stdout.write(`Rebuilt ${projection.name} for ${tenants.length} tenant(s) from ${result.events} events${result.resumed ? ' (resumed)' : ''}; swapped in.\n`);
+    process.stdout.write(
+      `Rebuilt ${projection.name} for ${tenants.length} tenant(s) from ${result.events} events${result.resumed ? ' (resumed)' : ''}; swapped in.\n`,
+    );
     return 0;
   } catch (error) {
     if (error instanceof RebuildInterrupted) {
@@ -53,9 +68,18 @@ async function rebuild(config: Config, args: string[]): Promise<number> {
 async function stage(config: Config, args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { stage: { type: 'string' }, tenant: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, 'dry-run': { type: 'boolean', default: false }, run: { type: 'string' }, json: { type: 'boolean', default: false } },
+    options: {
+      stage: { type: 'string' },
+      tenant: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
+      run: { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
   });
-  if (!values.stage || !values.tenant || !values.from || !values.to) throw new ReplayUsageError('replay stage needs --stage, --tenant, --from and --to');
+  if (!values.stage || !values.tenant || !values.from || !values.to)
+    throw new ReplayUsageError('replay stage needs --stage, --tenant, --from and --to');
   const from = toStreamBound(values.from, 'from');
   const to = toStreamBound(values.to, 'to');
   const logger = createLogger({ logLevel: 'warn' }, 'replay');
@@ -63,12 +87,23 @@ async function stage(config: Config, args: string[]): Promise<number> {
   try {
     const stages = createStages(services);
     const found = stages.find((candidate) => candidate.name === values.stage);
-    if (!found) throw new ReplayUsageError(`--stage must be one of ${stages.map((candidate) => candidate.name).join(', ')}`);
-    if (!(await services.registry.get(values.tenant))) throw new StreamdeskError('UNKNOWN_TENANT', `Tenant "${values.tenant}" does not exist`);
+    if (!found)
+      throw new ReplayUsageError(`--stage must be one of ${stages.map((candidate) => candidate.name).join(', ')}`);
+    if (!(await services.registry.get(values.tenant)))
+      throw new StreamdeskError('UNKNOWN_TENANT', `Tenant "${values.tenant}" does not exist`);
     const progress = progressReporter(process.stderr, `replay ${found.name}`);
     const result = await replayStage({
-      db: services.db, redis: services.redis, keys: services.keys, stage: found, tenant: values.tenant, from, to,
-      dryRun: values['dry-run'], run: values.run, emittedTtlSeconds: config.idempotencyTtlSeconds, logger,
+      db: services.db,
+      redis: services.redis,
+      keys: services.keys,
+      stage: found,
+      tenant: values.tenant,
+      from,
+      to,
+      dryRun: values['dry-run'],
+      run: values.run,
+      emittedTtlSeconds: config.idempotencyTtlSeconds,
+      logger,
       onProgress: (done, total) => progress.update(done, total),
     });
     progress.finish({ inputs: result.inputs });

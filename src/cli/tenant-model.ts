@@ -2,7 +2,13 @@ import { text } from 'node:stream/consumers';
 import { parseArgs } from 'node:util';
 import { StreamdeskError } from '../errors.js';
 import type { Services } from '../runtime/services.js';
-import { applyModelChange, modelSettingsChangeSchema, publicModelSettings, type ModelSettingsChange, type PublicModelSettings } from '../tenants/model-settings.js';
+import {
+  applyModelChange,
+  modelSettingsChangeSchema,
+  publicModelSettings,
+  type ModelSettingsChange,
+  type PublicModelSettings,
+} from '../tenants/model-settings.js';
 import { printable, printableJson } from './printable.js';
 import { UsageError } from './usage-error.js';
 
@@ -23,7 +29,12 @@ const options = {
   json: { type: 'boolean', default: false },
 } as const;
 
-const unsettable: Record<string, keyof ModelSettingsChange> = { model: 'model', 'base-url': 'baseUrl', 'api-key': 'apiKey', language: 'language' };
+const unsettable: Record<string, keyof ModelSettingsChange> = {
+  model: 'model',
+  'base-url': 'baseUrl',
+  'api-key': 'apiKey',
+  language: 'language',
+};
 
 const describe = (tenant: string, shown: PublicModelSettings) =>
   [
@@ -45,11 +56,15 @@ function usageOf(error: unknown): unknown {
 }
 
 /** `streamdesk tenant model set|show|clear <id>`. */
-export async function tenantModelCommand(args: string[], withServices: (work: (services: Services) => Promise<number>) => Promise<number>): Promise<number> {
+export async function tenantModelCommand(
+  args: string[],
+  withServices: (work: (services: Services) => Promise<number>) => Promise<number>,
+): Promise<number> {
   const [sub, ...rest] = args;
   const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options });
   const id = positionals[0];
-  if (!id || positionals.length > 1) throw new UsageError(`tenant model ${sub ?? '<set|show|clear>'} needs one tenant id`);
+  if (!id || positionals.length > 1)
+    throw new UsageError(`tenant model ${sub ?? '<set|show|clear>'} needs one tenant id`);
   switch (sub) {
     case 'show':
       return withServices(async ({ registry }) => {
@@ -61,31 +76,49 @@ export async function tenantModelCommand(args: string[], withServices: (work: (s
     case 'clear':
       return withServices(async ({ registry }) => {
         await registry.changeModelSettings(id, () => undefined);
-        process.stdout.write(values.json ? `${printableJson({ tenant: id, cleared: true })}\n` : `${id} uses the global OPENAI_* settings again\n`);
+        process.stdout.write(
+          values.json
+            ? `${printableJson({ tenant: id, cleared: true })}\n`
+            : `${id} uses the global OPENAI_* settings again\n`,
+        );
         return 0;
       });
     case 'set': {
-      if (values['api-key'] !== undefined && values['api-key-stdin']) throw new UsageError('give --api-key or --api-key-stdin, not both');
+      if (values['api-key'] !== undefined && values['api-key-stdin'])
+        throw new UsageError('give --api-key or --api-key-stdin, not both');
       // A key on the command line ends up in shell history and the process list; --api-key-stdin keeps it out.
       const apiKey = values['api-key-stdin'] ? (await text(process.stdin)).trim() : values['api-key'];
-      const raw: Record<string, string | null | undefined> = { model: values.model, baseUrl: values['base-url'], apiKey, language: values.language };
+      const raw: Record<string, string | null | undefined> = {
+        model: values.model,
+        baseUrl: values['base-url'],
+        apiKey,
+        language: values.language,
+      };
       for (const name of values.unset ?? []) {
         const field = unsettable[name];
-        if (!field) throw new UsageError(`--unset takes model, base-url, api-key or language (got "${printable(name)}")`);
-        if (raw[field] !== undefined) throw new UsageError(`--unset ${name} and a new value for it contradict each other`);
+        if (!field)
+          throw new UsageError(`--unset takes model, base-url, api-key or language (got "${printable(name)}")`);
+        if (raw[field] !== undefined)
+          throw new UsageError(`--unset ${name} and a new value for it contradict each other`);
         raw[field] = null;
       }
       const given = Object.fromEntries(Object.entries(raw).filter(([, value]) => value !== undefined));
       const parsed = modelSettingsChangeSchema.safeParse(given);
       if (!parsed.success) {
-        const flag = (path: string) => ({ baseUrl: '--base-url', apiKey: '--api-key', model: '--model', language: '--language' })[path] ?? 'tenant model set';
-        throw new UsageError(parsed.error.issues.map((issue) => `${flag(issue.path.join('.'))}: ${issue.message}`).join('; '));
+        const flag = (path: string) =>
+          ({ baseUrl: '--base-url', apiKey: '--api-key', model: '--model', language: '--language' })[path] ??
+          'tenant model set';
+        throw new UsageError(
+          parsed.error.issues.map((issue) => `${flag(issue.path.join('.'))}: ${issue.message}`).join('; '),
+        );
       }
       const change = parsed.data;
       return withServices(async ({ registry }) => {
-        const tenant = await registry.changeModelSettings(id, (current) => applyModelChange(current, change)).catch((error: unknown) => {
-          throw usageOf(error);
-        });
+        const tenant = await registry
+          .changeModelSettings(id, (current) => applyModelChange(current, change))
+          .catch((error: unknown) => {
+            throw usageOf(error);
+          });
         print(id, publicModelSettings(tenant.model), values.json);
         return 0;
       });

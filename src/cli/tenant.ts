@@ -7,7 +7,14 @@ import { createLogger } from '../runtime/logger.js';
 import { openServices, type Services } from '../runtime/services.js';
 import { findUnstorable } from '../storable.js';
 import { deleteTenant, type PurgeReport } from '../tenants/purge.js';
-import { inboundAuthModes, publicTenant, writebackSchema, type InboundAuth, type Tenant, type WritebackTarget } from '../tenants/registry.js';
+import {
+  inboundAuthModes,
+  publicTenant,
+  writebackSchema,
+  type InboundAuth,
+  type Tenant,
+  type WritebackTarget,
+} from '../tenants/registry.js';
 import { printable, printableJson } from './printable.js';
 import { tenantModelCommand, tenantModelUsage } from './tenant-model.js';
 import { UsageError } from './usage-error.js';
@@ -28,7 +35,8 @@ export const tenantUsage = `  tenant create <id> [--name N] [--inbound-auth hmac
   tenant reseal                                re-encrypt every tenant's secrets with SECRETS_ENCRYPTION_KEY
 ${tenantModelUsage}`;
 
-export const unencryptedWarning = 'SECRETS_ENCRYPTION_KEY is not set: tenant secrets, tokens, helpdesk keys and LLM API keys are stored unencrypted in Redis';
+export const unencryptedWarning =
+  'SECRETS_ENCRYPTION_KEY is not set: tenant secrets, tokens, helpdesk keys and LLM API keys are stored unencrypted in Redis';
 
 /** Commands that store a secret say when it is stored unencrypted. */
 const storingSecrets = new Set(['create', 'update', 'rotate-secret', 'rotate-helpdesk-key']);
@@ -58,26 +66,37 @@ function parseWriteback(json: string | undefined): WritebackTarget | undefined {
     throw new UsageError('--writeback-json is not valid JSON');
   }
   const unstorable = findUnstorable(value, 'writeback');
-  if (unstorable.length > 0) throw new UsageError(`--writeback-json: ${unstorable.map((field) => `${field.path}: ${field.message}`).join('; ')}`);
+  if (unstorable.length > 0)
+    throw new UsageError(
+      `--writeback-json: ${unstorable.map((field) => `${field.path}: ${field.message}`).join('; ')}`,
+    );
   const parsed = writebackSchema.safeParse(value);
-  if (!parsed.success) throw new UsageError(`--writeback-json: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || 'value'}: ${issue.message}`).join('; ')}`);
+  if (!parsed.success)
+    throw new UsageError(
+      `--writeback-json: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || 'value'}: ${issue.message}`).join('; ')}`,
+    );
   return parsed.data;
 }
 
 function parseInboundAuth(mode: string | undefined): InboundAuth | undefined {
   if (mode === undefined) return undefined;
-  if (!(inboundAuthModes as readonly string[]).includes(mode)) throw new UsageError(`--inbound-auth must be one of ${inboundAuthModes.join(', ')}`);
+  if (!(inboundAuthModes as readonly string[]).includes(mode))
+    throw new UsageError(`--inbound-auth must be one of ${inboundAuthModes.join(', ')}`);
   return mode as InboundAuth;
 }
 
 function parseName(name: string | undefined): string | undefined {
-  if (name !== undefined && (name.length === 0 || name.length > 200)) throw new UsageError('--name must be 1 to 200 characters');
+  if (name !== undefined && (name.length === 0 || name.length > 200))
+    throw new UsageError('--name must be 1 to 200 characters');
   return name;
 }
 
 const describe = (tenant: Tenant) => {
   const shown = publicTenant(tenant);
-  const overlap = shown.previousSecretExpiresAt === undefined ? '' : `\tprevious secret accepted ${shown.previousSecretExpiresAt === null ? 'until retired' : `until ${shown.previousSecretExpiresAt}`}`;
+  const overlap =
+    shown.previousSecretExpiresAt === undefined
+      ? ''
+      : `\tprevious secret accepted ${shown.previousSecretExpiresAt === null ? 'until retired' : `until ${shown.previousSecretExpiresAt}`}`;
   return `${shown.id}\t${printable(shown.name)}\tauth=${shown.inboundAuth}\twriteback=${shown.writeback.type}\tcreated ${shown.createdAt}${overlap}`;
 };
 
@@ -86,18 +105,33 @@ const credentialName = (tenant: Tenant) => (tenant.inboundAuth === 'hmac' ? 'Sig
 function reportText(report: PurgeReport): string {
   const lines = [`Deleted tenant ${report.tenant}${report.registration ? '' : ' (it was not registered)'}`];
   if (Object.keys(report.postgres).length > 0 || report.redis.keys > 0) {
-    lines.push(`Redis: ${report.redis.keys} keys (${report.redis.streamEntries} events, ${report.redis.deadLetters} dead letters)`);
-    lines.push(`Postgres: ${Object.entries(report.postgres).map(([table, rows]) => `${table} ${rows}`).join(', ') || 'nothing'}`);
+    lines.push(
+      `Redis: ${report.redis.keys} keys (${report.redis.streamEntries} events, ${report.redis.deadLetters} dead letters)`,
+    );
+    lines.push(
+      `Postgres: ${
+        Object.entries(report.postgres)
+          .map(([table, rows]) => `${table} ${rows}`)
+          .join(', ') || 'nothing'
+      }`,
+    );
   }
   return lines.join('\n');
 }
 
 async function confirmed(id: string, yes: boolean): Promise<boolean> {
   if (yes) return true;
-  if (!process.stdin.isTTY) throw new UsageError('tenant delete --purge asks for confirmation; without a terminal, pass --yes');
+  if (!process.stdin.isTTY)
+    throw new UsageError('tenant delete --purge asks for confirmation; without a terminal, pass --yes');
   const prompt = createInterface({ input: process.stdin, output: process.stderr });
   try {
-    return (await prompt.question(`This removes every event, dead letter, ticket and archived event of "${id}". Type the tenant id to confirm: `)).trim() === id;
+    return (
+      (
+        await prompt.question(
+          `This removes every event, dead letter, ticket and archived event of "${id}". Type the tenant id to confirm: `,
+        )
+      ).trim() === id
+    );
   } finally {
     prompt.close();
   }
@@ -108,9 +142,17 @@ export async function tenantCommand(config: Config, rest: string[]): Promise<num
   const [sub, ...args] = rest;
   const storesSecret = storingSecrets.has(sub ?? '') || (sub === 'model' && args[0] === 'set');
   const withServices = async (work: (services: Services) => Promise<number>): Promise<number> => {
-    const services = await openServices(config, createLogger({ logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel }, 'cli', pino.destination({ dest: 2, sync: true })));
+    const services = await openServices(
+      config,
+      createLogger(
+        { logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel },
+        'cli',
+        pino.destination({ dest: 2, sync: true }),
+      ),
+    );
     try {
-      if (storesSecret && !services.registry.encryptsSecrets) process.stderr.write(`streamdesk: warning: ${unencryptedWarning}\n`);
+      if (storesSecret && !services.registry.encryptsSecrets)
+        process.stderr.write(`streamdesk: warning: ${unencryptedWarning}\n`);
       return await work(services);
     } finally {
       await services.close();
@@ -126,29 +168,49 @@ export async function tenantCommand(config: Config, rest: string[]): Promise<num
 
   switch (sub) {
     case 'create': {
-      if (values.format !== undefined && values.format !== 'k6') throw new UsageError(`--format must be k6 (got "${printable(values.format)}"); use --json for JSON`);
+      if (values.format !== undefined && values.format !== 'k6')
+        throw new UsageError(`--format must be k6 (got "${printable(values.format)}"); use --json for JSON`);
       if (values.format === 'k6') return createForK6(positionals, values.name, values['inbound-auth'], withServices);
       if (positionals.length > 1) throw new UsageError('tenant create takes one id (several only with --format k6)');
       const tenantId = needId();
-      const input = { id: tenantId, name: parseName(values.name), inboundAuth: parseInboundAuth(values['inbound-auth']), writeback: parseWriteback(values['writeback-json']) };
-      if (input.writeback) await checkNewWritebackTarget(input.writeback, { allowPrivate: config.writebackAllowPrivate });
+      const input = {
+        id: tenantId,
+        name: parseName(values.name),
+        inboundAuth: parseInboundAuth(values['inbound-auth']),
+        writeback: parseWriteback(values['writeback-json']),
+      };
+      if (input.writeback)
+        await checkNewWritebackTarget(input.writeback, { allowPrivate: config.writebackAllowPrivate });
       return withServices(async ({ registry }) => {
         const tenant = await registry.create(input);
-        print({ id: tenant.id, secret: tenant.secret, inboundAuth: tenant.inboundAuth }, values.json, () => `Created tenant ${tenant.id}\n${credentialName(tenant)} (shown only now, keep it safe): ${tenant.secret}`);
+        print(
+          { id: tenant.id, secret: tenant.secret, inboundAuth: tenant.inboundAuth },
+          values.json,
+          () =>
+            `Created tenant ${tenant.id}\n${credentialName(tenant)} (shown only now, keep it safe): ${tenant.secret}`,
+        );
         return 0;
       });
     }
     case 'list':
       return withServices(async ({ registry }) => {
         const tenants = await registry.list();
-        print({ tenants: tenants.map(publicTenant) }, values.json, () => (tenants.length === 0 ? 'No tenants' : tenants.map(describe).join('\n')));
+        print({ tenants: tenants.map(publicTenant) }, values.json, () =>
+          tenants.length === 0 ? 'No tenants' : tenants.map(describe).join('\n'),
+        );
         return 0;
       });
     case 'update': {
       const tenantId = needId();
-      const changes = { name: parseName(values.name), inboundAuth: parseInboundAuth(values['inbound-auth']), writeback: parseWriteback(values['writeback-json']) };
-      if (Object.values(changes).every((value) => value === undefined)) throw new UsageError('tenant update needs --name, --inbound-auth or --writeback-json');
-      if (changes.writeback) await checkNewWritebackTarget(changes.writeback, { allowPrivate: config.writebackAllowPrivate });
+      const changes = {
+        name: parseName(values.name),
+        inboundAuth: parseInboundAuth(values['inbound-auth']),
+        writeback: parseWriteback(values['writeback-json']),
+      };
+      if (Object.values(changes).every((value) => value === undefined))
+        throw new UsageError('tenant update needs --name, --inbound-auth or --writeback-json');
+      if (changes.writeback)
+        await checkNewWritebackTarget(changes.writeback, { allowPrivate: config.writebackAllowPrivate });
       return withServices(async ({ registry }) => {
         const tenant = await registry.update(tenantId, changes);
         print(publicTenant(tenant), values.json, () => `Updated ${describe(tenant)}`);
@@ -158,12 +220,19 @@ export async function tenantCommand(config: Config, rest: string[]): Promise<num
     case 'rotate-secret': {
       const tenantId = needId();
       const overlap = values['overlap-seconds'];
-      if (overlap !== undefined && !/^\d{1,8}$/.test(overlap)) throw new UsageError('--overlap-seconds must be a whole number of seconds');
+      if (overlap !== undefined && !/^\d{1,8}$/.test(overlap))
+        throw new UsageError('--overlap-seconds must be a whole number of seconds');
       return withServices(async ({ registry }) => {
         const tenant = await registry.rotateSecret(tenantId, overlap === undefined ? undefined : Number(overlap));
         const until = publicTenant(tenant).previousSecretExpiresAt;
-        print({ id: tenant.id, secret: tenant.secret, inboundAuth: tenant.inboundAuth, previousSecretExpiresAt: until }, values.json, () =>
-          [`New ${credentialName(tenant).toLowerCase()} for ${tenant.id} (shown only now, keep it safe): ${tenant.secret}`, `The previous one is accepted ${until ? `until ${until}` : 'until you run: streamdesk tenant retire-secret ' + tenant.id}`].join('\n'),
+        print(
+          { id: tenant.id, secret: tenant.secret, inboundAuth: tenant.inboundAuth, previousSecretExpiresAt: until },
+          values.json,
+          () =>
+            [
+              `New ${credentialName(tenant).toLowerCase()} for ${tenant.id} (shown only now, keep it safe): ${tenant.secret}`,
+              `The previous one is accepted ${until ? `until ${until}` : 'until you run: streamdesk tenant retire-secret ' + tenant.id}`,
+            ].join('\n'),
         );
         return 0;
       });
@@ -172,7 +241,9 @@ export async function tenantCommand(config: Config, rest: string[]): Promise<num
       const tenantId = needId();
       return withServices(async ({ registry }) => {
         const retired = await registry.retirePreviousSecret(tenantId);
-        print({ id: tenantId, retired }, values.json, () => (retired ? `Retired the previous secret of ${tenantId}` : `${tenantId} has no previous secret to retire`));
+        print({ id: tenantId, retired }, values.json, () =>
+          retired ? `Retired the previous secret of ${tenantId}` : `${tenantId} has no previous secret to retire`,
+        );
         return 0;
       });
     }
@@ -182,7 +253,8 @@ export async function tenantCommand(config: Config, rest: string[]): Promise<num
       if (!key) throw new UsageError('tenant rotate-helpdesk-key needs --key K');
       return withServices(async ({ registry }) => {
         const tenant = await registry.rotateHelpdeskKey(tenantId, key);
-        const what = tenant.writeback.type === 'servicedesk-plus' && tenant.writeback.auth ? 'Zoho OAuth refresh token' : 'key';
+        const what =
+          tenant.writeback.type === 'servicedesk-plus' && tenant.writeback.auth ? 'Zoho OAuth refresh token' : 'key';
         print(publicTenant(tenant), values.json, () => `Replaced the ${tenant.writeback.type} ${what} of ${tenant.id}`);
         return 0;
       });
@@ -207,11 +279,17 @@ export async function tenantCommand(config: Config, rest: string[]): Promise<num
       return withServices(async ({ registry }) => {
         if (!registry.encryptsSecrets) throw new UsageError('tenant reseal needs SECRETS_ENCRYPTION_KEY');
         const count = await registry.reseal();
-        print({ resealed: count }, values.json, () => `Re-encrypted the secrets of ${count} tenant(s) with the current key`);
+        print(
+          { resealed: count },
+          values.json,
+          () => `Re-encrypted the secrets of ${count} tenant(s) with the current key`,
+        );
         return 0;
       });
     default:
-      throw new UsageError('tenant needs a subcommand: create, list, update, rotate-secret, retire-secret, rotate-helpdesk-key, delete, reseal or model');
+      throw new UsageError(
+        'tenant needs a subcommand: create, list, update, rotate-secret, retire-secret, rotate-helpdesk-key, delete, reseal or model',
+      );
   }
 }
 
@@ -219,10 +297,16 @@ export async function tenantCommand(config: Config, rest: string[]): Promise<num
  * `tenant create a b c --format k6`: one line, `a:<secret>,b:<secret>,c:<secret>`, the TENANTS value the
  * k6 scripts read (loadtest/README.md). The scripts sign with HMAC, so only signed tenants qualify.
  */
-async function createForK6(ids: string[], name: string | undefined, inboundAuth: string | undefined, withServices: (work: (services: Services) => Promise<number>) => Promise<number>): Promise<number> {
+async function createForK6(
+  ids: string[],
+  name: string | undefined,
+  inboundAuth: string | undefined,
+  withServices: (work: (services: Services) => Promise<number>) => Promise<number>,
+): Promise<number> {
   if (ids.length === 0) throw new UsageError('tenant create --format k6 needs at least one id');
   if (name !== undefined) throw new UsageError('--name names one tenant; it does not go with --format k6');
-  if (inboundAuth !== undefined && inboundAuth !== 'hmac') throw new UsageError('the k6 scripts sign their webhooks: --format k6 creates hmac tenants only');
+  if (inboundAuth !== undefined && inboundAuth !== 'hmac')
+    throw new UsageError('the k6 scripts sign their webhooks: --format k6 creates hmac tenants only');
   return withServices(async ({ registry }) => {
     const pairs: string[] = [];
     for (const id of ids) {

@@ -7,19 +7,28 @@ const intInRange = (min: number, max: number) =>
     .trim()
     .regex(/^\d+$/, `expected an integer between ${min} and ${max}`)
     .transform(Number)
-    .pipe(z.number().int().min(min, `expected an integer between ${min} and ${max}`).max(max, `expected an integer between ${min} and ${max}`));
+    .pipe(
+      z
+        .number()
+        .int()
+        .min(min, `expected an integer between ${min} and ${max}`)
+        .max(max, `expected an integer between ${min} and ${max}`),
+    );
 
 const url = (protocols: string[]) =>
   z
     .string()
     .trim()
-    .refine((value) => {
-      try {
-        return protocols.includes(new URL(value).protocol);
-      } catch {
-        return false;
-      }
-    }, `expected a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+    .refine(
+      (value) => {
+        try {
+          return protocols.includes(new URL(value).protocol);
+        } catch {
+          return false;
+        }
+      },
+      `expected a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`,
+    );
 
 const boolean = z
   .enum(['true', 'false', '1', '0'], { message: 'expected true or false' })
@@ -29,23 +38,29 @@ const boolean = z
 const encryptionKey = z
   .string()
   .trim()
-  .refine((value) => /^[0-9a-fA-F]{64}$/.test(value) || (/^[A-Za-z0-9+/_-]{43}=?$/.test(value) && Buffer.from(value, 'base64').length === 32), 'expected 32 bytes as 64 hex digits or base64');
+  .refine(
+    (value) =>
+      /^[0-9a-fA-F]{64}$/.test(value) ||
+      (/^[A-Za-z0-9+/_-]{43}=?$/.test(value) && Buffer.from(value, 'base64').length === 32),
+    'expected 32 bytes as 64 hex digits or base64',
+  );
 const priceTableShape = z.record(z.string().min(1), modelPriceSchema);
-const priceTable = z
-  .string()
-  .transform((value, ctx): PriceTable => {
-    let json: unknown;
-    try {
-      json = JSON.parse(value);
-    } catch {
-      json = undefined;
-    }
-    const parsed = priceTableShape.safeParse(json);
-    if (parsed.success) return parsed.data;
-    const where = parsed.error.issues[0]?.path.join('.');
-    ctx.addIssue({ code: 'custom', message: `expected JSON {"<model>": {"input": <USD per 1M tokens>, "output": <USD per 1M tokens>}, …}${where ? ` (wrong at ${where})` : ''}` });
-    return z.NEVER;
+const priceTable = z.string().transform((value, ctx): PriceTable => {
+  let json: unknown;
+  try {
+    json = JSON.parse(value);
+  } catch {
+    json = undefined;
+  }
+  const parsed = priceTableShape.safeParse(json);
+  if (parsed.success) return parsed.data;
+  const where = parsed.error.issues[0]?.path.join('.');
+  ctx.addIssue({
+    code: 'custom',
+    message: `expected JSON {"<model>": {"input": <USD per 1M tokens>, "output": <USD per 1M tokens>}, …}${where ? ` (wrong at ${where})` : ''}`,
   });
+  return z.NEVER;
+});
 
 const envSchema = z.object({
   REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
@@ -95,7 +110,12 @@ const envSchema = z.object({
   SECRETS_ENCRYPTION_PREVIOUS_KEYS: z
     .string()
     .trim()
-    .transform((value) => value.split(',').map((key) => key.trim()).filter((key) => key.length > 0))
+    .transform((value) =>
+      value
+        .split(',')
+        .map((key) => key.trim())
+        .filter((key) => key.length > 0),
+    )
     .pipe(z.array(encryptionKey))
     .optional(),
   HTTP_REQUEST_TIMEOUT_MS: intInRange(100, 600_000).default(30_000),
@@ -118,7 +138,13 @@ export type Config = Readonly<{
   adminToken: string | undefined;
   openai: Readonly<{ apiKey: string | undefined; baseUrl: string | undefined; model: string; timeoutMs: number }>;
   /** The shared ceiling towards the LLM provider (0: none) and its circuit breaker. */
-  llmLimits: Readonly<{ requestsPerMinute: number; tokensPerMinute: number; maxConcurrency: number; breakerFailures: number; breakerOpenMs: number }>;
+  llmLimits: Readonly<{
+    requestsPerMinute: number;
+    tokensPerMinute: number;
+    maxConcurrency: number;
+    breakerFailures: number;
+    breakerOpenMs: number;
+  }>;
   /** USD per million tokens, per model: the defaults with LLM_PRICES over them. */
   llmPrices: PriceTable;
   /** How often a ticket waiting for its tenant's budget checks again. */
@@ -137,7 +163,13 @@ export type Config = Readonly<{
   secretsKey: string | undefined;
   /** Earlier keys, for reading values written before a key rotation. */
   secretsPreviousKeys: readonly string[];
-  http: Readonly<{ requestTimeoutMs: number; headersTimeoutMs: number; idleTimeoutMs: number; keepAliveTimeoutMs: number; maxConnections: number }>;
+  http: Readonly<{
+    requestTimeoutMs: number;
+    headersTimeoutMs: number;
+    idleTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+    maxConnections: number;
+  }>;
   /** Write-back targets on loopback, private or link-local addresses are refused unless this is set. */
   writebackAllowPrivate: boolean;
   /** Where the console links a ticket's trace: `<url>/trace/<trace id>`. */
@@ -155,7 +187,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
       const name = String(issue.path[0] ?? 'environment');
-      const got = typeof present[name] === 'string' && !/KEY|TOKEN|SECRET|PASSWORD/.test(name) ? ` (got "${present[name]}")` : '';
+      const got =
+        typeof present[name] === 'string' && !/KEY|TOKEN|SECRET|PASSWORD/.test(name) ? ` (got "${present[name]}")` : '';
       return `${name}: ${issue.message}${got}`;
     });
     throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
@@ -173,22 +206,39 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: e.PORT,
     host: e.HOST,
     adminToken: e.ADMIN_TOKEN,
-    openai: Object.freeze({ apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL, model: e.OPENAI_MODEL, timeoutMs: e.OPENAI_TIMEOUT_MS }),
+    openai: Object.freeze({
+      apiKey: e.OPENAI_API_KEY,
+      baseUrl: e.OPENAI_BASE_URL,
+      model: e.OPENAI_MODEL,
+      timeoutMs: e.OPENAI_TIMEOUT_MS,
+    }),
     llmLimits: Object.freeze({
-      requestsPerMinute: e.LLM_REQUESTS_PER_MINUTE, tokensPerMinute: e.LLM_TOKENS_PER_MINUTE, maxConcurrency: e.LLM_MAX_CONCURRENCY,
-      breakerFailures: e.LLM_BREAKER_FAILURES, breakerOpenMs: e.LLM_BREAKER_OPEN_MS,
+      requestsPerMinute: e.LLM_REQUESTS_PER_MINUTE,
+      tokensPerMinute: e.LLM_TOKENS_PER_MINUTE,
+      maxConcurrency: e.LLM_MAX_CONCURRENCY,
+      breakerFailures: e.LLM_BREAKER_FAILURES,
+      breakerOpenMs: e.LLM_BREAKER_OPEN_MS,
     }),
     llmPrices: Object.freeze({ ...defaultPrices, ...e.LLM_PRICES }),
     budgetRecheckMs: e.BUDGET_RECHECK_MS,
     logLevel: e.LOG_LEVEL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
-    retry: Object.freeze({ maxAttempts: e.MAX_ATTEMPTS, baseMs: e.RETRY_BASE_MS, maxMs: e.RETRY_MAX_MS, claimIdleMs: e.CLAIM_IDLE_MS }),
+    retry: Object.freeze({
+      maxAttempts: e.MAX_ATTEMPTS,
+      baseMs: e.RETRY_BASE_MS,
+      maxMs: e.RETRY_MAX_MS,
+      claimIdleMs: e.CLAIM_IDLE_MS,
+    }),
     tenantBacklogLimit: e.TENANT_BACKLOG_LIMIT,
     priorityLaneShare: e.PRIORITY_LANE_PERCENT / 100,
     webhookToleranceSeconds: e.WEBHOOK_TOLERANCE_SECONDS,
     idempotencyTtlSeconds: e.IDEMPOTENCY_TTL_SECONDS,
     metricsTenantLabel: e.METRICS_TENANT_LABEL,
-    retention: Object.freeze({ maxAgeMs: e.STREAM_RETENTION_MS, maxLength: e.STREAM_MAX_LENGTH, intervalMs: e.TRIM_INTERVAL_MS }),
+    retention: Object.freeze({
+      maxAgeMs: e.STREAM_RETENTION_MS,
+      maxLength: e.STREAM_MAX_LENGTH,
+      intervalMs: e.TRIM_INTERVAL_MS,
+    }),
     secretsKey: e.SECRETS_ENCRYPTION_KEY,
     secretsPreviousKeys: Object.freeze(e.SECRETS_ENCRYPTION_PREVIOUS_KEYS ?? []),
     http: Object.freeze({

@@ -15,7 +15,10 @@ const historyQuery = z.object({ tenant: tenantIdSchema.optional() });
  * Server-Sent Events (`GET /v1/admin/overview/stream`: `overview` every 2 s, `history` every 15 s),
  * plus the console's settings. Registered in the admin scope (bearer token or console session).
  */
-export async function consoleAdminRoutes(app: FastifyInstance, deps: { overview: OverviewSource; jaegerUiUrl: string | undefined }): Promise<void> {
+export async function consoleAdminRoutes(
+  app: FastifyInstance,
+  deps: { overview: OverviewSource; jaegerUiUrl: string | undefined },
+): Promise<void> {
   const { overview } = deps;
   const streams = new Set<ServerResponse>();
   app.addHook('preClose', async () => {
@@ -33,18 +36,30 @@ export async function consoleAdminRoutes(app: FastifyInstance, deps: { overview:
     const { tenant } = parseInput(historyQuery, request.query);
     reply.hijack();
     const stream = reply.raw;
-    stream.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    stream.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
     streams.add(stream);
     const send = (event: string, data: unknown) => {
       if (!stream.writableEnded) stream.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     };
-    const problem = (error: unknown) => send('problem', { message: `The numbers could not be read: ${error instanceof Error ? error.message : String(error)}` });
+    const problem = (error: unknown) =>
+      send('problem', {
+        message: `The numbers could not be read: ${error instanceof Error ? error.message : String(error)}`,
+      });
     const pushOverview = () => overview.overview().then((value) => send('overview', value), problem);
-    const pushHistory = () => overview.lastHour(tenant ? [tenant] : undefined).then((points) => send('history', { points }), problem);
+    const pushHistory = () =>
+      overview.lastHour(tenant ? [tenant] : undefined).then((points) => send('history', { points }), problem);
     stream.write('retry: 3000\n\n');
     void pushOverview();
     void pushHistory();
-    const timers = [setInterval(() => void pushOverview(), streamIntervals.overviewMs), setInterval(() => void pushHistory(), streamIntervals.historyMs)];
+    const timers = [
+      setInterval(() => void pushOverview(), streamIntervals.overviewMs),
+      setInterval(() => void pushHistory(), streamIntervals.historyMs),
+    ];
     stream.on('close', () => {
       timers.forEach(clearInterval);
       streams.delete(stream);

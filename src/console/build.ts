@@ -17,7 +17,12 @@ export const consoleBuildDir = join(root, 'dist', 'console');
 const staticFiles = ['index.html', 'style.css'];
 
 function newestSource(dir: string): number {
-  return Math.max(0, ...readdirSync(dir, { withFileTypes: true }).map((entry) => (entry.isDirectory() ? newestSource(join(dir, entry.name)) : statSync(join(dir, entry.name)).mtimeMs)));
+  return Math.max(
+    0,
+    ...readdirSync(dir, { withFileTypes: true }).map((entry) =>
+      entry.isDirectory() ? newestSource(join(dir, entry.name)) : statSync(join(dir, entry.name)).mtimeMs,
+    ),
+  );
 }
 
 /** True when the sources are here and the build is missing or older than one of them. */
@@ -31,7 +36,11 @@ export function consoleBuildIsStale(): boolean {
 export async function buildConsole(): Promise<{ outDir: string; bytes: number }> {
   const esbuild = await import('esbuild');
   mkdirSync(join(consoleBuildDir, 'assets'), { recursive: true });
-  for (const file of staticFiles) copyFileSync(join(consoleSourceDir, file), join(consoleBuildDir, file === 'index.html' ? file : join('assets', file)));
+  for (const file of staticFiles)
+    copyFileSync(
+      join(consoleSourceDir, file),
+      join(consoleBuildDir, file === 'index.html' ? file : join('assets', file)),
+    );
   const result = await esbuild.build({
     entryPoints: [join(consoleSourceDir, 'src', 'main.tsx')],
     outfile: join(consoleBuildDir, 'assets', 'console.js'),

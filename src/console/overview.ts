@@ -18,7 +18,13 @@ export type GroupOverview = GroupStatus & {
 };
 export type TenantOverview = { tenant: string; streamLength: number; dlqLength: number; groups: GroupOverview[] };
 export type Overview = { at: string; tenants: TenantOverview[] };
-export type HistoryPoint = { minute: string; writtenBack: number; p50Ms: number | null; p95Ms: number | null; inFlight: number };
+export type HistoryPoint = {
+  minute: string;
+  writtenBack: number;
+  p50Ms: number | null;
+  p95Ms: number | null;
+  inFlight: number;
+};
 
 type Sample = { at: number; entriesRead: number; pending: number };
 
@@ -32,7 +38,15 @@ export class OverviewSource {
   private latest: { at: number; overview: Promise<Overview> } | undefined;
   private history: { at: number; key: string; points: Promise<HistoryPoint[]> } | undefined;
 
-  constructor(private readonly deps: { redis: RedisClient; keys: RedisKeys; registry: TenantRegistry; db: Db; claimIdleMs: number }) {}
+  constructor(
+    private readonly deps: {
+      redis: RedisClient;
+      keys: RedisKeys;
+      registry: TenantRegistry;
+      db: Db;
+      claimIdleMs: number;
+    },
+  ) {}
 
   overview(): Promise<Overview> {
     const now = Date.now();
@@ -47,7 +61,8 @@ export class OverviewSource {
 
   /** Per minute over the last hour, for the given tenants (all when none); computed at most every 15 s. */
   async lastHour(tenants?: readonly string[]): Promise<HistoryPoint[]> {
-    const ids = tenants && tenants.length > 0 ? [...tenants] : (await this.deps.registry.list()).map((tenant) => tenant.id);
+    const ids =
+      tenants && tenants.length > 0 ? [...tenants] : (await this.deps.registry.list()).map((tenant) => tenant.id);
     const key = ids.join(',');
     const now = Date.now();
     if (!this.history || this.history.key !== key || now - this.history.at >= 15_000) {
@@ -62,7 +77,13 @@ export class OverviewSource {
     type Row = { minute: Date; written_back: number; p50_ms: number | null; p95_ms: number | null; in_flight: number };
     const { rows } = await this.deps.db.query<Row>(consoleSql.history, [tenants, new Date(now), 60]);
     const round = (ms: number | null) => (ms === null ? null : Math.round(ms));
-    return rows.map((row) => ({ minute: row.minute.toISOString(), writtenBack: row.written_back, p50Ms: round(row.p50_ms), p95Ms: round(row.p95_ms), inFlight: row.in_flight }));
+    return rows.map((row) => ({
+      minute: row.minute.toISOString(),
+      writtenBack: row.written_back,
+      p50Ms: round(row.p50_ms),
+      p95Ms: round(row.p95_ms),
+      inFlight: row.in_flight,
+    }));
   }
 
   private async sample(now: number): Promise<Overview> {
@@ -74,7 +95,11 @@ export class OverviewSource {
     const tenants = await Promise.all(
       statuses.map(async (status) => {
         const progress = await this.groupProgress(status.tenant);
-        const groups = status.groups.map((group) => ({ ...group, ...consumerHealth(group), perSecond: this.perSecond(status.tenant, group, progress.get(group.name), now) }));
+        const groups = status.groups.map((group) => ({
+          ...group,
+          ...consumerHealth(group),
+          perSecond: this.perSecond(status.tenant, group, progress.get(group.name), now),
+        }));
         return { tenant: status.tenant, streamLength: status.streamLength, dlqLength: status.dlqLength, groups };
       }),
     );
@@ -86,7 +111,8 @@ export class OverviewSource {
     const read = new Map<string, number>();
     for (const stream of this.deps.keys.lanes(tenant)) {
       const groups = (await this.deps.redis.xinfo('GROUPS', stream).catch(() => [])) as unknown[][];
-      for (const info of groups.map((raw) => toRecord(raw))) read.set(String(info.name), (read.get(String(info.name)) ?? 0) + Number(info['entries-read'] ?? 0));
+      for (const info of groups.map((raw) => toRecord(raw)))
+        read.set(String(info.name), (read.get(String(info.name)) ?? 0) + Number(info['entries-read'] ?? 0));
     }
     return read;
   }
@@ -105,5 +131,8 @@ export class OverviewSource {
 
 function consumerHealth(group: GroupStatus): { liveConsumers: number; stalledConsumers: number } {
   const states = group.consumerStates ?? [];
-  return { liveConsumers: states.filter((c) => c.state === 'live').length, stalledConsumers: states.filter((c) => c.state === 'stalled').length };
+  return {
+    liveConsumers: states.filter((c) => c.state === 'live').length,
+    stalledConsumers: states.filter((c) => c.state === 'stalled').length,
+  };
 }

@@ -16,7 +16,8 @@ const contentTypes: Record<string, string> = {
 };
 // Everything the page loads comes from streamdesk itself; nothing may frame it.
 const pageHeaders = {
-  'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+  'content-security-policy':
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   'cache-control': 'no-cache',
@@ -37,16 +38,27 @@ export async function ensureConsoleBuilt(logger: Logger): Promise<void> {
 }
 
 /** The console page and its assets (public: they hold no data), and sign-in/out at /console/api/session. */
-export async function consoleRoutes(app: FastifyInstance, deps: { sessions: ConsoleSessions; logger: Logger }): Promise<void> {
+export async function consoleRoutes(
+  app: FastifyInstance,
+  deps: { sessions: ConsoleSessions; logger: Logger },
+): Promise<void> {
   const { sessions } = deps;
   await ensureConsoleBuilt(deps.logger);
 
   const serve = (file: string) => async (_request: FastifyRequest, reply: import('fastify').FastifyReply) => {
     const path = join(consoleBuildDir, file);
     if (!existsSync(path)) {
-      return reply.status(503).headers({ 'content-type': 'text/plain; charset=utf-8' }).send('The console is not built. Run `npm run build` (or start streamdesk from a checkout with its dev dependencies).');
+      return reply
+        .status(503)
+        .headers({ 'content-type': 'text/plain; charset=utf-8' })
+        .send(
+          'The console is not built. Run `npm run build` (or start streamdesk from a checkout with its dev dependencies).',
+        );
     }
-    return reply.status(200).headers({ ...pageHeaders, 'content-type': contentTypes[extname(file)] ?? 'application/octet-stream' }).send(readFileSync(path));
+    return reply
+      .status(200)
+      .headers({ ...pageHeaders, 'content-type': contentTypes[extname(file)] ?? 'application/octet-stream' })
+      .send(readFileSync(path));
   };
   app.get('/console', serve('index.html'));
   app.get('/console/', serve('index.html'));
@@ -55,7 +67,11 @@ export async function consoleRoutes(app: FastifyInstance, deps: { sessions: Cons
   app.get('/console/api/session', async (request) => {
     const session = sessions.sessionOf(request);
     if (!session) throw new StreamdeskError('UNAUTHORIZED', 'Not signed in');
-    return { signedIn: true, csrfToken: sessions.csrfToken(session), expiresAt: new Date(session.expiresAt).toISOString() };
+    return {
+      signedIn: true,
+      csrfToken: sessions.csrfToken(session),
+      expiresAt: new Date(session.expiresAt).toISOString(),
+    };
   });
 
   app.post('/console/api/session', async (request, reply) => {
@@ -64,7 +80,8 @@ export async function consoleRoutes(app: FastifyInstance, deps: { sessions: Cons
       const { session, csrfToken } = sessions.signIn(token, request.ip, reply, isHttps(request));
       return { signedIn: true, csrfToken, expiresAt: new Date(session.expiresAt).toISOString() };
     } catch (error) {
-      if (error instanceof StreamdeskError && error.retryAfterMs !== undefined) void reply.header('Retry-After', String(Math.ceil(error.retryAfterMs / 1_000)));
+      if (error instanceof StreamdeskError && error.retryAfterMs !== undefined)
+        void reply.header('Retry-After', String(Math.ceil(error.retryAfterMs / 1_000)));
       throw error;
     }
   });

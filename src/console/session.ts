@@ -39,7 +39,10 @@ export class ConsoleSessions {
   private readonly revoked = new Map<string, number>();
   private readonly failures = new Map<string, number[]>();
 
-  constructor(private readonly adminToken: string, private readonly now: () => number = Date.now) {
+  constructor(
+    private readonly adminToken: string,
+    private readonly now: () => number = Date.now,
+  ) {
     this.key = createHmac('sha256', adminToken).update('streamdesk console session v1').digest();
   }
 
@@ -52,12 +55,22 @@ export class ConsoleSessions {
   }
 
   /** Checks the token; throws SIGN_IN_RATE_LIMITED while the address has too many recent failures, UNAUTHORIZED on a wrong token. */
-  signIn(token: string, clientAddress: string, reply: FastifyReply, secure: boolean): { session: ConsoleSession; csrfToken: string } {
+  signIn(
+    token: string,
+    clientAddress: string,
+    reply: FastifyReply,
+    secure: boolean,
+  ): { session: ConsoleSession; csrfToken: string } {
     const now = this.now();
     const recent = (this.failures.get(clientAddress) ?? []).filter((at) => at > now - signInLimits.windowMs);
     if (recent.length >= signInLimits.maxFailures) {
       const retryAfterMs = recent[0]! + signInLimits.windowMs - now;
-      throw new StreamdeskError('SIGN_IN_RATE_LIMITED', `Too many failed sign-ins from this address; try again in ${Math.ceil(retryAfterMs / 60_000)} minute(s)`, undefined, { retryAfterMs });
+      throw new StreamdeskError(
+        'SIGN_IN_RATE_LIMITED',
+        `Too many failed sign-ins from this address; try again in ${Math.ceil(retryAfterMs / 60_000)} minute(s)`,
+        undefined,
+        { retryAfterMs },
+      );
     }
     if (!equalSecrets(token, this.adminToken)) {
       recent.push(now);
@@ -107,6 +120,7 @@ export class ConsoleSessions {
   private prune(now: number): void {
     for (const [nonce, until] of this.revoked) if (until <= now) this.revoked.delete(nonce);
     if (this.failures.size < 10_000) return;
-    for (const [address, times] of this.failures) if (times.every((at) => at <= now - signInLimits.windowMs)) this.failures.delete(address);
+    for (const [address, times] of this.failures)
+      if (times.every((at) => at <= now - signInLimits.windowMs)) this.failures.delete(address);
   }
 }

@@ -27,18 +27,33 @@ export function createStages(services: Services): AnyStage[] {
     gates.set(provider, created);
     return created;
   };
-  const enhancers = new TenantEnhancers({ global: openai, tenant: (id) => services.registry.get(id), gate, offline: offlineEnhancer });
+  const enhancers = new TenantEnhancers({
+    global: openai,
+    tenant: (id) => services.registry.get(id),
+    gate,
+    offline: offlineEnhancer,
+  });
   return [
     createContextStage({ db: services.db }),
     createEnhanceStage({
-      db: services.db, enhancer: offlineEnhancer, enhancerFor: (tenant) => enhancers.forTenant(tenant), metrics, prices: llmPrices,
-      budgets: new Budgets(services.redis, services.keys), offline: offlineEnhancer, budgetRecheckMs,
+      db: services.db,
+      enhancer: offlineEnhancer,
+      enhancerFor: (tenant) => enhancers.forTenant(tenant),
+      metrics,
+      prices: llmPrices,
+      budgets: new Budgets(services.redis, services.keys),
+      offline: offlineEnhancer,
+      budgetRecheckMs,
     }),
     createWritebackStage({
       db: services.db,
       registry: services.registry,
       targetPolicy: { allowPrivate: services.config.writebackAllowPrivate },
-      sharedTokens: redisTokenStore(services.redis, services.keys, new SecretBox(services.config.secretsKey, services.config.secretsPreviousKeys)),
+      sharedTokens: redisTokenStore(
+        services.redis,
+        services.keys,
+        new SecretBox(services.config.secretsKey, services.config.secretsPreviousKeys),
+      ),
     }),
   ];
 }

@@ -34,7 +34,12 @@ export interface Stage<T extends EventType = EventType> {
 export type AnyStage = { [T in EventType]: Stage<T> }[EventType];
 
 /** Runs one handler call inside its span (see consumerTracing in src/telemetry/tracing.ts). */
-export type StageSpan = <R>(stage: AnyStage, event: TicketEventOf<EventType>, attempt: number, work: () => Promise<R>) => Promise<R>;
+export type StageSpan = <R>(
+  stage: AnyStage,
+  event: TicketEventOf<EventType>,
+  attempt: number,
+  work: () => Promise<R>,
+) => Promise<R>;
 
 /** No span; outside any ambient one too, so follow-on events keep their input's traceparent. */
 const untraced: StageSpan = (_stage, _event, _attempt, work) => context.with(ROOT_CONTEXT, work);
@@ -58,7 +63,12 @@ export function stageProcessor(stage: AnyStage, log: Logger, withSpan: StageSpan
           try {
             const emit = await withSpan(stage, event, attempt, () => {
               traceparent = activeTraceparent();
-              return (stage.handle as Stage['handle'])(event, { tenant: ctx.tenant, attempt, signal: ctx.signal, log: log.child({ stage: stage.name, tenant: ctx.tenant, eventId: event.id, ticket: event.ticket }) });
+              return (stage.handle as Stage['handle'])(event, {
+                tenant: ctx.tenant,
+                attempt,
+                signal: ctx.signal,
+                log: log.child({ stage: stage.name, tenant: ctx.tenant, eventId: event.id, ticket: event.ticket }),
+              });
             });
             return { ok: true, emit, traceparent };
           } catch (error) {

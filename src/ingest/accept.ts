@@ -70,29 +70,53 @@ export function ticketIngest(deps: IngestDeps) {
   return async function accept(
     request: FastifyRequest,
     reply: FastifyReply,
-    input: { tenantId: string; auth: Authenticated; rawBody: Buffer; action: TicketAction; ticket: Ticket; modifiedAt?: string | undefined },
+    input: {
+      tenantId: string;
+      auth: Authenticated;
+      rawBody: Buffer;
+      action: TicketAction;
+      ticket: Ticket;
+      modifiedAt?: string | undefined;
+    },
   ): Promise<FastifyReply> {
     const { tenantId, auth, rawBody, action, ticket } = input;
     const deliveryHeader = header(request.headers['x-streamdesk-delivery']);
     if (deliveryHeader !== undefined && !deliveryIdPattern.test(deliveryHeader)) {
-      throw new StreamdeskError('BAD_REQUEST', 'X-Streamdesk-Delivery must be 1 to 200 characters of A-Z, a-z, 0-9, ".", "_", ":" or "-"');
+      throw new StreamdeskError(
+        'BAD_REQUEST',
+        'X-Streamdesk-Delivery must be 1 to 200 characters of A-Z, a-z, 0-9, ".", "_", ":" or "-"',
+      );
     }
     const bodyHash = sha256(rawBody);
     const deliveryId = deliveryHeader ?? `sha256:${createHash('sha256').update(rawBody).digest('hex')}`;
     // A signed request can be replayed while its timestamp is inside the window on either side of now.
     const dedupe =
       auth.kind === 'signed'
-        ? { key: keys.dedupe(tenantId, sha256('signed', auth.timestamp, bodyHash)), ttlSeconds: 2 * config.webhookToleranceSeconds + 60 }
+        ? {
+            key: keys.dedupe(tenantId, sha256('signed', auth.timestamp, bodyHash)),
+            ttlSeconds: 2 * config.webhookToleranceSeconds + 60,
+          }
         : {
             // Without a modification time, an update is told apart by its body, so a real later update is never dropped.
-            key: keys.dedupe(tenantId, sha256('ticket', ticket.id, action, input.modifiedAt ?? (action === 'ticket.updated' ? `body:${bodyHash}` : ''))),
+            key: keys.dedupe(
+              tenantId,
+              sha256(
+                'ticket',
+                ticket.id,
+                action,
+                input.modifiedAt ?? (action === 'ticket.updated' ? `body:${bodyHash}` : ''),
+              ),
+            ),
             ttlSeconds: config.idempotencyTtlSeconds,
           };
 
     const pending = await backlogOfTenant(tenantId).catch(() => 0);
     if (pending >= config.tenantBacklogLimit) {
       reply.header('Retry-After', '5');
-      throw new StreamdeskError('BACKLOG_FULL', `Tenant "${tenantId}" has ${pending} unprocessed events (limit ${config.tenantBacklogLimit}); retry later`);
+      throw new StreamdeskError(
+        'BACKLOG_FULL',
+        `Tenant "${tenantId}" has ${pending} unprocessed events (limit ${config.tenantBacklogLimit}); retry later`,
+      );
     }
 
     const eventId = uuidv7();
@@ -101,48 +125,74 @@ export function ticketIngest(deps: IngestDeps) {
     const stream = laneKey(keys, tenantId, lane);
     trace.getActiveSpan()?.setAttribute(Attr.ticketId, ticket.id);
     // The event carries this span's traceparent: every consumer's span of the ticket is its descendant.
-    const sendAttributes = producerAttributes(stream, { id: eventId, type: 'ticket.received', tenant: tenantId, ticket: ticket.id });
-    const result = await withSpan(sendSpanName('ticket.received'), sendAttributes, async (span) => {
-      const event: TicketEventOf<'ticket.received'> = {
-        id: eventId,
-        type: 'ticket.received',
-        v: currentVersion['ticket.received'],
-        tenant: tenantId,
-        ticket: ticket.id,
-        ts: Date.now(),
-        causation: '',
-        correlation: eventId,
-        traceparent: currentTraceparent(),
-        data: { action, ticket, deliveryId },
-      };
-      let outcome: IngestOutcome;
-      try {
-        outcome = await appendUnlessSeen(redis, {
-          stream,
-          otherLane: otherLaneKey(keys, tenantId, lane),
-          laneSequence: keys.laneSequence(tenantId),
-          marker: keys.deliverySeen(tenantId, deliveryId),
-          markerTtlSeconds: config.idempotencyTtlSeconds,
-          eventId,
-          bodyHash,
-          dedupe,
-          fields: encodeEvent(event),
+    const sendAttributes = producerAttributes(stream, {
+      id: eventId,
+      type: 'ticket.received',
+      tenant: tenantId,
+      ticket: ticket.id,
+    });
+    const result = await withSpan(
+      sendSpanName('ticket.received'),
+      sendAttributes,
+      async (span) => {
+        const event: TicketEventOf<'ticket.received'> = {
+          id: eventId,
+          type: 'ticket.received',
+          v: currentVersion['ticket.received'],
+          tenant: tenantId,
+          ticket: ticket.id,
+          ts: Date.now(),
+          causation: '',
+          correlation: eventId,
+          traceparent: currentTraceparent(),
+          data: { action, ticket, deliveryId },
+        };
+        let outcome: IngestOutcome;
+        try {
+          outcome = await appendUnlessSeen(redis, {
+            stream,
+            otherLane: otherLaneKey(keys, tenantId, lane),
+            laneSequence: keys.laneSequence(tenantId),
+            marker: keys.deliverySeen(tenantId, deliveryId),
+            markerTtlSeconds: config.idempotencyTtlSeconds,
+            eventId,
+            bodyHash,
+            dedupe,
+            fields: encodeEvent(event),
+          });
+        } catch (error) {
+          request.log.error({ err: toStreamdeskError(error), tenant: tenantId }, 'append failed');
+          reply.header('Retry-After', '1');
+          throw new StreamdeskError(
+            'REDIS_UNAVAILABLE',
+            'The event store is unavailable; the webhook was not accepted, retry later',
+            undefined,
+            { cause: error },
+          );
+        }
+        // A repeat appended nothing: the event of the first delivery is the one in the stream.
+        span.setAttributes({
+          [Attr.duplicate]: outcome.outcome !== 'appended',
+          [Attr.messagingMessageId]: outcome.eventId,
+          [Attr.eventId]: outcome.eventId,
         });
-      } catch (error) {
-        request.log.error({ err: toStreamdeskError(error), tenant: tenantId }, 'append failed');
-        reply.header('Retry-After', '1');
-        throw new StreamdeskError('REDIS_UNAVAILABLE', 'The event store is unavailable; the webhook was not accepted, retry later', undefined, { cause: error });
-      }
-      // A repeat appended nothing: the event of the first delivery is the one in the stream.
-      span.setAttributes({ [Attr.duplicate]: outcome.outcome !== 'appended', [Attr.messagingMessageId]: outcome.eventId, [Attr.eventId]: outcome.eventId });
-      return outcome;
-    }, { kind: SpanKind.PRODUCER });
+        return outcome;
+      },
+      { kind: SpanKind.PRODUCER },
+    );
     if (result.outcome === 'conflict') {
-      throw new StreamdeskError('DELIVERY_CONFLICT', `X-Streamdesk-Delivery "${deliveryId}" was already used for a different body; nothing was appended`, { firstEventId: result.eventId });
+      throw new StreamdeskError(
+        'DELIVERY_CONFLICT',
+        `X-Streamdesk-Delivery "${deliveryId}" was already used for a different body; nothing was appended`,
+        { firstEventId: result.eventId },
+      );
     }
     const duplicate = result.outcome === 'duplicate';
     deps.onAccepted?.(tenantId, duplicate);
-    request.log.info({ tenant: tenantId, ticket: ticket.id, eventId: result.eventId, duplicate }, duplicate ? 'repeated delivery' : 'ticket received');
+    request.log.info(
+      { tenant: tenantId, ticket: ticket.id, eventId: result.eventId, duplicate },
+      duplicate ? 'repeated delivery' : 'ticket received',
+    );
     return reply.status(202).send({ eventId: result.eventId, duplicate });
   };
 }

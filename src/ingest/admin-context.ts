@@ -1,6 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { contextKinds, deleteContextItem, importContextData, importFormats, listContextData, saveContextItem, type ContextKind } from '../admin/context-data.js';
+import {
+  contextKinds,
+  deleteContextItem,
+  importContextData,
+  importFormats,
+  listContextData,
+  saveContextItem,
+  type ContextKind,
+} from '../admin/context-data.js';
 import { parseInput } from '../admin/input.js';
 import { StreamdeskError } from '../errors.js';
 import type { Db } from '../projections/db.js';
@@ -16,7 +24,10 @@ const listQuery = z.object({
 });
 const importQuery = z.object({
   format: z.enum(importFormats).optional(),
-  dryRun: z.enum(['true', 'false']).optional().transform((value) => value === 'true'),
+  dryRun: z
+    .enum(['true', 'false'])
+    .optional()
+    .transform((value) => value === 'true'),
 });
 const importBodyLimit = 10 * 1024 * 1024;
 
@@ -25,10 +36,17 @@ const importBodyLimit = 10 * 1024 * 1024;
  * file (`POST …/import`, body `text/csv` or `application/json`, `?dryRun=true` only validates),
  * replace one (`PUT …/:id`), delete one (`DELETE …/:id`). Registered in the admin scope.
  */
-export async function adminContextRoutes(app: FastifyInstance, deps: { db: Db; knownTenant(tenant: string): Promise<string> }): Promise<void> {
+export async function adminContextRoutes(
+  app: FastifyInstance,
+  deps: { db: Db; knownTenant(tenant: string): Promise<string> },
+): Promise<void> {
   const { db, knownTenant } = deps;
   // An import file arrives as it is; CSV is text, JSON is kept raw so rows are validated here, one by one.
-  app.addContentTypeParser(['text/csv', 'text/plain'], { parseAs: 'string', bodyLimit: importBodyLimit }, (_request, body, done) => done(null, body));
+  app.addContentTypeParser(
+    ['text/csv', 'text/plain'],
+    { parseAs: 'string', bodyLimit: importBodyLimit },
+    (_request, body, done) => done(null, body),
+  );
 
   for (const kind of contextKinds) {
     const base = `/v1/admin/tenants/:tenant/${segment[kind]}`;
@@ -37,15 +55,19 @@ export async function adminContextRoutes(app: FastifyInstance, deps: { db: Db; k
       return listContextData(db, kind, tenant, parseInput(listQuery, request.query));
     });
 
-    app.post<{ Params: { tenant: string }; Querystring: Record<string, unknown> }>(`${base}/import`, { bodyLimit: importBodyLimit }, async (request) => {
-      const tenant = await knownTenant(request.params.tenant);
-      const query = parseInput(importQuery, request.query);
-      const isText = typeof request.body === 'string';
-      const format = query.format ?? (isText ? 'csv' : 'json');
-      if (format === 'csv' && !isText) throw new StreamdeskError('BAD_REQUEST', 'A CSV import is sent as text/csv');
-      const content = isText ? (request.body as string) : JSON.stringify(request.body ?? null);
-      return importContextData(db, kind, tenant, { format, content, dryRun: query.dryRun });
-    });
+    app.post<{ Params: { tenant: string }; Querystring: Record<string, unknown> }>(
+      `${base}/import`,
+      { bodyLimit: importBodyLimit },
+      async (request) => {
+        const tenant = await knownTenant(request.params.tenant);
+        const query = parseInput(importQuery, request.query);
+        const isText = typeof request.body === 'string';
+        const format = query.format ?? (isText ? 'csv' : 'json');
+        if (format === 'csv' && !isText) throw new StreamdeskError('BAD_REQUEST', 'A CSV import is sent as text/csv');
+        const content = isText ? (request.body as string) : JSON.stringify(request.body ?? null);
+        return importContextData(db, kind, tenant, { format, content, dryRun: query.dryRun });
+      },
+    );
 
     app.put<{ Params: { tenant: string; id: string } }>(`${base}/:id`, async (request, reply) => {
       const tenant = await knownTenant(request.params.tenant);
@@ -57,7 +79,10 @@ export async function adminContextRoutes(app: FastifyInstance, deps: { db: Db; k
     app.delete<{ Params: { tenant: string; id: string } }>(`${base}/:id`, async (request, reply) => {
       const tenant = await knownTenant(request.params.tenant);
       if (!(await deleteContextItem(db, kind, tenant, request.params.id))) {
-        throw new StreamdeskError('NOT_FOUND', `${label[kind]} "${request.params.id}" of tenant "${tenant}" does not exist`);
+        throw new StreamdeskError(
+          'NOT_FOUND',
+          `${label[kind]} "${request.params.id}" of tenant "${tenant}" does not exist`,
+        );
       }
       return reply.status(204).send();
     });

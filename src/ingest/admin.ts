@@ -16,7 +16,13 @@ import type { RedisKeys } from '../streams/keys.js';
 import type { RedisClient } from '../streams/redis.js';
 import { tenantStatus } from '../streams/status.js';
 import { deleteTenant } from '../tenants/purge.js';
-import { inboundAuthSchema, publicTenant, tenantIdSchema, writebackSchema, type TenantRegistry } from '../tenants/registry.js';
+import {
+  inboundAuthSchema,
+  publicTenant,
+  tenantIdSchema,
+  writebackSchema,
+  type TenantRegistry,
+} from '../tenants/registry.js';
 import { adminContextRoutes } from './admin-context.js';
 import { adminTicketRoutes } from './admin-tickets.js';
 
@@ -32,14 +38,39 @@ export type AdminDeps = {
 };
 
 const tenantName = storableString().min(1).max(200);
-const createTenantBody = z.object({ id: tenantIdSchema, name: tenantName.optional(), inboundAuth: inboundAuthSchema.optional(), writeback: writebackSchema.optional() });
+const createTenantBody = z.object({
+  id: tenantIdSchema,
+  name: tenantName.optional(),
+  inboundAuth: inboundAuthSchema.optional(),
+  writeback: writebackSchema.optional(),
+});
 const updateTenantBody = z
-  .object({ name: tenantName.optional(), inboundAuth: inboundAuthSchema.optional(), writeback: writebackSchema.optional() })
+  .object({
+    name: tenantName.optional(),
+    inboundAuth: inboundAuthSchema.optional(),
+    writeback: writebackSchema.optional(),
+  })
   .refine((body) => Object.keys(body).length > 0, 'give at least one of name, inboundAuth, writeback');
-const rotateBody = z.object({ overlapSeconds: z.number().int().min(0).max(90 * 86_400).optional() }).default({});
+const rotateBody = z
+  .object({
+    overlapSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(90 * 86_400)
+      .optional(),
+  })
+  .default({});
 const helpdeskKeyBody = z.object({ key: z.string().min(1).max(4_096) });
 const deleteQuery = z.object({ purge: z.enum(['true', 'false']).optional(), confirm: z.string().optional() });
-const redriveBody = z.object({ ids: z.array(z.string().regex(/^\d+-\d+$/, 'must be a stream entry id')).max(10_000).optional() }).default({});
+const redriveBody = z
+  .object({
+    ids: z
+      .array(z.string().regex(/^\d+-\d+$/, 'must be a stream entry id'))
+      .max(10_000)
+      .optional(),
+  })
+  .default({});
 
 /** Admin inputs are request parts: a failure names the body when the whole body is wrong. */
 const parse = <T>(schema: z.ZodType<T>, value: unknown): T => parseInput(schema, value, 'body');
@@ -52,7 +83,8 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
   app.addHook('onRequest', async (request) => {
     if (!request.headers.authorization && deps.console?.sessions.authorises(request)) return;
     const given = Buffer.from(request.headers.authorization ?? '');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new StreamdeskError('UNAUTHORIZED');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected))
+      throw new StreamdeskError('UNAUTHORIZED');
   });
 
   const knownTenant = async (tenant: string) => {
@@ -88,7 +120,12 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
   app.post<{ Params: { tenant: string } }>('/v1/admin/tenants/:tenant/secret/rotate', async (request) => {
     const tenant = await knownTenant(request.params.tenant);
     const rotated = await registry.rotateSecret(tenant, parse(rotateBody, request.body ?? {}).overlapSeconds);
-    return { id: rotated.id, secret: rotated.secret, inboundAuth: rotated.inboundAuth, previousSecretExpiresAt: publicTenant(rotated).previousSecretExpiresAt };
+    return {
+      id: rotated.id,
+      secret: rotated.secret,
+      inboundAuth: rotated.inboundAuth,
+      previousSecretExpiresAt: publicTenant(rotated).previousSecretExpiresAt,
+    };
   });
 
   app.post<{ Params: { tenant: string } }>('/v1/admin/tenants/:tenant/secret/retire', async (request) => {
@@ -102,26 +139,38 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
   });
 
   // Deleting is confirmed by repeating the tenant id: ?confirm=<id>; ?purge=true also removes its data.
-  app.delete<{ Params: { tenant: string }; Querystring: Record<string, string> }>('/v1/admin/tenants/:tenant', async (request) => {
-    const tenant = await knownTenant(request.params.tenant);
-    const query = parse(deleteQuery, request.query);
-    if (query.confirm !== tenant) {
-      throw new StreamdeskError('BAD_REQUEST', 'Deleting a tenant needs ?confirm=<tenant id>', [{ path: 'confirm', message: 'must repeat the tenant id' }]);
-    }
-    return deleteTenant({ registry, redis, keys, db }, tenant, { purge: query.purge === 'true' });
-  });
+  app.delete<{ Params: { tenant: string }; Querystring: Record<string, string> }>(
+    '/v1/admin/tenants/:tenant',
+    async (request) => {
+      const tenant = await knownTenant(request.params.tenant);
+      const query = parse(deleteQuery, request.query);
+      if (query.confirm !== tenant) {
+        throw new StreamdeskError('BAD_REQUEST', 'Deleting a tenant needs ?confirm=<tenant id>', [
+          { path: 'confirm', message: 'must repeat the tenant id' },
+        ]);
+      }
+      return deleteTenant({ registry, redis, keys, db }, tenant, { purge: query.purge === 'true' });
+    },
+  );
 
   app.get('/v1/admin/status', async () => {
     const tenants = await registry.list();
     return { tenants: await Promise.all(tenants.map((tenant) => tenantStatus(redis, keys, tenant.id))) };
   });
 
-  app.get<{ Params: { tenant: string; ticketId: string } }>('/v1/admin/tenants/:tenant/tickets/:ticketId', async (request) => {
-    const tenant = await knownTenant(request.params.tenant);
-    const found = await findTicket(db, tenant, request.params.ticketId);
-    if (!found) throw new StreamdeskError('NOT_FOUND', `Ticket "${request.params.ticketId}" of tenant "${tenant}" is not known`);
-    return found;
-  });
+  app.get<{ Params: { tenant: string; ticketId: string } }>(
+    '/v1/admin/tenants/:tenant/tickets/:ticketId',
+    async (request) => {
+      const tenant = await knownTenant(request.params.tenant);
+      const found = await findTicket(db, tenant, request.params.ticketId);
+      if (!found)
+        throw new StreamdeskError(
+          'NOT_FOUND',
+          `Ticket "${request.params.ticketId}" of tenant "${tenant}" is not known`,
+        );
+      return found;
+    },
+  );
 
   app.get<{ Params: { tenant: string } }>('/v1/admin/tenants/:tenant/dlq', async (request) => {
     const tenant = await knownTenant(request.params.tenant);

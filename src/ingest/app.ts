@@ -1,4 +1,10 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+} from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { OverviewSource } from '../console/overview.js';
@@ -55,8 +61,10 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
 
   app.setErrorHandler<FastifyError | StreamdeskError>((error, request, reply) => {
     const failure = toHttpError(error);
-    if (failure.status >= 500 && failure.code !== 'REDIS_UNAVAILABLE' && failure.code !== 'POSTGRES_UNAVAILABLE') request.log.error({ err: error }, 'request failed');
-    if ((failure.status === 503 || failure.status === 429) && !reply.hasHeader('Retry-After')) reply.header('Retry-After', '1');
+    if (failure.status >= 500 && failure.code !== 'REDIS_UNAVAILABLE' && failure.code !== 'POSTGRES_UNAVAILABLE')
+      request.log.error({ err: error }, 'request failed');
+    if ((failure.status === 503 || failure.status === 429) && !reply.hasHeader('Retry-After'))
+      reply.header('Retry-After', '1');
     void reply.status(failure.status).send(errorBody(failure));
   });
   app.server.maxConnections = http.maxConnections;
@@ -69,19 +77,34 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     assertStorable(request.body, 'body');
   });
   app.setNotFoundHandler((request, reply) => {
-    void reply.status(404).send(errorBody(new StreamdeskError('NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}`)));
+    void reply
+      .status(404)
+      .send(errorBody(new StreamdeskError('NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}`)));
   });
   app.addHook('onResponse', async (request, reply) => {
-    deps.metrics.httpRequest(request.routeOptions.url ?? 'unknown', request.method, reply.statusCode, reply.elapsedTime);
+    deps.metrics.httpRequest(
+      request.routeOptions.url ?? 'unknown',
+      request.method,
+      reply.statusCode,
+      reply.elapsedTime,
+    );
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const [redis, postgres] = await Promise.all([
-      deps.redis.ping().then(() => true, () => false),
-      deps.db.query('SELECT 1').then(() => true, () => false),
+      deps.redis.ping().then(
+        () => true,
+        () => false,
+      ),
+      deps.db.query('SELECT 1').then(
+        () => true,
+        () => false,
+      ),
     ]);
-    return reply.status(redis && postgres ? 200 : 503).send({ status: redis && postgres ? 'ready' : 'unavailable', redis, postgres });
+    return reply
+      .status(redis && postgres ? 200 : 503)
+      .send({ status: redis && postgres ? 'ready' : 'unavailable', redis, postgres });
   });
   app.get('/metrics', async (_request, reply) => {
     void reply.header('Content-Type', deps.metrics.contentType);
@@ -90,14 +113,36 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
 
   if (deps.registry) {
     const registry = deps.registry;
-    const ingestDeps = { config, redis: deps.redis, keys: deps.keys, registry, onAccepted: (tenant: string, duplicate: boolean) => deps.metrics.webhookAccepted(tenant, duplicate) };
+    const ingestDeps = {
+      config,
+      redis: deps.redis,
+      keys: deps.keys,
+      registry,
+      onAccepted: (tenant: string, duplicate: boolean) => deps.metrics.webhookAccepted(tenant, duplicate),
+    };
     await app.register(async (scope) => webhookRoutes(scope, ingestDeps));
     await app.register(async (scope) => serviceDeskPlusRoutes(scope, ingestDeps));
     if (config.adminToken) {
       const adminToken = config.adminToken;
       const sessions = new ConsoleSessions(adminToken);
-      const overview = new OverviewSource({ redis: deps.redis, keys: deps.keys, registry, db: deps.db, claimIdleMs: config.retry.claimIdleMs });
-      await app.register(async (scope) => adminRoutes(scope, { adminToken, redis: deps.redis, keys: deps.keys, registry, db: deps.db, targetPolicy: { allowPrivate: config.writebackAllowPrivate }, console: { sessions, overview, jaegerUiUrl: config.jaegerUiUrl } }));
+      const overview = new OverviewSource({
+        redis: deps.redis,
+        keys: deps.keys,
+        registry,
+        db: deps.db,
+        claimIdleMs: config.retry.claimIdleMs,
+      });
+      await app.register(async (scope) =>
+        adminRoutes(scope, {
+          adminToken,
+          redis: deps.redis,
+          keys: deps.keys,
+          registry,
+          db: deps.db,
+          targetPolicy: { allowPrivate: config.writebackAllowPrivate },
+          console: { sessions, overview, jaegerUiUrl: config.jaegerUiUrl },
+        }),
+      );
       await app.register(async (scope) => consoleRoutes(scope, { sessions, logger: deps.logger }));
     }
   }

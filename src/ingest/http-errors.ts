@@ -19,16 +19,22 @@ export function toHttpError(error: FastifyError | StreamdeskError): StreamdeskEr
     case 'FST_ERR_BAD_URL':
       return new StreamdeskError('INVALID_URL', 'The URL path is not validly percent-encoded UTF-8');
     case 'FST_ERR_MAX_PARAM_LENGTH':
-      return new StreamdeskError('URI_TOO_LONG', `A path segment of the URL is longer than ${maxParamLength} characters`);
+      return new StreamdeskError(
+        'URI_TOO_LONG',
+        `A path segment of the URL is longer than ${maxParamLength} characters`,
+      );
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return new StreamdeskError('INVALID_JSON', 'The request body is not valid JSON');
   }
   if (error.statusCode === 404) return new StreamdeskError('NOT_FOUND');
-  if (error.statusCode === 415) return new StreamdeskError('UNSUPPORTED_MEDIA_TYPE', 'The request body must be application/json');
+  if (error.statusCode === 415)
+    return new StreamdeskError('UNSUPPORTED_MEDIA_TYPE', 'The request body must be application/json');
   if (error.statusCode === 414) return new StreamdeskError('URI_TOO_LONG');
-  if (error.statusCode === 413) return new StreamdeskError('PAYLOAD_TOO_LARGE', 'The request body is larger than 256 KiB');
-  if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) return new StreamdeskError('BAD_REQUEST', error.message);
+  if (error.statusCode === 413)
+    return new StreamdeskError('PAYLOAD_TOO_LARGE', 'The request body is larger than 256 KiB');
+  if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500)
+    return new StreamdeskError('BAD_REQUEST', error.message);
   return new StreamdeskError('INTERNAL');
 }
 
@@ -48,7 +54,10 @@ function connectionError(error: Error & { code?: string }): StreamdeskError {
     case 'HPE_UNEXPECTED_CONTENT_LENGTH':
       return new StreamdeskError('MALFORMED_REQUEST', 'The Content-Length header is not valid');
     default:
-      return new StreamdeskError('MALFORMED_REQUEST', `The request is not valid HTTP/1.1${error.code?.startsWith('HPE_') ? ` (${error.code})` : ''}`);
+      return new StreamdeskError(
+        'MALFORMED_REQUEST',
+        `The request is not valid HTTP/1.1${error.code?.startsWith('HPE_') ? ` (${error.code})` : ''}`,
+      );
   }
 }
 

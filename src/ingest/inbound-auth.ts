@@ -22,7 +22,8 @@ function matchesAny(given: string, secrets: readonly string[]): boolean {
   return matches;
 }
 
-const invalidCredentials = () => new StreamdeskError('INVALID_CREDENTIALS', 'The token or Basic credentials do not match this tenant');
+const invalidCredentials = () =>
+  new StreamdeskError('INVALID_CREDENTIALS', 'The token or Basic credentials do not match this tenant');
 
 /**
  * Authenticates a webhook for the tenant in its URL. The answer depends only on what the request
@@ -38,12 +39,19 @@ export function authenticateWebhook(options: {
 }): Authenticated {
   const { tenantId, tenant, headers } = options;
   // An unknown tenant, or one in another mode, is checked against a secret nobody knows.
-  const secretsFor = (mode: InboundAuth) => (tenant && tenant.inboundAuth === mode ? acceptedSecrets(tenant) : [randomBytes(24).toString('hex')]);
+  const secretsFor = (mode: InboundAuth) =>
+    tenant && tenant.inboundAuth === mode ? acceptedSecrets(tenant) : [randomBytes(24).toString('hex')];
 
   const timestamp = header(headers, 'x-streamdesk-timestamp');
   const signature = header(headers, 'x-streamdesk-signature');
   if (timestamp !== undefined || signature !== undefined) {
-    verifyWebhookSignature({ secret: secretsFor('hmac'), timestamp, signature, rawBody: options.rawBody, toleranceSeconds: options.toleranceSeconds });
+    verifyWebhookSignature({
+      secret: secretsFor('hmac'),
+      timestamp,
+      signature,
+      rawBody: options.rawBody,
+      toleranceSeconds: options.toleranceSeconds,
+    });
     return { kind: 'signed', timestamp: timestamp ?? '' };
   }
 
@@ -59,7 +67,8 @@ export function authenticateWebhook(options: {
     return { kind: 'token' };
   }
 
-  const bearer = authorization && /^bearer\s+/i.test(authorization) ? authorization.replace(/^bearer\s+/i, '') : undefined;
+  const bearer =
+    authorization && /^bearer\s+/i.test(authorization) ? authorization.replace(/^bearer\s+/i, '') : undefined;
   const token = header(headers, 'x-streamdesk-token') ?? bearer;
   if (token !== undefined) {
     if (!matchesAny(token.trim(), secretsFor('token'))) throw invalidCredentials();

@@ -12,8 +12,20 @@ import type { TicketAction } from './accept.js';
 
 /** Keys of the documented flat template, in its order; the free text comes last. */
 const templateKeys = [
-  'event', 'id', 'request_id', 'workorderid', 'status', 'priority', 'category', 'requester', 'requester_email', 'site',
-  'created_time', 'last_updated_time', 'subject', 'description',
+  'event',
+  'id',
+  'request_id',
+  'workorderid',
+  'status',
+  'priority',
+  'category',
+  'requester',
+  'requester_email',
+  'site',
+  'created_time',
+  'last_updated_time',
+  'subject',
+  'description',
 ] as const;
 
 const maxDescription = ticketSchema.shape.description.maxLength ?? 100_000;
@@ -69,7 +81,9 @@ export function htmlToText(html: string): string {
 }
 
 function safeCodePoint(code: number): string | undefined {
-  return Number.isInteger(code) && code > 0 && code <= 0x10ffff && (code < 0xd800 || code > 0xdfff) ? String.fromCodePoint(code) : undefined;
+  return Number.isInteger(code) && code > 0 && code <= 0x10ffff && (code < 0xd800 || code > 0xdfff)
+    ? String.fromCodePoint(code)
+    : undefined;
 }
 
 /** A placeholder the helpdesk left as written (`$site`, `${site}`) means the field was empty. */
@@ -90,40 +104,71 @@ function named(value: unknown): string | undefined {
 
 /** A time as epoch milliseconds (string or number), `{"value": …}`, or ISO 8601. */
 function time(value: unknown): { raw: string; iso: string | undefined } | undefined {
-  const raw = value && typeof value === 'object' && !Array.isArray(value) ? text((value as Record<string, unknown>).value) : text(value);
+  const raw =
+    value && typeof value === 'object' && !Array.isArray(value)
+      ? text((value as Record<string, unknown>).value)
+      : text(value);
   if (raw === undefined) return undefined;
   const date = /^\d{10,16}$/.test(raw) ? new Date(Number(raw)) : new Date(raw);
   return { raw: raw.slice(0, 64), iso: Number.isNaN(date.getTime()) ? undefined : date.toISOString() };
 }
 
-const cut = (value: string | undefined, max: number) => (value === undefined ? undefined : value.length > max ? value.slice(0, max) : value);
+const cut = (value: string | undefined, max: number) =>
+  value === undefined ? undefined : value.length > max ? value.slice(0, max) : value;
 
 const actions: Record<string, TicketAction> = {
-  created: 'ticket.created', create: 'ticket.created', new: 'ticket.created', added: 'ticket.created', 'ticket.created': 'ticket.created',
-  updated: 'ticket.updated', update: 'ticket.updated', edited: 'ticket.updated', edit: 'ticket.updated', modified: 'ticket.updated', 'ticket.updated': 'ticket.updated',
+  created: 'ticket.created',
+  create: 'ticket.created',
+  new: 'ticket.created',
+  added: 'ticket.created',
+  'ticket.created': 'ticket.created',
+  updated: 'ticket.updated',
+  update: 'ticket.updated',
+  edited: 'ticket.updated',
+  edit: 'ticket.updated',
+  modified: 'ticket.updated',
+  'ticket.updated': 'ticket.updated',
 };
 
 export type MappingProblem = { path: string; message: string };
 
 /** Maps a parsed ServiceDesk Plus body to the ticket event; problems name the ServiceDesk Plus fields. */
-export function mapServiceDeskPlus(body: Record<string, unknown>, eventFromUrl: string | undefined): SdpTicket | MappingProblem[] {
-  const request = body.request && typeof body.request === 'object' && !Array.isArray(body.request) ? (body.request as Record<string, unknown>) : body;
+export function mapServiceDeskPlus(
+  body: Record<string, unknown>,
+  eventFromUrl: string | undefined,
+): SdpTicket | MappingProblem[] {
+  const request =
+    body.request && typeof body.request === 'object' && !Array.isArray(body.request)
+      ? (body.request as Record<string, unknown>)
+      : body;
   const field = (name: string) => request[name] ?? body[name];
   const problems: MappingProblem[] = [];
 
   // The URL's ?event= is the webhook's own setting, so it wins over the body's field.
   const eventName = (eventFromUrl ?? text(body.event) ?? text(body.operation) ?? 'created').toLowerCase();
   const action = actions[eventName];
-  if (!action) problems.push({ path: 'event', message: `must be "created" or "updated" (got "${eventName.slice(0, 40)}")` });
+  if (!action)
+    problems.push({ path: 'event', message: `must be "created" or "updated" (got "${eventName.slice(0, 40)}")` });
 
   const id = text(field('id')) ?? text(field('request_id')) ?? text(field('workorderid'));
   const requester = field('requester');
-  const requesterObject = requester && typeof requester === 'object' && !Array.isArray(requester) ? (requester as Record<string, unknown>) : undefined;
-  const email = text(requesterObject?.email_id) ?? text(requesterObject?.email) ?? text(field('requester_email')) ?? text(field('requester_email_id'));
+  const requesterObject =
+    requester && typeof requester === 'object' && !Array.isArray(requester)
+      ? (requester as Record<string, unknown>)
+      : undefined;
+  const email =
+    text(requesterObject?.email_id) ??
+    text(requesterObject?.email) ??
+    text(field('requester_email')) ??
+    text(field('requester_email_id'));
   const requesterName = cut(named(requester), 256);
-  const validEmail = email !== undefined && email.length <= 320 && z.email().safeParse(email).success ? email : undefined;
+  const validEmail =
+    email !== undefined && email.length <= 320 && z.email().safeParse(email).success ? email : undefined;
   const descriptionText = htmlToText(text(field('description')) ?? '');
-  const description = descriptionText.length > maxDescription ? `${descriptionText.slice(0, maxDescription - truncatedMark.length)}${truncatedMark}` : descriptionText;
+  const description =
+    descriptionText.length > maxDescription
+      ? `${descriptionText.slice(0, maxDescription - truncatedMark.length)}${truncatedMark}`
+      : descriptionText;
   const created = time(field('created_time'));
   const modified = time(field('last_updated_time'));
 
@@ -134,11 +179,17 @@ export function mapServiceDeskPlus(body: Record<string, unknown>, eventFromUrl: 
     priority: cut(named(field('priority')), 64),
     category: cut(named(field('category')), 256),
     site: cut(named(field('site')), 256),
-    requester: requesterName || validEmail ? { ...(requesterName ? { name: requesterName } : {}), ...(validEmail ? { email: validEmail } : {}) } : undefined,
+    requester:
+      requesterName || validEmail
+        ? { ...(requesterName ? { name: requesterName } : {}), ...(validEmail ? { email: validEmail } : {}) }
+        : undefined,
     createdAt: created?.iso,
   };
-  const parsed = ticketSchema.safeParse(Object.fromEntries(Object.entries(candidate).filter(([, value]) => value !== undefined)));
-  if (!parsed.success) problems.push(...parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })));
+  const parsed = ticketSchema.safeParse(
+    Object.fromEntries(Object.entries(candidate).filter(([, value]) => value !== undefined)),
+  );
+  if (!parsed.success)
+    problems.push(...parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })));
   if (problems.length > 0 || !parsed.success || !action) return problems;
   return { action, ticket: parsed.data, modifiedAt: modified?.raw };
 }

@@ -28,9 +28,15 @@ function parseJson(text: string): Record<string, unknown> {
   } catch {
     const template = readTemplateJson(text);
     if (template) return template;
-    throw new StreamdeskError('INVALID_JSON', 'The request body is neither valid JSON nor the documented ServiceDesk Plus template');
+    throw new StreamdeskError(
+      'INVALID_JSON',
+      'The request body is neither valid JSON nor the documented ServiceDesk Plus template',
+    );
   }
-  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new StreamdeskError('BAD_REQUEST', 'The request body must be a JSON object', [{ path: '', message: 'expected an object' }]);
+  if (!value || typeof value !== 'object' || Array.isArray(value))
+    throw new StreamdeskError('BAD_REQUEST', 'The request body must be a JSON object', [
+      { path: '', message: 'expected an object' },
+    ]);
   return value as Record<string, unknown>;
 }
 
@@ -42,7 +48,11 @@ export async function serviceDeskPlusRoutes(app: FastifyInstance, deps: IngestDe
   const { config, registry } = deps;
   const accept = ticketIngest(deps);
 
-  app.addContentTypeParser(mediaTypes, { parseAs: 'buffer', bodyLimit: serviceDeskPlusBodyLimit }, (_request, body, done) => done(null, body));
+  app.addContentTypeParser(
+    mediaTypes,
+    { parseAs: 'buffer', bodyLimit: serviceDeskPlusBodyLimit },
+    (_request, body, done) => done(null, body),
+  );
 
   app.post<{ Params: { tenant: string }; Querystring: { event?: string } }>(
     '/v1/webhooks/:tenant/servicedesk-plus',
@@ -51,17 +61,39 @@ export async function serviceDeskPlusRoutes(app: FastifyInstance, deps: IngestDe
       const tenantId = webhookTenantId(request.params.tenant);
       const rawBody = request.body;
       if (!Buffer.isBuffer(rawBody)) {
-        throw new StreamdeskError('UNSUPPORTED_MEDIA_TYPE', 'The request body must be application/x-www-form-urlencoded, application/json or text/plain');
+        throw new StreamdeskError(
+          'UNSUPPORTED_MEDIA_TYPE',
+          'The request body must be application/x-www-form-urlencoded, application/json or text/plain',
+        );
       }
       const tenant = await lookUpTenant(registry, tenantId);
-      const auth = authenticateWebhook({ tenantId, tenant, headers: request.headers, rawBody, toleranceSeconds: config.webhookToleranceSeconds });
+      const auth = authenticateWebhook({
+        tenantId,
+        tenant,
+        headers: request.headers,
+        rawBody,
+        toleranceSeconds: config.webhookToleranceSeconds,
+      });
       const body = parseBody((request.headers['content-type'] ?? '').toLowerCase(), rawBody);
       // NUL and lone surrogates would be accepted here and refused by Postgres in every stage.
       assertStorable(body, 'body');
-      const eventFromUrl = typeof request.query.event === 'string' && request.query.event !== '' ? request.query.event : undefined;
+      const eventFromUrl =
+        typeof request.query.event === 'string' && request.query.event !== '' ? request.query.event : undefined;
       const mapped = mapServiceDeskPlus(body, eventFromUrl);
-      if (Array.isArray(mapped)) throw new StreamdeskError('BAD_REQUEST', mapped.map((p) => `${p.path || 'body'}: ${p.message}`).join('; '), mapped);
-      return accept(request, reply, { tenantId, auth, rawBody, action: mapped.action, ticket: mapped.ticket, modifiedAt: mapped.modifiedAt });
+      if (Array.isArray(mapped))
+        throw new StreamdeskError(
+          'BAD_REQUEST',
+          mapped.map((p) => `${p.path || 'body'}: ${p.message}`).join('; '),
+          mapped,
+        );
+      return accept(request, reply, {
+        tenantId,
+        auth,
+        rawBody,
+        action: mapped.action,
+        ticket: mapped.ticket,
+        modifiedAt: mapped.modifiedAt,
+      });
     },
   );
 }

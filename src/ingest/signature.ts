@@ -20,11 +20,19 @@ export function verifyWebhookSignature(options: {
 }): void {
   const { timestamp, signature, rawBody, toleranceSeconds } = options;
   const secrets = typeof options.secret === 'string' ? [options.secret] : options.secret;
-  if (!timestamp || !signature) throw new StreamdeskError('MISSING_SIGNATURE', 'The X-Streamdesk-Timestamp and X-Streamdesk-Signature headers are required');
-  if (!/^\d{1,12}$/.test(timestamp)) throw new StreamdeskError('STALE_TIMESTAMP', 'X-Streamdesk-Timestamp must be unix seconds');
+  if (!timestamp || !signature)
+    throw new StreamdeskError(
+      'MISSING_SIGNATURE',
+      'The X-Streamdesk-Timestamp and X-Streamdesk-Signature headers are required',
+    );
+  if (!/^\d{1,12}$/.test(timestamp))
+    throw new StreamdeskError('STALE_TIMESTAMP', 'X-Streamdesk-Timestamp must be unix seconds');
   const now = options.nowSeconds ?? Math.floor(Date.now() / 1_000);
   if (Math.abs(now - Number(timestamp)) > toleranceSeconds) {
-    throw new StreamdeskError('STALE_TIMESTAMP', `X-Streamdesk-Timestamp is more than ${toleranceSeconds} s away from the server's clock`);
+    throw new StreamdeskError(
+      'STALE_TIMESTAMP',
+      `X-Streamdesk-Timestamp is more than ${toleranceSeconds} s away from the server's clock`,
+    );
   }
   const candidates = signature.split(',').map((candidate) => Buffer.from(candidate.trim()));
   // Every pair is compared, so the time taken does not tell which secret or candidate matched.
@@ -38,5 +46,9 @@ export function verifyWebhookSignature(options: {
       }
     }
   }
-  if (!matches) throw new StreamdeskError('INVALID_SIGNATURE', 'X-Streamdesk-Signature does not match the body signed with the tenant secret');
+  if (!matches)
+    throw new StreamdeskError(
+      'INVALID_SIGNATURE',
+      'X-Streamdesk-Signature does not match the body signed with the tenant secret',
+    );
 }

@@ -23,7 +23,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** The tenant id of a webhook URL, checked before anything else. */
 export function webhookTenantId(tenantId: string): string {
-  if (!tenantIdPattern.test(tenantId)) throw new StreamdeskError('INVALID_TENANT_ID', 'The tenant id must match ^[a-z0-9][a-z0-9-]{0,62}$');
+  if (!tenantIdPattern.test(tenantId))
+    throw new StreamdeskError('INVALID_TENANT_ID', 'The tenant id must match ^[a-z0-9][a-z0-9-]{0,62}$');
   trace.getActiveSpan()?.setAttribute(Attr.tenantId, tenantId);
   return tenantId;
 }
@@ -34,14 +35,25 @@ export async function webhookRoutes(app: FastifyInstance, deps: WebhookDeps): Pr
   const accept = ticketIngest(deps);
 
   // The signature covers the raw bytes, so the body is kept as a Buffer and parsed here.
-  app.addContentTypeParser(['application/json', 'application/*+json'], { parseAs: 'buffer', bodyLimit: 256 * 1024 }, (_request, body, done) => done(null, body));
+  app.addContentTypeParser(
+    ['application/json', 'application/*+json'],
+    { parseAs: 'buffer', bodyLimit: 256 * 1024 },
+    (_request, body, done) => done(null, body),
+  );
 
   app.post<{ Params: { tenant: string } }>('/v1/webhooks/:tenant/tickets', async (request, reply) => {
     const tenantId = webhookTenantId(request.params.tenant);
     const rawBody = request.body;
-    if (!Buffer.isBuffer(rawBody)) throw new StreamdeskError('UNSUPPORTED_MEDIA_TYPE', 'The request body must be application/json');
+    if (!Buffer.isBuffer(rawBody))
+      throw new StreamdeskError('UNSUPPORTED_MEDIA_TYPE', 'The request body must be application/json');
     const tenant = await lookUpTenant(registry, tenantId);
-    const auth = authenticateWebhook({ tenantId, tenant, headers: request.headers, rawBody, toleranceSeconds: config.webhookToleranceSeconds });
+    const auth = authenticateWebhook({
+      tenantId,
+      tenant,
+      headers: request.headers,
+      rawBody,
+      toleranceSeconds: config.webhookToleranceSeconds,
+    });
 
     let json: unknown;
     try {
@@ -53,6 +65,13 @@ export async function webhookRoutes(app: FastifyInstance, deps: WebhookDeps): Pr
     const parsed = webhookBodySchema.safeParse(json);
     if (!parsed.success) throw badRequest(parsed.error);
     const { updatedAt, ...ticket } = parsed.data.ticket;
-    return accept(request, reply, { tenantId, auth, rawBody, action: parsed.data.event, ticket, modifiedAt: updatedAt === undefined ? undefined : String(updatedAt) });
+    return accept(request, reply, {
+      tenantId,
+      auth,
+      rawBody,
+      action: parsed.data.event,
+      ticket,
+      modifiedAt: updatedAt === undefined ? undefined : String(updatedAt),
+    });
   });
 }

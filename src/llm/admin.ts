@@ -24,14 +24,18 @@ export async function llmAdminRoutes(app: FastifyInstance, deps: LlmAdminDeps): 
   const budgets = new Budgets(deps.redis, deps.keys);
   const knownTenant = async (tenant: string) => {
     parse(tenantIdSchema, tenant);
-    if (!(await deps.registry.get(tenant))) throw new StreamdeskError('UNKNOWN_TENANT', `Tenant "${tenant}" does not exist`);
+    if (!(await deps.registry.get(tenant)))
+      throw new StreamdeskError('UNKNOWN_TENANT', `Tenant "${tenant}" does not exist`);
     return tenant;
   };
 
   app.get('/v1/admin/usage', async (request) => {
     const query = parse(usageQuery, request.query ?? {});
     if (query.tenant) await knownTenant(query.tenant);
-    return { since: query.since.toISOString(), usage: await usageReport(deps.db, { tenant: query.tenant, since: query.since }) };
+    return {
+      since: query.since.toISOString(),
+      usage: await usageReport(deps.db, { tenant: query.tenant, since: query.since }),
+    };
   });
 
   app.get<{ Params: { tenant: string } }>('/v1/admin/tenants/:tenant/budget', async (request) => {

@@ -44,11 +44,19 @@ export function untilPeriodEnd(limit: BudgetLimit, now: Date): number {
   return end - now.getTime();
 }
 
-const usageTotals = (raw: Record<string, string>): UsageTotals => ({ tokens: Number(raw.tokens ?? 0), usd: Number(raw.nanoUsd ?? 0) / nanos });
+const usageTotals = (raw: Record<string, string>): UsageTotals => ({
+  tokens: Number(raw.tokens ?? 0),
+  usd: Number(raw.nanoUsd ?? 0) / nanos,
+});
 
 /** The first limit the usage has reached, if any. */
 export function exceededLimit(settings: BudgetSettings, usage: TenantUsage): BudgetLimit | undefined {
-  const used: Record<BudgetLimit, number> = { dailyTokens: usage.day.tokens, monthlyTokens: usage.month.tokens, dailyUsd: usage.day.usd, monthlyUsd: usage.month.usd };
+  const used: Record<BudgetLimit, number> = {
+    dailyTokens: usage.day.tokens,
+    monthlyTokens: usage.month.tokens,
+    dailyUsd: usage.day.usd,
+    monthlyUsd: usage.month.usd,
+  };
   return budgetLimits.find((limit) => settings[limit] !== undefined && used[limit] >= settings[limit]);
 }
 
@@ -68,8 +76,14 @@ export class Budgets {
   }
 
   async set(tenant: string, settings: BudgetSettings): Promise<void> {
-    const fields = Object.entries(settings).filter(([, value]) => value !== undefined).flatMap(([name, value]) => [name, String(value)]);
-    await this.redis.multi().del(this.keys.budget(tenant)).hset(this.keys.budget(tenant), ...fields).exec();
+    const fields = Object.entries(settings)
+      .filter(([, value]) => value !== undefined)
+      .flatMap(([name, value]) => [name, String(value)]);
+    await this.redis
+      .multi()
+      .del(this.keys.budget(tenant))
+      .hset(this.keys.budget(tenant), ...fields)
+      .exec();
   }
 
   async clear(tenant: string): Promise<void> {
@@ -78,7 +92,10 @@ export class Budgets {
 
   async usage(tenant: string, now = new Date()): Promise<TenantUsage> {
     const { day, month } = budgetPeriods(now);
-    const [dayRaw, monthRaw] = await Promise.all([this.redis.hgetall(this.keys.usage(tenant, day)), this.redis.hgetall(this.keys.usage(tenant, month))]);
+    const [dayRaw, monthRaw] = await Promise.all([
+      this.redis.hgetall(this.keys.usage(tenant, day)),
+      this.redis.hgetall(this.keys.usage(tenant, month)),
+    ]);
     return { day: usageTotals(dayRaw), month: usageTotals(monthRaw) };
   }
 
@@ -86,23 +103,41 @@ export class Budgets {
   async record(tenant: string, tokens: number, usd: number, now = new Date()): Promise<void> {
     const { day, month } = budgetPeriods(now);
     const pipeline = this.redis.pipeline();
-    for (const [period, ttl] of [[day, dayTtlSeconds], [month, monthTtlSeconds]] as const) {
+    for (const [period, ttl] of [
+      [day, dayTtlSeconds],
+      [month, monthTtlSeconds],
+    ] as const) {
       const key = this.keys.usage(tenant, period);
-      pipeline.hincrby(key, 'tokens', tokens).hincrby(key, 'nanoUsd', Math.round(usd * nanos)).expire(key, ttl);
+      pipeline
+        .hincrby(key, 'tokens', tokens)
+        .hincrby(key, 'nanoUsd', Math.round(usd * nanos))
+        .expire(key, ttl);
     }
     await pipeline.exec();
   }
 
   /** Marks a ticket as waiting for the budget; the first time and reason are kept. */
   async markWaiting(tenant: string, eventId: string, limit: BudgetLimit, now = new Date()): Promise<void> {
-    await this.redis.hsetnx(this.keys.budgetWaiting(tenant), eventId, JSON.stringify({ since: now.toISOString(), exceeded: limit }));
+    await this.redis.hsetnx(
+      this.keys.budgetWaiting(tenant),
+      eventId,
+      JSON.stringify({ since: now.toISOString(), exceeded: limit }),
+    );
   }
 
   /** Whether a ticket waited for the budget before, and since when. */
   async waited(tenant: string, eventId: string): Promise<{ since: string; exceeded: BudgetLimit } | undefined> {
     const raw = await this.redis.hget(this.keys.budgetWaiting(tenant), eventId);
     if (!raw) return undefined;
-    const parsed = waitingSchema.safeParse((() => { try { return JSON.parse(raw) as unknown; } catch { return undefined; } })());
+    const parsed = waitingSchema.safeParse(
+      (() => {
+        try {
+          return JSON.parse(raw) as unknown;
+        } catch {
+          return undefined;
+        }
+      })(),
+    );
     return parsed.success ? parsed.data : undefined;
   }
 
@@ -117,9 +152,23 @@ export class Budgets {
 
   /** Settings, usage, the limit reached and the waiting tickets: what `status` shows. */
   async status(tenant: string, now = new Date()): Promise<BudgetStatus> {
-    const [settings, usage, waiting] = await Promise.all([this.settings(tenant), this.usage(tenant, now), this.waitingCount(tenant)]);
-    return { settings: settings ?? null, usage, exceeded: settings ? (exceededLimit(settings, usage) ?? null) : null, waiting };
+    const [settings, usage, waiting] = await Promise.all([
+      this.settings(tenant),
+      this.usage(tenant, now),
+      this.waitingCount(tenant),
+    ]);
+    return {
+      settings: settings ?? null,
+      usage,
+      exceeded: settings ? (exceededLimit(settings, usage) ?? null) : null,
+      waiting,
+    };
   }
 }
 
-export type BudgetStatus = { settings: BudgetSettings | null; usage: TenantUsage; exceeded: BudgetLimit | null; waiting: number };
+export type BudgetStatus = {
+  settings: BudgetSettings | null;
+  usage: TenantUsage;
+  exceeded: BudgetLimit | null;
+  waiting: number;
+};

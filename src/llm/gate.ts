@@ -35,17 +35,57 @@ const denyReasons = new Set<string>(['open', 'probing', 'paused', 'concurrency',
 const breakerStates = new Set<string>(['closed', 'open', 'half']);
 
 /** The one typed wrapper of llm-gate.lua: acquire. */
-async function acquireScript(redis: RedisClient, keys: RedisKeys, provider: string, lease: string, limits: GateLimits, estimatedTokens: number, leaseMs: number): Promise<{ admitted: true } | { admitted: false; waitMs: number; reason: DenyReason }> {
-  const [admitted, waitMs, reason] = await redis.sdLlmGate(keys.llmGate(provider), keys.llmLeases(provider), 'acquire', lease, limits.requestsPerMinute, limits.tokensPerMinute, estimatedTokens, limits.maxConcurrency, leaseMs);
+async function acquireScript(
+  redis: RedisClient,
+  keys: RedisKeys,
+  provider: string,
+  lease: string,
+  limits: GateLimits,
+  estimatedTokens: number,
+  leaseMs: number,
+): Promise<{ admitted: true } | { admitted: false; waitMs: number; reason: DenyReason }> {
+  const [admitted, waitMs, reason] = await redis.sdLlmGate(
+    keys.llmGate(provider),
+    keys.llmLeases(provider),
+    'acquire',
+    lease,
+    limits.requestsPerMinute,
+    limits.tokensPerMinute,
+    estimatedTokens,
+    limits.maxConcurrency,
+    leaseMs,
+  );
   if (Number(admitted) === 1) return { admitted: true };
-  if (!denyReasons.has(String(reason))) throw new StreamdeskError('INTERNAL', `llm-gate.lua answered an unknown reason "${String(reason)}"`);
+  if (!denyReasons.has(String(reason)))
+    throw new StreamdeskError('INTERNAL', `llm-gate.lua answered an unknown reason "${String(reason)}"`);
   return { admitted: false, waitMs: Math.max(0, Number(waitMs)), reason: String(reason) as DenyReason };
 }
 
 /** The one typed wrapper of llm-gate.lua: release. */
-async function releaseScript(redis: RedisClient, keys: RedisKeys, provider: string, lease: string, limits: GateLimits, outcome: CallOutcome, tokenCorrection: number, retryAfterMs: number): Promise<GateState> {
-  const [window, breaker, pausedMs] = await redis.sdLlmGate(keys.llmGate(provider), keys.llmLeases(provider), 'release', lease, outcome, tokenCorrection, retryAfterMs, limits.breakerFailures, limits.breakerOpenMs, limits.maxConcurrency);
-  if (!breakerStates.has(String(breaker))) throw new StreamdeskError('INTERNAL', `llm-gate.lua answered an unknown breaker state "${String(breaker)}"`);
+async function releaseScript(
+  redis: RedisClient,
+  keys: RedisKeys,
+  provider: string,
+  lease: string,
+  limits: GateLimits,
+  outcome: CallOutcome,
+  tokenCorrection: number,
+  retryAfterMs: number,
+): Promise<GateState> {
+  const [window, breaker, pausedMs] = await redis.sdLlmGate(
+    keys.llmGate(provider),
+    keys.llmLeases(provider),
+    'release',
+    lease,
+    outcome,
+    tokenCorrection,
+    retryAfterMs,
+    limits.breakerFailures,
+    limits.breakerOpenMs,
+    limits.maxConcurrency,
+  );
+  if (!breakerStates.has(String(breaker)))
+    throw new StreamdeskError('INTERNAL', `llm-gate.lua answered an unknown breaker state "${String(breaker)}"`);
   return { window: Number(window) / 100, breaker: String(breaker) as GateState['breaker'], pausedMs: Number(pausedMs) };
 }
 
@@ -94,7 +134,15 @@ export class ProviderGate {
     const reported = new Set<DenyReason>();
     for (;;) {
       if (signal.aborted) throw new StreamdeskError('LLM_UNAVAILABLE', 'The LLM call was abandoned at shutdown');
-      const answer = await acquireScript(this.redis, this.keys, this.provider, id, this.limits, estimatedTokens, this.leaseMs);
+      const answer = await acquireScript(
+        this.redis,
+        this.keys,
+        this.provider,
+        id,
+        this.limits,
+        estimatedTokens,
+        this.leaseMs,
+      );
       if (answer.admitted) return { id, estimatedTokens };
       if (!reported.has(answer.reason)) {
         reported.add(answer.reason);
@@ -102,8 +150,14 @@ export class ProviderGate {
       }
       if (answer.waitMs > inlineWaitMaxMs) {
         const code = answer.reason === 'open' ? 'LLM_UNAVAILABLE' : 'LLM_RATE_LIMITED';
-        const why = answer.reason === 'open' ? 'its circuit breaker is open after repeated failures' : 'it is rate limited';
-        throw new StreamdeskError(code, `Calls to ${this.provider} wait ${Math.ceil(answer.waitMs / 1_000)} s: ${why}`, undefined, { retryAfterMs: answer.waitMs });
+        const why =
+          answer.reason === 'open' ? 'its circuit breaker is open after repeated failures' : 'it is rate limited';
+        throw new StreamdeskError(
+          code,
+          `Calls to ${this.provider} wait ${Math.ceil(answer.waitMs / 1_000)} s: ${why}`,
+          undefined,
+          { retryAfterMs: answer.waitMs },
+        );
       }
       // A little jitter keeps the first waiters of several processes from polling in step.
       await sleep(Math.max(5, answer.waitMs) + Math.random() * 10, undefined, { signal }).catch(() => undefined);
@@ -116,7 +170,16 @@ export class ProviderGate {
    */
   async release(lease: GateLease, outcome: CallOutcome, usedTokens: number, retryAfterMs = -1): Promise<void> {
     try {
-      const state = await releaseScript(this.redis, this.keys, this.provider, lease.id, this.limits, outcome, usedTokens - lease.estimatedTokens, retryAfterMs);
+      const state = await releaseScript(
+        this.redis,
+        this.keys,
+        this.provider,
+        lease.id,
+        this.limits,
+        outcome,
+        usedTokens - lease.estimatedTokens,
+        retryAfterMs,
+      );
       this.observer.released?.(this.provider, state);
     } catch {
       // Redis is down: the call's result must not be lost for it. Its lease expires on its own;

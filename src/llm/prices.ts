@@ -1,7 +1,9 @@
 import { z } from 'zod';
 
 /** USD per million tokens. */
-export const modelPriceSchema = z.object({ input: z.number().nonnegative(), output: z.number().nonnegative() }).strict();
+export const modelPriceSchema = z
+  .object({ input: z.number().nonnegative(), output: z.number().nonnegative() })
+  .strict();
 export type ModelPrice = z.infer<typeof modelPriceSchema>;
 export type PriceTable = Readonly<Record<string, ModelPrice>>;
 
@@ -37,7 +39,11 @@ export function priceOf(prices: PriceTable, model: string): ModelPrice | undefin
 }
 
 /** Cost in USD of a call, rounded to a billionth of a dollar; undefined for a model without a price. */
-export function costUsd(prices: PriceTable, model: string, tokens: Readonly<{ prompt: number; completion: number }>): number | undefined {
+export function costUsd(
+  prices: PriceTable,
+  model: string,
+  tokens: Readonly<{ prompt: number; completion: number }>,
+): number | undefined {
   const price = priceOf(prices, model);
   if (!price) return undefined;
   return Math.round((tokens.prompt * price.input + tokens.completion * price.output) * 1_000) / 1e9;

@@ -22,12 +22,23 @@ export type ModelUsage = {
 };
 
 type UsageRow = {
-  tenant: string; model: string; enhancements: number; tickets: number; prompt_tokens: string; completion_tokens: string;
-  cost_usd: string | null; priced: number; offline_over_budget: number; waited_for_budget: number;
+  tenant: string;
+  model: string;
+  enhancements: number;
+  tickets: number;
+  prompt_tokens: string;
+  completion_tokens: string;
+  cost_usd: string | null;
+  priced: number;
+  offline_over_budget: number;
+  waited_for_budget: number;
 };
 
 /** LLM usage per tenant and model since a time, from the events archive. */
-export async function usageReport(db: Db, options: { tenant?: string | undefined; since: Date }): Promise<ModelUsage[]> {
+export async function usageReport(
+  db: Db,
+  options: { tenant?: string | undefined; since: Date },
+): Promise<ModelUsage[]> {
   const { rows } = await db.query<UsageRow>(sql.usageReport, [options.tenant ?? null, options.since]);
   return rows.map((row) => {
     const prompt = Number(row.prompt_tokens);
@@ -69,8 +80,12 @@ export const sinceSchema = z
     if (value === undefined || value === '') return startOfMonth(now);
     const match = relative.exec(value);
     if (match) return new Date(now.getTime() - Number(match[1]) * unitMs[match[2] as keyof typeof unitMs]);
-    if (/^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(value) && !Number.isNaN(Date.parse(value))) return new Date(value);
-    ctx.addIssue({ code: 'custom', message: 'expected a duration such as 7d, 24h or 90m, or an ISO date such as 2026-12-01' });
+    if (/^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(value) && !Number.isNaN(Date.parse(value)))
+      return new Date(value);
+    ctx.addIssue({
+      code: 'custom',
+      message: 'expected a duration such as 7d, 24h or 90m, or an ISO date such as 2026-12-01',
+    });
     return z.NEVER;
   });
 

@@ -5,7 +5,10 @@ export type Db = pg.Pool;
 export type DbClient = pg.PoolClient;
 
 /** Creates the database when missing, then a pool whose connections use the configured schema. */
-export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'databaseSchema'>, options: { max?: number } = {}): Promise<Db> {
+export async function openDatabase(
+  config: Pick<Config, 'databaseUrl' | 'databaseSchema'>,
+  options: { max?: number } = {},
+): Promise<Db> {
   await createDatabaseIfMissing(config.databaseUrl);
   const pool = new pg.Pool({
     connectionString: config.databaseUrl,

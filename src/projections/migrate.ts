@@ -9,10 +9,14 @@ export async function migrate(db: Db): Promise<string[]> {
   try {
     // One migrator at a time per schema: processes starting together must not race.
     await client.query('SELECT pg_advisory_lock(hashtext(current_schema()))');
-    await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
+    await client.query(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
+    );
     const { rows } = await client.query<{ version: string }>('SELECT version FROM schema_migrations');
     const applied = new Set(rows.map((row) => row.version));
-    const files = readdirSync(migrationsDir).filter((file) => /^\d+_.+\.sql$/.test(file)).sort();
+    const files = readdirSync(migrationsDir)
+      .filter((file) => /^\d+_.+\.sql$/.test(file))
+      .sort();
     const newlyApplied: string[] = [];
     for (const file of files) {
       const version = file.replace(/\.sql$/, '');

@@ -25,7 +25,12 @@ export type AppliedBatch = {
   completedTickets?: readonly { tenant: string; latencyMs: number }[];
 };
 
-export async function applyWithCheckpoint(client: DbClient, projection: Projection, tenant: string, entries: readonly StreamEvent[]): Promise<AppliedBatch | void> {
+export async function applyWithCheckpoint(
+  client: DbClient,
+  projection: Projection,
+  tenant: string,
+  entries: readonly StreamEvent[],
+): Promise<AppliedBatch | void> {
   if (entries.length === 0) return;
   const applied = await projection.applyBatch(client, tenant, entries);
   await client.query(sql.saveCheckpoint, [projection.name, tenant, entries.at(-1)!.streamId]);
@@ -47,7 +52,11 @@ export type ProjectionProcessorOptions = {
  * change nothing once it is applied; until then it stays pending, counted and logged by the runner.
  * An outage fails the whole batch at once: no point asking a database that is down once per entry.
  */
-export function projectionProcessor(projection: Projection, db: Db, options: ProjectionProcessorOptions = {}): GroupProcessor {
+export function projectionProcessor(
+  projection: Projection,
+  db: Db,
+  options: ProjectionProcessorOptions = {},
+): GroupProcessor {
   async function applyEntries(entries: readonly StreamEvent[], ctx: ProcessContext): Promise<Outcome[]> {
     try {
       const applied = await inTransaction(db, (client) => applyWithCheckpoint(client, projection, ctx.tenant, entries));

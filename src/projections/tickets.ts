@@ -17,13 +17,24 @@ function stepResult(event: Exclude<TicketEvent, { type: 'ticket.received' }>): u
       return event.data.context;
     case 'ticket.enhanced':
       return {
-        ...event.data.enhancement, model: event.data.model, tokens: event.data.tokens, latencyMs: event.data.latencyMs, eventId: event.id,
-        ...(event.data.costUsd !== undefined ? { costUsd: event.data.costUsd } : {}), ...(event.data.budget ? { budget: event.data.budget } : {}),
+        ...event.data.enhancement,
+        model: event.data.model,
+        tokens: event.data.tokens,
+        latencyMs: event.data.latencyMs,
+        eventId: event.id,
+        ...(event.data.costUsd !== undefined ? { costUsd: event.data.costUsd } : {}),
+        ...(event.data.budget ? { budget: event.data.budget } : {}),
       };
     case 'ticket.written_back':
       return event.data;
     case 'ticket.failed':
-      return { stage: event.data.stage, code: event.data.error.code, message: event.data.error.message, attempts: event.data.attempts, eventId: event.data.failedEventId };
+      return {
+        stage: event.data.stage,
+        code: event.data.error.code,
+        message: event.data.error.message,
+        attempts: event.data.attempts,
+        eventId: event.data.failedEventId,
+      };
   }
 }
 
@@ -41,7 +52,8 @@ function rounds(entries: readonly StreamEvent[]): StreamEvent[][] {
     seen.set(entry.event.ticket, round + 1);
     (result[round] ??= []).push(entry);
   }
-  for (const round of result) round.sort((a, b) => (a.event.ticket < b.event.ticket ? -1 : a.event.ticket > b.event.ticket ? 1 : 0));
+  for (const round of result)
+    round.sort((a, b) => (a.event.ticket < b.event.ticket ? -1 : a.event.ticket > b.event.ticket ? 1 : 0));
   return result;
 }
 
@@ -66,20 +78,32 @@ async function applyReceived(client: DbClient, entries: readonly ReceivedEntry[]
 }
 
 /** Returns the tickets this round wrote back, with their received → written back time. */
-async function applySteps(client: DbClient, entries: readonly StepEntry[]): Promise<{ ticket: string; latencyMs: number }[]> {
-  const { rows } = await client.query<{ ticket_id: string; status: string; written_back_after_ms: number | null }>(sql.ticketStep, [
-    entries.map(({ event }) => event.tenant),
-    entries.map(({ event }) => event.ticket),
-    entries.map(({ event }) => event.id),
-    entries.map(({ streamId }) => streamId),
-    entries.map(({ event }) => new Date(event.ts)),
-    entries.map(({ event }) => stepStatus[event.type]),
-    entries.map(({ event }) => JSON.stringify(stepResult(event))),
-  ]);
+async function applySteps(
+  client: DbClient,
+  entries: readonly StepEntry[],
+): Promise<{ ticket: string; latencyMs: number }[]> {
+  const { rows } = await client.query<{ ticket_id: string; status: string; written_back_after_ms: number | null }>(
+    sql.ticketStep,
+    [
+      entries.map(({ event }) => event.tenant),
+      entries.map(({ event }) => event.ticket),
+      entries.map(({ event }) => event.id),
+      entries.map(({ streamId }) => streamId),
+      entries.map(({ event }) => new Date(event.ts)),
+      entries.map(({ event }) => stepStatus[event.type]),
+      entries.map(({ event }) => JSON.stringify(stepResult(event))),
+    ],
+  );
   // A round holds one event per ticket: a row returned for a ticket is that event's effect.
-  const writtenBack = new Set(entries.filter(({ event }) => event.type === 'ticket.written_back' && !event.replay).map(({ event }) => event.ticket));
+  const writtenBack = new Set(
+    entries
+      .filter(({ event }) => event.type === 'ticket.written_back' && !event.replay)
+      .map(({ event }) => event.ticket),
+  );
   return rows
-    .filter((row) => writtenBack.has(row.ticket_id) && row.status === 'written_back' && row.written_back_after_ms !== null)
+    .filter(
+      (row) => writtenBack.has(row.ticket_id) && row.status === 'written_back' && row.written_back_after_ms !== null,
+    )
     .map((row) => ({ ticket: row.ticket_id, latencyMs: row.written_back_after_ms! }));
 }
 
@@ -94,7 +118,8 @@ export const ticketsProjection: Projection = {
       const received = round.filter((entry): entry is ReceivedEntry => entry.event.type === 'ticket.received');
       const steps = round.filter((entry): entry is StepEntry => entry.event.type !== 'ticket.received');
       if (received.length > 0) await applyReceived(client, received);
-      if (steps.length > 0) for (const { latencyMs } of await applySteps(client, steps)) completedTickets.push({ tenant, latencyMs });
+      if (steps.length > 0)
+        for (const { latencyMs } of await applySteps(client, steps)) completedTickets.push({ tenant, latencyMs });
     }
     return { completedTickets };
   },

@@ -58,14 +58,28 @@ type Source = AsyncIterator<StreamEvent | { streamId: string; invalid: true }>;
  * dropped as the same id), so there is no gap and no overlap. Every entry goes through the same
  * decoding (and upcasting) as live consumption.
  */
-export async function* readHistory(source: HistorySource, tenant: string, options: HistoryOptions = {}): AsyncGenerator<StreamEvent[]> {
+export async function* readHistory(
+  source: HistorySource,
+  tenant: string,
+  options: HistoryOptions = {},
+): AsyncGenerator<StreamEvent[]> {
   const { db, redis, keys } = source;
   const batchSize = options.batchSize ?? 1_000;
   const inRange = (streamId: string) => !options.until || compareStreamIds(streamId, options.until) <= 0;
 
-  const decode = (streamId: string, fields: Record<string, string> | string[], archivedData?: unknown): StreamEvent | { streamId: string; invalid: true } => {
+  const decode = (
+    streamId: string,
+    fields: Record<string, string> | string[],
+    archivedData?: unknown,
+  ): StreamEvent | { streamId: string; invalid: true } => {
     try {
-      return { streamId, event: archivedData === undefined ? decodeEvent(fields) : decodeArchivedEvent(fields as Record<string, string>, archivedData) };
+      return {
+        streamId,
+        event:
+          archivedData === undefined
+            ? decodeEvent(fields)
+            : decodeArchivedEvent(fields as Record<string, string>, archivedData),
+      };
     } catch (error) {
       options.onInvalid?.(streamId, error as Error);
       return { streamId, invalid: true };
@@ -75,7 +89,10 @@ export async function* readHistory(source: HistorySource, tenant: string, option
   async function* lane(key: string): Source {
     let last = options.after;
     while (true) {
-      const entries = (await redis.xrange(key, last ? `(${last}` : '-', options.until ?? '+', 'COUNT', batchSize)) as [string, string[]][];
+      const entries = (await redis.xrange(key, last ? `(${last}` : '-', options.until ?? '+', 'COUNT', batchSize)) as [
+        string,
+        string[],
+      ][];
       if (entries.length === 0) return;
       last = entries.at(-1)![0];
       for (const [id, fields] of entries) if (inRange(id)) yield decode(id, fields);
@@ -107,7 +124,8 @@ export async function* readHistory(source: HistorySource, tenant: string, option
 
   const firsts = await laneFirstIds(redis, keys, tenant);
   // With both lanes empty, all of it is archived; `before` undefined reads the archive to its end.
-  const archiveBefore = firsts.length === 0 ? undefined : firsts.reduce((a, b) => (compareStreamIds(a, b) >= 0 ? a : b));
+  const archiveBefore =
+    firsts.length === 0 ? undefined : firsts.reduce((a, b) => (compareStreamIds(a, b) >= 0 ? a : b));
   // Lanes first: where a lane and the archive hold the same id, the lane's entry is taken.
   const sources = [...keys.lanes(tenant).map((key) => lane(key)), archive(archiveBefore)];
   const heads = await Promise.all(sources.map((next) => next.next()));
@@ -118,7 +136,8 @@ export async function* readHistory(source: HistorySource, tenant: string, option
     heads.forEach((head, index) => {
       if (head.done) return;
       const best = heads[pick];
-      if (pick < 0 || (best && !best.done && compareStreamIds(head.value.streamId, best.value.streamId) < 0)) pick = index;
+      if (pick < 0 || (best && !best.done && compareStreamIds(head.value.streamId, best.value.streamId) < 0))
+        pick = index;
     });
     if (pick < 0) break;
     const head = heads[pick]!;
@@ -139,7 +158,11 @@ export async function* readHistory(source: HistorySource, tenant: string, option
 
 /** The first id of each of the tenant's lanes that holds entries. */
 async function laneFirstIds(redis: RedisClient, keys: RedisKeys, tenant: string): Promise<string[]> {
-  const firsts = await Promise.all(keys.lanes(tenant).map(async (key) => ((await redis.xrange(key, '-', '+', 'COUNT', 1)) as [string, string[]][])[0]?.[0]));
+  const firsts = await Promise.all(
+    keys
+      .lanes(tenant)
+      .map(async (key) => ((await redis.xrange(key, '-', '+', 'COUNT', 1)) as [string, string[]][])[0]?.[0]),
+  );
   return firsts.filter((id) => id !== undefined);
 }
 

@@ -1,4 +1,7 @@
-export type Progress = { update(done: number, total: number, detail?: Record<string, unknown>): void; finish(summary: Record<string, unknown>): void };
+export type Progress = {
+  update(done: number, total: number, detail?: Record<string, unknown>): void;
+  finish(summary: Record<string, unknown>): void;
+};
 
 /**
  * Progress of a long replay: a bar with events/s and ETA on a terminal, or one JSON line per
@@ -20,14 +23,21 @@ export function progressReporter(out: NodeJS.WriteStream, label: string, now: ()
       if (out.isTTY) {
         const width = 30;
         const filled = total > 0 ? Math.min(width, Math.round((done / total) * width)) : 0;
-        out.write(`\r${label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done.toLocaleString('en')}/${total.toLocaleString('en')} events  ${Math.round(perSecond).toLocaleString('en')} ev/s  ETA ${etaSeconds}s   `);
+        out.write(
+          `\r${label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done.toLocaleString('en')}/${total.toLocaleString('en')} events  ${Math.round(perSecond).toLocaleString('en')} ev/s  ETA ${etaSeconds}s   `,
+        );
       } else {
-        out.write(`${JSON.stringify({ progress: label, done, total, eventsPerSecond: Math.round(perSecond), etaSeconds, ...detail })}\n`);
+        out.write(
+          `${JSON.stringify({ progress: label, done, total, eventsPerSecond: Math.round(perSecond), etaSeconds, ...detail })}\n`,
+        );
       }
     },
     finish(summary) {
       if (out.isTTY) out.write('\n');
-      else out.write(`${JSON.stringify({ progress: label, finished: true, seconds: (now() - started) / 1_000, ...summary })}\n`);
+      else
+        out.write(
+          `${JSON.stringify({ progress: label, finished: true, seconds: (now() - started) / 1_000, ...summary })}\n`,
+        );
     },
   };
 }

@@ -4,7 +4,12 @@ import { projectionProcessor, type Projection } from '../projections/projection.
 import type { StreamEvent } from '../streams/processor.js';
 import { countHistory, readHistory, type HistorySource } from './history.js';
 
-export type RebuildProgress = { tenant: string; applied: number; total: number; phase: 'build' | 'catch-up' | 'swap' | 'done' };
+export type RebuildProgress = {
+  tenant: string;
+  applied: number;
+  total: number;
+  phase: 'build' | 'catch-up' | 'swap' | 'done';
+};
 
 export type RebuildOptions = HistorySource & {
   projection: Projection;
@@ -27,11 +32,19 @@ export class RebuildInterrupted extends Error {
 }
 
 function shadowSchemaName(schema: string, projection: string, tenants: readonly string[]): string {
-  const hash = createHash('sha256').update([...tenants].sort().join(',')).digest('hex').slice(0, 8);
+  const hash = createHash('sha256')
+    .update([...tenants].sort().join(','))
+    .digest('hex')
+    .slice(0, 8);
   return `${schema}_rebuild_${projection}_${hash}`.slice(0, 63);
 }
 
-async function withSearchPath<T>(db: Db, path: string, work: (client: DbClient) => Promise<T>, transactional = true): Promise<T> {
+async function withSearchPath<T>(
+  db: Db,
+  path: string,
+  work: (client: DbClient) => Promise<T>,
+  transactional = true,
+): Promise<T> {
   const client = await db.connect();
   try {
     if (transactional) await client.query('BEGIN');
@@ -64,8 +77,16 @@ async function* readAhead<T>(source: AsyncGenerator<T>): AsyncGenerator<T> {
   }
 }
 
-async function shadowCheckpoint(client: DbClient | Db, shadow: string, projection: string, tenant: string): Promise<string | undefined> {
-  const { rows } = await client.query<{ stream_id: string }>(`SELECT stream_id FROM ${shadow}.projection_checkpoints WHERE projection = $1 AND tenant_id = $2`, [projection, tenant]);
+async function shadowCheckpoint(
+  client: DbClient | Db,
+  shadow: string,
+  projection: string,
+  tenant: string,
+): Promise<string | undefined> {
+  const { rows } = await client.query<{ stream_id: string }>(
+    `SELECT stream_id FROM ${shadow}.projection_checkpoints WHERE projection = $1 AND tenant_id = $2`,
+    [projection, tenant],
+  );
   return rows[0]?.stream_id;
 }
 
@@ -81,7 +102,8 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
   if (!tables || tables.length === 0) throw new Error(`Projection ${projection.name} cannot be rebuilt`);
   const shadow = shadowSchemaName(schema, projection.name, tenants);
   if (options.restart) await db.query(`DROP SCHEMA IF EXISTS ${shadow} CASCADE`);
-  const resumed = (await db.query('SELECT 1 FROM information_schema.schemata WHERE schema_name = $1', [shadow])).rowCount === 1;
+  const resumed =
+    (await db.query('SELECT 1 FROM information_schema.schemata WHERE schema_name = $1', [shadow])).rowCount === 1;
   if (!resumed) {
     await withSearchPath(db, schema, async (client) => {
       await client.query(`CREATE SCHEMA ${shadow}`);
@@ -90,7 +112,9 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
         // and triggers apply when the rows are copied in at the swap. Unlogged: a build writes no WAL;
         // after a Postgres crash the shadow tables come back empty, checkpoints included, so the
         // rebuild starts over consistently.
-        await client.query(`CREATE UNLOGGED TABLE ${shadow}.${table} (LIKE ${schema}.${table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED)`);
+        await client.query(
+          `CREATE UNLOGGED TABLE ${shadow}.${table} (LIKE ${schema}.${table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED)`,
+        );
         const { rows } = await client.query<{ definition: string }>(
           "SELECT pg_get_constraintdef(oid) AS definition FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'p'",
           [`${schema}.${table}`],
@@ -105,7 +129,12 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
   const shadowDb = poolWithSearchPath(db, path);
   const processor = projectionProcessor(projection, shadowDb);
   const apply = async (tenant: string, batch: StreamEvent[]) => {
-    const outcomes = await processor.process(batch, { group: projection.group, tenant, signal: options.signal ?? new AbortController().signal, attempts: new Map() });
+    const outcomes = await processor.process(batch, {
+      group: projection.group,
+      tenant,
+      signal: options.signal ?? new AbortController().signal,
+      attempts: new Map(),
+    });
     const failure = outcomes.find((outcome) => !outcome.ok);
     if (failure && !failure.ok) throw failure.error;
   };
@@ -115,7 +144,9 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
     const after = await shadowCheckpoint(db, shadow, projection.name, tenant);
     const total = phase === 'build' ? await countHistory(options, tenant, after) : 0;
     let applied = 0;
-    for await (const batch of readAhead(readHistory(options, tenant, { after, batchSize: options.batchSize ?? 2_000 }))) {
+    for await (const batch of readAhead(
+      readHistory(options, tenant, { after, batchSize: options.batchSize ?? 2_000 }),
+    )) {
       await apply(tenant, batch);
       applied += batch.length;
       events += batch.length;
@@ -143,7 +174,10 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
         );
         const columns = rows.map((row) => `"${row.column_name}"`).join(', ');
         await client.query(`DELETE FROM ${schema}.${table} WHERE tenant_id = ANY($1)`, [tenants]);
-        await client.query(`INSERT INTO ${schema}.${table} (${columns}) SELECT ${columns} FROM ${shadow}.${table} WHERE tenant_id = ANY($1)`, [tenants]);
+        await client.query(
+          `INSERT INTO ${schema}.${table} (${columns}) SELECT ${columns} FROM ${shadow}.${table} WHERE tenant_id = ANY($1)`,
+          [tenants],
+        );
       }
       await client.query(
         `INSERT INTO ${schema}.projection_checkpoints AS c (projection, tenant_id, stream_id, updated_at)

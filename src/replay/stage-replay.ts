@@ -104,7 +104,12 @@ export async function replayStage(options: StageReplayOptions): Promise<StageRep
   const handles = stage.handles as readonly string[];
   const processor = stageProcessor(stage, options.logger);
   const signal = options.signal ?? new AbortController().signal;
-  const { rows: counted } = await db.query<{ n: number }>(replaySql.countStageInputs, [tenant, handles, options.from, options.to]);
+  const { rows: counted } = await db.query<{ n: number }>(replaySql.countStageInputs, [
+    tenant,
+    handles,
+    options.from,
+    options.to,
+  ]);
   let total = counted[0]?.n ?? 0;
 
   // Ids only: a redriven copy carries its original's id and must not call the handler (the model) again.
@@ -113,7 +118,11 @@ export async function replayStage(options: StageReplayOptions): Promise<StageRep
   const failed: StageReplayResult['failed'] = [];
   let appended = 0;
   let done = 0;
-  for await (const batch of readHistory(options, tenant, { after: justBefore(options.from), until: options.to, batchSize: options.batchSize ?? 500 })) {
+  for await (const batch of readHistory(options, tenant, {
+    after: justBefore(options.from),
+    until: options.to,
+    batchSize: options.batchSize ?? 500,
+  })) {
     const inputs = batch.filter(({ event }) => {
       if (!handles.includes(event.type) || event.replay || handled.has(event.id)) return false;
       handled.add(event.id);
@@ -127,7 +136,11 @@ export async function replayStage(options: StageReplayOptions): Promise<StageRep
         db.query<{ causation_id: string; type: string; data: unknown }>(replaySql.originalFollowOns, [tenant, ids]),
       ]);
       const originalsOf = new Map<string, Comparable[]>();
-      for (const row of originals.rows) originalsOf.set(row.causation_id, [...(originalsOf.get(row.causation_id) ?? []), { type: row.type, data: row.data }]);
+      for (const row of originals.rows)
+        originalsOf.set(row.causation_id, [
+          ...(originalsOf.get(row.causation_id) ?? []),
+          { type: row.type, data: row.data },
+        ]);
       for (const [index, { event: input }] of chunk.entries()) {
         const outcome = outcomes[index]!;
         if (!tickets.has(input.ticket)) tickets.set(input.ticket, false);
@@ -135,13 +148,29 @@ export async function replayStage(options: StageReplayOptions): Promise<StageRep
           failed.push({ eventId: input.id, ticket: input.ticket, error: outcome.error.message });
           continue;
         }
-        const after = outcome.emit.map((followOn) => whatMatters({ type: followOn.type, data: JSON.parse(JSON.stringify(followOn.data)) as unknown }));
-        if (!isDeepStrictEqual(originalOutcome(originalsOf.get(input.id) ?? []), after)) tickets.set(input.ticket, true);
+        const after = outcome.emit.map((followOn) =>
+          whatMatters({ type: followOn.type, data: JSON.parse(JSON.stringify(followOn.data)) as unknown }),
+        );
+        if (!isDeepStrictEqual(originalOutcome(originalsOf.get(input.id) ?? []), after))
+          tickets.set(input.ticket, true);
         if (dryRun) continue;
         for (const [position, followOn] of outcome.emit.entries()) {
-          const event = followOnEvent(input, followOn, { group: stage.name, index: position, traceparent: outcome.traceparent ?? currentTraceparent(), replay: runId });
+          const event = followOnEvent(input, followOn, {
+            group: stage.name,
+            index: position,
+            traceparent: outcome.traceparent ?? currentTraceparent(),
+            replay: runId,
+          });
           // A replay's follow-ons are a repair, not a customer waiting: they go to the normal lane.
-          const added = await appendUnlessSeen(redis, { stream: keys.events(tenant), otherLane: keys.priorityEvents(tenant), laneSequence: keys.laneSequence(tenant), marker: keys.eventEmitted(tenant, event.id), markerTtlSeconds: options.emittedTtlSeconds, eventId: event.id, fields: encodeEvent(event) });
+          const added = await appendUnlessSeen(redis, {
+            stream: keys.events(tenant),
+            otherLane: keys.priorityEvents(tenant),
+            laneSequence: keys.laneSequence(tenant),
+            marker: keys.eventEmitted(tenant, event.id),
+            markerTtlSeconds: options.emittedTtlSeconds,
+            eventId: event.id,
+            fields: encodeEvent(event),
+          });
           if (added.outcome === 'appended') appended += 1;
         }
       }
@@ -153,7 +182,15 @@ export async function replayStage(options: StageReplayOptions): Promise<StageRep
     if (signal.aborted) break;
   }
   const changed = [...tickets.values()].filter(Boolean).length;
-  return { runId, inputs: handled.size, ticketsChanged: changed, ticketsUnchanged: tickets.size - changed, appended, failed, dryRun };
+  return {
+    runId,
+    inputs: handled.size,
+    ticketsChanged: changed,
+    ticketsUnchanged: tickets.size - changed,
+    appended,
+    failed,
+    dryRun,
+  };
 }
 
 /** The greatest stream id below `id`, or undefined for the very first one. */

@@ -22,17 +22,31 @@ export function processorsFor(role: Role, services: Services): GroupProcessor[] 
   const processors: GroupProcessor[] = [];
   const tracing = consumerTracing((tenant) => services.keys.events(tenant));
   if (role === 'all' || role === 'worker') {
-    processors.push(...createStages(services).map((stage) => stageProcessor(stage, services.logger, (_stage, event, attempt, work) => tracing.process(stage.name, event, attempt, work))));
+    processors.push(
+      ...createStages(services).map((stage) =>
+        stageProcessor(stage, services.logger, (_stage, event, attempt, work) =>
+          tracing.process(stage.name, event, attempt, work),
+        ),
+      ),
+    );
   }
   if (role === 'all' || role === 'projector') {
-    const onCommitted = ({ completedTickets }: AppliedBatch) => completedTickets?.forEach(({ tenant, latencyMs }) => services.metrics.ticketCompleted(tenant, latencyMs));
-    processors.push(projectionProcessor(ticketsProjection, services.db, { tracing, onCommitted }), projectionProcessor(archiveProjection, services.db, { tracing }));
+    const onCommitted = ({ completedTickets }: AppliedBatch) =>
+      completedTickets?.forEach(({ tenant, latencyMs }) => services.metrics.ticketCompleted(tenant, latencyMs));
+    processors.push(
+      projectionProcessor(ticketsProjection, services.db, { tracing, onCommitted }),
+      projectionProcessor(archiveProjection, services.db, { tracing }),
+    );
   }
   return processors;
 }
 
 /** Starts a role: its consumer groups and its HTTP server (webhooks and admin for ingest; health and metrics for all). */
-export async function startRole(role: Role, services: Services, options: { listen?: boolean; runnerOverrides?: Partial<ConstructorParameters<typeof StreamRunner>[0]> } = {}): Promise<RunningRole> {
+export async function startRole(
+  role: Role,
+  services: Services,
+  options: { listen?: boolean; runnerOverrides?: Partial<ConstructorParameters<typeof StreamRunner>[0]> } = {},
+): Promise<RunningRole> {
   const { config, logger } = services;
   // Every role's /metrics shows every group's lag: the same cluster-wide numbers from each instance.
   services.metrics.collectGroupStatus(tenantStatusSource(services.redis, services.keys));
@@ -68,7 +82,10 @@ export async function startRole(role: Role, services: Services, options: { liste
   }
   logger.info({ role, groups: runners.map((runner) => runner.group), port }, 'streamdesk started');
 
-  const trimming = role === 'all' || role === 'projector' ? setInterval(() => void trimStreams(services), config.retention.intervalMs).unref() : undefined;
+  const trimming =
+    role === 'all' || role === 'projector'
+      ? setInterval(() => void trimStreams(services), config.retention.intervalMs).unref()
+      : undefined;
 
   let stopping: Promise<void> | undefined;
   return {

@@ -24,7 +24,11 @@ export type Services = {
 };
 
 /** Connects to Redis and Postgres (creating the database and applying migrations). */
-export async function openServices(config: Config, logger: Logger, options: { metrics?: Metrics } = {}): Promise<Services> {
+export async function openServices(
+  config: Config,
+  logger: Logger,
+  options: { metrics?: Metrics } = {},
+): Promise<Services> {
   const redis = createRedis(config, 'commands');
   const ingestRedis = createRedis(config, 'ingest');
   const blocking: RedisClient[] = [];
@@ -35,7 +39,9 @@ export async function openServices(config: Config, logger: Logger, options: { me
     await Promise.all([waitForRedis(redis), waitForRedis(ingestRedis)]);
   } catch (error) {
     await closeRedis();
-    throw new Error(`Cannot reach Redis at ${config.redisClusterNodes ? 'REDIS_CLUSTER_NODES' : config.redisUrl.replace(/\/\/[^@]*@/, '//***@')}: ${(error as Error).message}`);
+    throw new Error(
+      `Cannot reach Redis at ${config.redisClusterNodes ? 'REDIS_CLUSTER_NODES' : config.redisUrl.replace(/\/\/[^@]*@/, '//***@')}: ${(error as Error).message}`,
+    );
   }
   let db: Db;
   try {
@@ -44,7 +50,9 @@ export async function openServices(config: Config, logger: Logger, options: { me
     if (applied.length > 0) logger.info({ applied }, 'database migrated');
   } catch (error) {
     await closeRedis();
-    throw new Error(`Cannot prepare Postgres at ${config.databaseUrl.replace(/\/\/[^@]*@/, '//***@')}: ${(error as Error).message}`);
+    throw new Error(
+      `Cannot prepare Postgres at ${config.databaseUrl.replace(/\/\/[^@]*@/, '//***@')}: ${(error as Error).message}`,
+    );
   }
   const registry = await TenantRegistry.connect(config);
   return {
@@ -63,7 +71,9 @@ export async function openServices(config: Config, logger: Logger, options: { me
     },
     async close() {
       await registry.close();
-      await Promise.all([redis, ingestRedis, ...blocking].map((client) => client.quit().catch(() => client.disconnect())));
+      await Promise.all(
+        [redis, ingestRedis, ...blocking].map((client) => client.quit().catch(() => client.disconnect())),
+      );
       await db.end().catch(() => undefined);
     },
   };

@@ -21,8 +21,24 @@ export type DeadLetter = {
 export function deadLetterFields(letter: Omit<DeadLetter, 'id' | 'event'> & { fields: readonly string[] }): string[] {
   const event = fieldsToRecord(letter.fields);
   return [
-    'entry', letter.entry, 'lane', letter.lane, 'group', letter.group, 'code', letter.code, 'message', letter.message, 'attempts', String(letter.attempts),
-    'firstFailedAt', letter.firstFailedAt, 'lastFailedAt', letter.lastFailedAt, 'event', JSON.stringify(event),
+    'entry',
+    letter.entry,
+    'lane',
+    letter.lane,
+    'group',
+    letter.group,
+    'code',
+    letter.code,
+    'message',
+    letter.message,
+    'attempts',
+    String(letter.attempts),
+    'firstFailedAt',
+    letter.firstFailedAt,
+    'lastFailedAt',
+    letter.lastFailedAt,
+    'event',
+    JSON.stringify(event),
   ];
 }
 
@@ -49,7 +65,12 @@ function toDeadLetter(id: string, fields: string[]): DeadLetter {
   };
 }
 
-export async function listDeadLetters(redis: RedisClient, keys: RedisKeys, tenant: string, limit = 100): Promise<DeadLetter[]> {
+export async function listDeadLetters(
+  redis: RedisClient,
+  keys: RedisKeys,
+  tenant: string,
+  limit = 100,
+): Promise<DeadLetter[]> {
   const entries = (await redis.xrange(keys.dlq(tenant), '-', '+', 'COUNT', limit)) as [string, string[]][];
   return entries.map(([id, fields]) => toDeadLetter(id, fields));
 }
@@ -62,11 +83,19 @@ export const redriveForField = 'redrive-for';
  * the group that dead-lettered them only — the other groups acknowledge them without work — and
  * removes them from the DLQ in the same step.
  */
-export async function redriveDeadLetters(redis: RedisClient, keys: RedisKeys, tenant: string, ids?: readonly string[]): Promise<{ redriven: number; missing: string[] }> {
+export async function redriveDeadLetters(
+  redis: RedisClient,
+  keys: RedisKeys,
+  tenant: string,
+  ids?: readonly string[],
+): Promise<{ redriven: number; missing: string[] }> {
   const dlqKey = keys.dlq(tenant);
-  const letters = ids && ids.length > 0
-    ? (await Promise.all(ids.map(async (id) => ((await redis.xrange(dlqKey, id, id)) as [string, string[]][])[0]))).filter((entry) => entry !== undefined)
-    : ((await redis.xrange(dlqKey, '-', '+')) as [string, string[]][]);
+  const letters =
+    ids && ids.length > 0
+      ? (
+          await Promise.all(ids.map(async (id) => ((await redis.xrange(dlqKey, id, id)) as [string, string[]][])[0]))
+        ).filter((entry) => entry !== undefined)
+      : ((await redis.xrange(dlqKey, '-', '+')) as [string, string[]][]);
   const found = new Set(letters.map(([id]) => id));
   let redriven = 0;
   for (const [id, fields] of letters) {
@@ -75,7 +104,14 @@ export async function redriveDeadLetters(redis: RedisClient, keys: RedisKeys, te
     const eventFields = Object.entries(original).flat();
     if (eventFields.length === 0) continue;
     if (letter.group) eventFields.push(redriveForField, letter.group);
-    const appended = await redis.sdRedrive(laneKey(keys, tenant, letter.lane), otherLaneKey(keys, tenant, letter.lane), dlqKey, keys.laneSequence(tenant), id, ...eventFields);
+    const appended = await redis.sdRedrive(
+      laneKey(keys, tenant, letter.lane),
+      otherLaneKey(keys, tenant, letter.lane),
+      dlqKey,
+      keys.laneSequence(tenant),
+      id,
+      ...eventFields,
+    );
     if (appended !== null) redriven += 1;
   }
   return { redriven, missing: (ids ?? []).filter((id) => !found.has(id)) };

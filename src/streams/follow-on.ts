@@ -7,7 +7,11 @@ import type { FollowOn } from './processor.js';
  * caused by the input, with an id derived from the input, the group, its position and the replay run
  * (if any), so a re-run emits the same id again and is recognised as a repeat.
  */
-export function followOnEvent(input: TicketEvent, followOn: FollowOn, options: { group: string; index: number; traceparent: string; replay?: string | undefined }): TicketEvent {
+export function followOnEvent(
+  input: TicketEvent,
+  followOn: FollowOn,
+  options: { group: string; index: number; traceparent: string; replay?: string | undefined },
+): TicketEvent {
   const replay = options.replay ?? input.replay;
   return {
     id: derivedEventId(input.id, options.group, String(options.index), ...(options.replay ? [options.replay] : [])),
@@ -30,11 +34,24 @@ export function failedEvent(
   failure: { group: string; streamId: string; code: string; message: string; attempts: number; traceparent: string },
 ): TicketEventOf<'ticket.failed'> {
   return {
-    ...followOnEvent(input, { type: 'ticket.failed', data: { stage: failure.group, failedEventId: input.id, failedEventType: input.type, error: { code: failure.code, message: failure.message }, attempts: failure.attempts } }, {
-      group: failure.group,
-      index: 0,
-      traceparent: failure.traceparent,
-    }),
+    ...followOnEvent(
+      input,
+      {
+        type: 'ticket.failed',
+        data: {
+          stage: failure.group,
+          failedEventId: input.id,
+          failedEventType: input.type,
+          error: { code: failure.code, message: failure.message },
+          attempts: failure.attempts,
+        },
+      },
+      {
+        group: failure.group,
+        index: 0,
+        traceparent: failure.traceparent,
+      },
+    ),
     // One per dead-lettered entry: a redriven event that fails again announces it again.
     id: derivedEventId(input.id, failure.group, 'failed', failure.streamId),
   } as TicketEventOf<'ticket.failed'>;

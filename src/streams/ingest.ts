@@ -1,6 +1,7 @@
 import type { RedisClient } from './redis.js';
 
-export type IngestOutcome = { outcome: 'appended'; eventId: string; streamId: string } | { outcome: 'duplicate' | 'conflict'; eventId: string };
+export type IngestOutcome =
+  { outcome: 'appended'; eventId: string; streamId: string } | { outcome: 'duplicate' | 'conflict'; eventId: string };
 
 /** The one wrapper of ingest.lua: appends an entry unless its delivery marker or dedupe key says it was seen. */
 export async function appendUnlessSeen(
@@ -20,7 +21,15 @@ export async function appendUnlessSeen(
 ): Promise<IngestOutcome> {
   const lanes = [input.stream, input.otherLane, input.laneSequence];
   const keys = input.dedupe ? [...lanes, input.marker, input.dedupe.key] : [...lanes, input.marker];
-  const reply = await redis.sdIngest(keys.length, ...keys, input.markerTtlSeconds, input.eventId, input.bodyHash ?? '', input.dedupe?.ttlSeconds ?? 0, ...input.fields);
+  const reply = await redis.sdIngest(
+    keys.length,
+    ...keys,
+    input.markerTtlSeconds,
+    input.eventId,
+    input.bodyHash ?? '',
+    input.dedupe?.ttlSeconds ?? 0,
+    ...input.fields,
+  );
   const [code, eventId] = reply;
   if (code === 1) return { outcome: 'appended', eventId, streamId: reply[2] };
   return { outcome: code === 2 ? 'conflict' : 'duplicate', eventId };

@@ -35,7 +35,10 @@ export function laneOfKey(keys: RedisKeys, tenant: string, key: string): Lane {
  * allows: the priority lane up to ⌈count × share⌉; the normal lane what the priority lane left, and at
  * least count − ⌈count × share⌉ (never less than 1), so it keeps moving while the priority lane is busy.
  */
-export function laneCounts(count: number, share: number): { priority: number; normalAfter: (priorityRead: number) => number } {
+export function laneCounts(
+  count: number,
+  share: number,
+): { priority: number; normalAfter: (priorityRead: number) => number } {
   const priority = Math.max(1, Math.ceil(count * share));
   const floor = Math.max(1, count - priority);
   return { priority, normalAfter: (priorityRead) => Math.max(floor, count - priorityRead) };

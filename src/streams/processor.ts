@@ -22,7 +22,9 @@ export type FollowOn = { [T in EventType]: { type: T; data: EventData<T> } }[Eve
  * `traceparent`: the W3C traceparent the events this outcome emits carry (follow-ons, or
  * ticket.failed), normally the span of the handler call; absent, they carry the input's.
  */
-export type Outcome = { ok: true; emit: FollowOn[]; traceparent?: string | undefined } | { ok: false; error: StreamdeskError; traceparent?: string | undefined };
+export type Outcome =
+  | { ok: true; emit: FollowOn[]; traceparent?: string | undefined }
+  | { ok: false; error: StreamdeskError; traceparent?: string | undefined };
 
 export type ProcessContext = Readonly<{
   group: string;
@@ -55,7 +57,11 @@ export interface GroupProcessor {
  * Delay before the next attempt: baseMs doubled per failure so far, plus up to 50 % jitter so that
  * entries that failed together do not retry together; never under the exponential step, never over maxMs.
  */
-export function backoffMs(failures: number, policy: Pick<RetryPolicy, 'baseMs' | 'maxMs'>, random = Math.random): number {
+export function backoffMs(
+  failures: number,
+  policy: Pick<RetryPolicy, 'baseMs' | 'maxMs'>,
+  random = Math.random,
+): number {
   const step = policy.baseMs * 2 ** Math.max(0, failures - 1);
   return Math.round(Math.min(policy.maxMs, step * (1 + random() * 0.5)));
 }

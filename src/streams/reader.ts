@@ -31,7 +31,12 @@ export class GroupReader {
    * rest; when no priority lane had anything, one read blocks on both lanes, so an urgent entry that
    * arrives while the consumer waits is read at once.
    */
-  async readLanes(lanes: { normal: readonly string[]; priority: readonly string[] }, count: number, share: number, blockMs: number): Promise<[string, StreamEntry[]][] | null> {
+  async readLanes(
+    lanes: { normal: readonly string[]; priority: readonly string[] },
+    count: number,
+    share: number,
+    blockMs: number,
+  ): Promise<[string, StreamEntry[]][] | null> {
     const counts = laneCounts(count, share);
     const urgent = lanes.priority.length > 0 ? ((await this.read(lanes.priority, counts.priority, 0)) ?? []) : [];
     if (urgent.length === 0) return this.read([...lanes.priority, ...lanes.normal], count, blockMs);
@@ -44,11 +49,24 @@ export class GroupReader {
   /** One read of `streams`; `blockMs` 0 does not block. */
   async read(streams: readonly string[], count: number, blockMs: number): Promise<[string, StreamEntry[]][] | null> {
     const read = (keys: readonly string[], block: (string | number)[]) =>
-      this.client.call('XREADGROUP', 'GROUP', this.group, this.consumer, 'COUNT', count, ...block, 'STREAMS', ...keys, ...keys.map(() => '>')) as Promise<[string, StreamEntry[]][] | null>;
+      this.client.call(
+        'XREADGROUP',
+        'GROUP',
+        this.group,
+        this.consumer,
+        'COUNT',
+        count,
+        ...block,
+        'STREAMS',
+        ...keys,
+        ...keys.map(() => '>'),
+      ) as Promise<[string, StreamEntry[]][] | null>;
     if (!(this.client instanceof Cluster)) return read(streams, blockMs > 0 ? ['BLOCK', blockMs] : []);
     const bySlot = new Map<number, string[]>();
     for (const stream of streams) bySlot.set(hashSlot(stream), [...(bySlot.get(hashSlot(stream)) ?? []), stream]);
-    const replies = (await Promise.all([...bySlot.values()].map((keys) => read(keys, [])))).flatMap((reply) => reply ?? []);
+    const replies = (await Promise.all([...bySlot.values()].map((keys) => read(keys, [])))).flatMap(
+      (reply) => reply ?? [],
+    );
     if (replies.length > 0) {
       this.clusterPollMs = 5;
       return replies;
@@ -65,12 +83,17 @@ export class GroupReader {
  * another group, or it is an event of a type the group does not handle. (Entries whose type is not
  * a known event type take the normal path and are dead-lettered as invalid.)
  */
-export function isForOtherGroups(fields: readonly string[], group: string, handles: readonly EventType[] | 'all'): boolean {
+export function isForOtherGroups(
+  fields: readonly string[],
+  group: string,
+  handles: readonly EventType[] | 'all',
+): boolean {
   let forOthers = false;
   for (let i = 0; i + 1 < fields.length; i += 2) {
     const name = fields[i];
     if (name === redriveForField && fields[i + 1] !== group) return true;
-    if (name === 'type' && handles !== 'all') forOthers = knownEventTypes.has(fields[i + 1]!) && !(handles as readonly string[]).includes(fields[i + 1]!);
+    if (name === 'type' && handles !== 'all')
+      forOthers = knownEventTypes.has(fields[i + 1]!) && !(handles as readonly string[]).includes(fields[i + 1]!);
   }
   return forOthers;
 }

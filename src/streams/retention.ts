@@ -20,9 +20,24 @@ const successor = (id: string) => {
  * Trims both of a tenant's lanes, each by itself (each lane's groups hold its own floor). The
  * figures add up; `minId` and `heldBy` are the normal lane's where it had something to say.
  */
-export async function trimTenantStream(redis: RedisClient, keys: RedisKeys, db: Db, tenant: string, policy: RetentionPolicy, now = Date.now()): Promise<TrimResult> {
-  const [normal, priority] = [await trimLane(redis, keys.events(tenant), db, tenant, policy, now), await trimLane(redis, keys.priorityEvents(tenant), db, tenant, policy, now)];
-  return { tenant, trimmed: normal.trimmed + priority.trimmed, minId: normal.minId ?? priority.minId, heldBy: normal.heldBy ?? priority.heldBy };
+export async function trimTenantStream(
+  redis: RedisClient,
+  keys: RedisKeys,
+  db: Db,
+  tenant: string,
+  policy: RetentionPolicy,
+  now = Date.now(),
+): Promise<TrimResult> {
+  const [normal, priority] = [
+    await trimLane(redis, keys.events(tenant), db, tenant, policy, now),
+    await trimLane(redis, keys.priorityEvents(tenant), db, tenant, policy, now),
+  ];
+  return {
+    tenant,
+    trimmed: normal.trimmed + priority.trimmed,
+    minId: normal.minId ?? priority.minId,
+    heldBy: normal.heldBy ?? priority.heldBy,
+  };
 }
 
 /**
@@ -32,16 +47,26 @@ export async function trimTenantStream(redis: RedisClient, keys: RedisKeys, db: 
  * length and first entry before anything else; the trim itself runs in Redis (trim.lua), so no
  * range of entries is read into this process.
  */
-async function trimLane(redis: RedisClient, stream: string, db: Db, tenant: string, policy: RetentionPolicy, now: number): Promise<TrimResult> {
+async function trimLane(
+  redis: RedisClient,
+  stream: string,
+  db: Db,
+  tenant: string,
+  policy: RetentionPolicy,
+  now: number,
+): Promise<TrimResult> {
   const ageBound = `${Math.max(0, now - policy.maxAgeMs)}-0`;
-  const replies = (await redis.pipeline().xlen(stream).xrange(stream, '-', '+', 'COUNT', 1).xinfo('GROUPS', stream).exec()) ?? [];
+  const replies =
+    (await redis.pipeline().xlen(stream).xrange(stream, '-', '+', 'COUNT', 1).xinfo('GROUPS', stream).exec()) ?? [];
   const length = Number(replies[0]?.[1] ?? 0);
   const [first] = (replies[1]?.[1] ?? []) as [string, string[]][];
-  if (!first || (length <= policy.maxLength && compareStreamIds(first[0], ageBound) >= 0)) return { tenant, trimmed: 0, minId: undefined, heldBy: undefined };
+  if (!first || (length <= policy.maxLength && compareStreamIds(first[0], ageBound) >= 0))
+    return { tenant, trimmed: 0, minId: undefined, heldBy: undefined };
 
   const groups = ((replies[2]?.[0] ? [] : replies[2]?.[1]) ?? []) as unknown[][];
   const byName = new Map(groups.map((raw) => toRecord(raw)).map((info) => [String(info.name), info]));
-  if (!byName.has('archiver')) return { tenant, trimmed: 0, minId: undefined, heldBy: 'archiver (no archiver group yet)' };
+  if (!byName.has('archiver'))
+    return { tenant, trimmed: 0, minId: undefined, heldBy: 'archiver (no archiver group yet)' };
 
   // The floor: nothing at or above it may go.
   let floor = '18446744073709551615-18446744073709551615';
@@ -57,7 +82,10 @@ async function trimLane(redis: RedisClient, stream: string, db: Db, tenant: stri
   for (const [name] of withPending) pipeline.xpending(stream, name);
   const [pendingReplies, checkpoint] = await Promise.all([
     withPending.length > 0 ? pipeline.exec() : Promise.resolve([]),
-    db.query<{ stream_id: string }>("SELECT stream_id FROM projection_checkpoints WHERE projection = 'events' AND tenant_id = $1", [tenant]),
+    db.query<{ stream_id: string }>(
+      "SELECT stream_id FROM projection_checkpoints WHERE projection = 'events' AND tenant_id = $1",
+      [tenant],
+    ),
   ]);
   for (const [name, info] of byName) hold(successor(String(info['last-delivered-id'])), name);
   withPending.forEach(([name], index) => {
@@ -70,5 +98,10 @@ async function trimLane(redis: RedisClient, stream: string, db: Db, tenant: stri
 
   const trimmed = await redis.sdTrim(stream, floor, ageBound, policy.maxLength, lengthBudget);
   const floorBinds = compareStreamIds(floor, ageBound) <= 0 || length > policy.maxLength;
-  return { tenant, trimmed, minId: compareStreamIds(ageBound, floor) < 0 ? ageBound : floor, heldBy: floorBinds ? heldBy : undefined };
+  return {
+    tenant,
+    trimmed,
+    minId: compareStreamIds(ageBound, floor) < 0 ? ageBound : floor,
+    heldBy: floorBinds ? heldBy : undefined,
+  };
 }

@@ -117,7 +117,9 @@ export class StreamRunner {
     const every = (ms: number, work: () => Promise<void>) => {
       const tick = async () => {
         if (!this.running) return;
-        await work().catch((error: unknown) => this.log.warn({ err: error, group: this.group }, 'runner maintenance failed'));
+        await work().catch((error: unknown) =>
+          this.log.warn({ err: error, group: this.group }, 'runner maintenance failed'),
+        );
         if (this.running) this.timers.add(setTimeout(() => void tick(), ms).unref());
       };
       this.timers.add(setTimeout(() => void tick(), ms).unref());
@@ -141,7 +143,10 @@ export class StreamRunner {
     const deadline = sleep(timeoutMs, 'timeout', { ref: false });
     const finished = Promise.all([this.readLoop, ...this.tasks]).then(() => 'done');
     if ((await Promise.race([finished, deadline])) === 'timeout') {
-      this.log.warn({ group: this.group, inflight: this.inflight }, 'shutdown timeout: abandoning in-flight entries; they stay pending and will be reclaimed');
+      this.log.warn(
+        { group: this.group, inflight: this.inflight },
+        'shutdown timeout: abandoning in-flight entries; they stay pending and will be reclaimed',
+      );
       this.shutdown.abort();
       await Promise.race([finished, sleep(1_000, undefined, { ref: false })]);
     }
@@ -186,7 +191,11 @@ export class StreamRunner {
       const free = processor.concurrency - this.inflight;
       const tenants = [...this.tenants].filter((tenant) => !processor.holdsBack?.(tenant));
       const lanesOf = (lane: Lane) =>
-        tenants.map((tenant) => laneKey(keys, tenant, lane)).filter((stream) => !this.backingOffStreams.has(stream) && (this.streamQueues.get(stream)?.length ?? 0) < batchSize);
+        tenants
+          .map((tenant) => laneKey(keys, tenant, lane))
+          .filter(
+            (stream) => !this.backingOffStreams.has(stream) && (this.streamQueues.get(stream)?.length ?? 0) < batchSize,
+          );
       const lanes = { normal: lanesOf('normal'), priority: lanesOf('priority') };
       const readable = [...new Set([...lanes.normal, ...lanes.priority].map((stream) => this.tenantOfKey(stream)))];
       if (free <= 0 || readable.length === 0) {
@@ -198,7 +207,8 @@ export class StreamRunner {
       }
       const count = Math.max(1, Math.min(batchSize, Math.floor(free / readable.length)));
       // A tenant left out of this read (queue full, backing off) must not wait a whole blockMs to be read again.
-      const block = lanes.normal.length + lanes.priority.length < 2 * this.tenants.size ? Math.min(blockMs, 10) : blockMs;
+      const block =
+        lanes.normal.length + lanes.priority.length < 2 * this.tenants.size ? Math.min(blockMs, 10) : blockMs;
       let reply: [string, StreamEntry[]][] | null;
       try {
         reply = await this.reader.readLanes(lanes, count, priorityShare, block);
@@ -207,7 +217,8 @@ export class StreamRunner {
         if (!this.running) break;
         if (String(error).includes('NOGROUP')) {
           await this.refreshTenants().catch(() => undefined);
-          for (const tenant of readable) if (this.tenants.has(tenant)) await this.ensureGroup(tenant).catch(() => undefined);
+          for (const tenant of readable)
+            if (this.tenants.has(tenant)) await this.ensureGroup(tenant).catch(() => undefined);
           continue;
         }
         outageMs = Math.min(2_000, Math.max(50, outageMs * 2));
@@ -235,7 +246,10 @@ export class StreamRunner {
       await this.options.redis.xack(stream, this.group, ...ids);
     } catch (error) {
       // They stay pending and are taken over (and skipped again) after the claim timeout.
-      this.log.warn({ err: error, group: this.group, tenant, count: ids.length }, 'acknowledging skipped entries failed');
+      this.log.warn(
+        { err: error, group: this.group, tenant, count: ids.length },
+        'acknowledging skipped entries failed',
+      );
     }
   }
 
@@ -244,7 +258,14 @@ export class StreamRunner {
     return key.slice(open + 1, key.indexOf('}', open));
   }
 
-  private toDelivery(tenant: string, stream: string, streamId: string, fields: string[], deliveries: number, retry?: RetryRecord): Delivery {
+  private toDelivery(
+    tenant: string,
+    stream: string,
+    streamId: string,
+    fields: string[],
+    deliveries: number,
+    retry?: RetryRecord,
+  ): Delivery {
     let event: TicketEvent | undefined;
     let decodeError: StreamdeskError | undefined;
     try {
@@ -253,7 +274,20 @@ export class StreamRunner {
       decodeError = toStreamdeskError(error);
     }
     const lane = laneOfKey(this.options.keys, tenant, stream);
-    return { tenant, stream, lane, streamId, fields, event, decodeError, failures: retry?.failures ?? 0, firstFailedAt: retry?.firstFailedAt, deliveries, outages: 0, retryAfterMs: undefined };
+    return {
+      tenant,
+      stream,
+      lane,
+      streamId,
+      fields,
+      event,
+      decodeError,
+      failures: retry?.failures ?? 0,
+      firstFailedAt: retry?.firstFailedAt,
+      deliveries,
+      outages: 0,
+      retryAfterMs: undefined,
+    };
   }
 
   /** Deliveries of one stream (one lane of one tenant). */
@@ -274,7 +308,9 @@ export class StreamRunner {
   }
 
   private track(task: Promise<void>): void {
-    const tracked = task.catch((error: unknown) => this.log.error({ err: error, group: this.group }, 'runner task failed'));
+    const tracked = task.catch((error: unknown) =>
+      this.log.error({ err: error, group: this.group }, 'runner task failed'),
+    );
     this.tasks.add(tracked);
     void tracked.finally(() => this.tasks.delete(tracked));
   }
@@ -342,9 +378,15 @@ export class StreamRunner {
       else if (delivery.deliveries > this.policy.maxAttempts + 3) {
         outcomes.set(delivery, {
           ok: false,
-          error: new StreamdeskError('HANDLER_FAILED', `Delivered ${delivery.deliveries} times without being settled: its consumers kept dying`, undefined, { retryable: false }),
+          error: new StreamdeskError(
+            'HANDLER_FAILED',
+            `Delivered ${delivery.deliveries} times without being settled: its consumers kept dying`,
+            undefined,
+            { retryable: false },
+          ),
         });
-      } else if (processor.handles !== 'all' && !processor.handles.includes(delivery.event!.type)) outcomes.set(delivery, { ok: true, emit: [] });
+      } else if (processor.handles !== 'all' && !processor.handles.includes(delivery.event!.type))
+        outcomes.set(delivery, { ok: true, emit: [] });
       else toProcess.push(delivery);
     }
     if (toProcess.length > 0) {
@@ -365,7 +407,12 @@ export class StreamRunner {
         results = toProcess.map(() => ({ ok: false, error: failure }));
       }
       observer.handled(this.group, tenant, toProcess.length, performance.now() - started);
-      toProcess.forEach((delivery, index) => outcomes.set(delivery, results[index] ?? { ok: false, error: new StreamdeskError('INTERNAL', 'The processor returned no outcome') }));
+      toProcess.forEach((delivery, index) =>
+        outcomes.set(
+          delivery,
+          results[index] ?? { ok: false, error: new StreamdeskError('INTERNAL', 'The processor returned no outcome') },
+        ),
+      );
     }
     return this.settle(tenant, deliveries, outcomes);
   }
@@ -380,7 +427,13 @@ export class StreamRunner {
       const outcome = outcomes.get(delivery)!;
       if (outcome.ok) {
         const traceparent = outcome.traceparent ?? delivery.event!.traceparent;
-        toSettle.push({ delivery, events: outcome.emit.map((followOn, index) => followOnEvent(delivery.event!, followOn, { group: this.group, index, traceparent })), deadLetter: [] });
+        toSettle.push({
+          delivery,
+          events: outcome.emit.map((followOn, index) =>
+            followOnEvent(delivery.event!, followOn, { group: this.group, index, traceparent }),
+          ),
+          deadLetter: [],
+        });
         continue;
       }
       const error = outcome.error;
@@ -390,7 +443,10 @@ export class StreamRunner {
       observer.failed(this.group, tenant, error.code);
       if (isOutage(error)) {
         delivery.outages += 1;
-        logger.warn({ group: this.group, tenant, entry: delivery.streamId, code: error.code, error: message }, "not the entry's fault (an outage, a rate limit or a budget); will retry without using an attempt");
+        logger.warn(
+          { group: this.group, tenant, entry: delivery.streamId, code: error.code, error: message },
+          "not the entry's fault (an outage, a rate limit or a budget); will retry without using an attempt",
+        );
         retry.push(delivery);
         continue;
       }
@@ -400,20 +456,59 @@ export class StreamRunner {
       if (error.retryable && failures < this.policy.maxAttempts) {
         const record: RetryRecord = { failures, firstFailedAt, lastError: `${error.code}: ${message}` };
         pipeline.hset(keys.retryState(tenant, this.group), delivery.streamId, JSON.stringify(record));
-        logger.warn({ group: this.group, tenant, entry: delivery.streamId, eventId: delivery.event?.id, attempt: failures, code: error.code, error: message }, 'handler failed; will retry');
+        logger.warn(
+          {
+            group: this.group,
+            tenant,
+            entry: delivery.streamId,
+            eventId: delivery.event?.id,
+            attempt: failures,
+            code: error.code,
+            error: message,
+          },
+          'handler failed; will retry',
+        );
         retry.push(Object.assign(delivery, { failures, firstFailedAt }));
         continue;
       }
       const deadLetter = deadLetterFields({
-        entry: delivery.streamId, lane: delivery.lane, group: this.group, code: error.code, message, attempts: failures,
-        firstFailedAt: new Date(firstFailedAt).toISOString(), lastFailedAt: new Date(now).toISOString(), fields: delivery.fields,
+        entry: delivery.streamId,
+        lane: delivery.lane,
+        group: this.group,
+        code: error.code,
+        message,
+        attempts: failures,
+        firstFailedAt: new Date(firstFailedAt).toISOString(),
+        lastFailedAt: new Date(now).toISOString(),
+        fields: delivery.fields,
       });
       const traceparent = outcome.traceparent ?? delivery.event?.traceparent ?? '';
-      const failed = delivery.event && this.options.processor.emitsFailures
-        ? [failedEvent(delivery.event, { group: this.group, streamId: delivery.streamId, code: error.code, message, attempts: failures, traceparent })]
-        : [];
+      const failed =
+        delivery.event && this.options.processor.emitsFailures
+          ? [
+              failedEvent(delivery.event, {
+                group: this.group,
+                streamId: delivery.streamId,
+                code: error.code,
+                message,
+                attempts: failures,
+                traceparent,
+              }),
+            ]
+          : [];
       toSettle.push({ delivery, events: failed, deadLetter });
-      logger.error({ group: this.group, tenant, entry: delivery.streamId, eventId: delivery.event?.id, attempts: failures, code: error.code, error: message }, 'entry dead-lettered');
+      logger.error(
+        {
+          group: this.group,
+          tenant,
+          entry: delivery.streamId,
+          eventId: delivery.event?.id,
+          attempts: failures,
+          code: error.code,
+          error: message,
+        },
+        'entry dead-lettered',
+      );
       observer.deadLettered(this.group, tenant, error.code);
     }
     if (toSettle.length > 0) pipeline.sdSettle(...this.settleArgs(tenant, deliveries[0]!.lane, toSettle));
@@ -427,23 +522,44 @@ export class StreamRunner {
     const [settleError, results] = replies?.at(-1) ?? [new Error('no reply'), null];
     if (toSettle.length === 0) return retry;
     if (settleError || !Array.isArray(results)) {
-      if (replies) logger.warn({ err: settleError, group: this.group, tenant }, 'settling failed; entries stay pending and are retried');
+      if (replies)
+        logger.warn(
+          { err: settleError, group: this.group, tenant },
+          'settling failed; entries stay pending and are retried',
+        );
       return [...retry, ...toSettle.map(({ delivery }) => delivery)];
     }
     toSettle.forEach(({ delivery }, index) => {
-      if (results[index] === -1) logger.warn({ group: this.group, tenant, entry: delivery.streamId }, 'entry was taken over by another consumer; result dropped');
+      if (results[index] === -1)
+        logger.warn(
+          { group: this.group, tenant, entry: delivery.streamId },
+          'entry was taken over by another consumer; result dropped',
+        );
     });
     this.release(toSettle.map(({ delivery }) => delivery));
     return retry;
   }
 
   /** One settle.lua call for a batch of one lane of a tenant (see the script's header for the layout). */
-  private settleArgs(tenant: string, lane: Lane, entries: { delivery: Delivery; events: TicketEvent[]; deadLetter: string[] }[]): (string | number)[] {
+  private settleArgs(
+    tenant: string,
+    lane: Lane,
+    entries: { delivery: Delivery; events: TicketEvent[]; deadLetter: string[] }[],
+  ): (string | number)[] {
     const { keys, emittedTtlSeconds } = this.options;
     const markers = entries.flatMap(({ events }) => events.map((event) => keys.eventEmitted(tenant, event.id)));
     const args: (string | number)[] = [
-      5 + markers.length, laneKey(keys, tenant, lane), otherLaneKey(keys, tenant, lane), keys.dlq(tenant), keys.retryState(tenant, this.group), keys.laneSequence(tenant), ...markers,
-      this.group, this.consumer, emittedTtlSeconds, entries.length,
+      5 + markers.length,
+      laneKey(keys, tenant, lane),
+      otherLaneKey(keys, tenant, lane),
+      keys.dlq(tenant),
+      keys.retryState(tenant, this.group),
+      keys.laneSequence(tenant),
+      ...markers,
+      this.group,
+      this.consumer,
+      emittedTtlSeconds,
+      entries.length,
     ];
     for (const { delivery, events, deadLetter } of entries) {
       args.push(delivery.streamId, events.length, deadLetter.length, ...deadLetter);
@@ -463,7 +579,15 @@ export class StreamRunner {
       const free = processor.concurrency - this.inflight;
       if (free <= 0) return;
       const tenant = this.tenantOfKey(key);
-      const [, claimed, ] = (await redis.xautoclaim(key, this.group, this.consumer, this.policy.claimIdleMs, '0-0', 'COUNT', Math.min(free, 100))) as [string, StreamEntry[], string[]];
+      const [, claimed] = (await redis.xautoclaim(
+        key,
+        this.group,
+        this.consumer,
+        this.policy.claimIdleMs,
+        '0-0',
+        'COUNT',
+        Math.min(free, 100),
+      )) as [string, StreamEntry[], string[]];
       const own = this.held.get(key);
       // Entries still held here that another consumer had taken are ours again: touch them again.
       for (const [id] of claimed) {
@@ -475,7 +599,9 @@ export class StreamRunner {
       const ids = entries.map(([id]) => id);
       const [records, pending] = await Promise.all([
         redis.hmget(keys.retryState(tenant, this.group), ...ids),
-        redis.xpending(key, this.group, ids[0]!, ids.at(-1)!, ids.length * 2, this.consumer) as Promise<[string, string, number, number][]>,
+        redis.xpending(key, this.group, ids[0]!, ids.at(-1)!, ids.length * 2, this.consumer) as Promise<
+          [string, string, number, number][]
+        >,
       ]);
       const deliveryCounts = new Map(pending.map(([id, , , count]) => [id, Number(count)]));
       const deliveries = entries.map(([id, fields], index) => {
@@ -499,7 +625,8 @@ export class StreamRunner {
         const delivery = held.get(id);
         if (delivery) delivery.takenOver = true;
       }
-      if (lost.length > 0) this.log.warn({ group: this.group, tenant, entries: lost }, 'entries were taken over by another consumer');
+      if (lost.length > 0)
+        this.log.warn({ group: this.group, tenant, entries: lost }, 'entries were taken over by another consumer');
     }
   }
 
@@ -515,7 +642,12 @@ export class StreamRunner {
       const consumers = (await redis.xinfo('CONSUMERS', stream, this.group)) as (string | number)[][];
       for (const info of consumers) {
         const consumer = toRecord(info) as { name?: string; pending?: number; idle?: number };
-        if (consumer.name && consumer.name !== this.consumer && consumer.pending === 0 && Number(consumer.idle) > deadConsumerIdleMs) {
+        if (
+          consumer.name &&
+          consumer.name !== this.consumer &&
+          consumer.pending === 0 &&
+          Number(consumer.idle) > deadConsumerIdleMs
+        ) {
           await redis.sdReleaseConsumer(stream, this.group, consumer.name);
         }
       }

@@ -30,7 +30,13 @@ export type GroupStatus = {
 };
 
 /** `streamLength` and each group's figures count both lanes; `lanes` gives each lane's length. */
-export type TenantStatus = { tenant: string; streamLength: number; lanes: { normal: number; priority: number }; dlqLength: number; groups: GroupStatus[] };
+export type TenantStatus = {
+  tenant: string;
+  streamLength: number;
+  lanes: { normal: number; priority: number };
+  dlqLength: number;
+  groups: GroupStatus[];
+};
 
 type LaneStatus = { length: number; dlqLength: number; groups: GroupStatus[] };
 
@@ -47,7 +53,10 @@ export type StatusOptions = {
 const defaultLagCap = 10_000;
 
 /** Replies of one pipeline, failing on the first error unless `tolerate` accepts it. */
-async function run(pipeline: ReturnType<RedisClient['pipeline']>, tolerate: (error: Error) => boolean = () => false): Promise<unknown[]> {
+async function run(
+  pipeline: ReturnType<RedisClient['pipeline']>,
+  tolerate: (error: Error) => boolean = () => false,
+): Promise<unknown[]> {
   const replies = (await pipeline.exec()) ?? [];
   return replies.map(([error, value]) => {
     if (error && !tolerate(error)) throw error;
@@ -67,10 +76,19 @@ export async function consumerHeartbeats(redis: RedisClient, keys: RedisKeys): P
  * Length, dead letters and per-group progress of a tenant's two lanes, each in two pipelined round
  * trips, the lanes at once (all of a tenant's keys share its hash slot). Reads only Redis.
  */
-export async function tenantStatus(redis: RedisClient, keys: RedisKeys, tenant: string, options: StatusOptions = {}): Promise<TenantStatus> {
-  const heartbeats = options.claimIdleMs !== undefined ? (options.heartbeats ?? (await consumerHeartbeats(redis, keys))) : undefined;
+export async function tenantStatus(
+  redis: RedisClient,
+  keys: RedisKeys,
+  tenant: string,
+  options: StatusOptions = {},
+): Promise<TenantStatus> {
+  const heartbeats =
+    options.claimIdleMs !== undefined ? (options.heartbeats ?? (await consumerHeartbeats(redis, keys))) : undefined;
   const laneOptions = { ...options, ...(heartbeats ? { heartbeats } : {}) };
-  const [normal, priority] = await Promise.all([laneStatus(redis, keys, keys.events(tenant), keys.dlq(tenant), laneOptions), laneStatus(redis, keys, keys.priorityEvents(tenant), keys.dlq(tenant), laneOptions)]);
+  const [normal, priority] = await Promise.all([
+    laneStatus(redis, keys, keys.events(tenant), keys.dlq(tenant), laneOptions),
+    laneStatus(redis, keys, keys.priorityEvents(tenant), keys.dlq(tenant), laneOptions),
+  ]);
   const byName = new Map<string, GroupStatus>();
   for (const group of [...normal.groups, ...priority.groups]) {
     const other = byName.get(group.name);
@@ -89,7 +107,13 @@ export async function tenantStatus(redis: RedisClient, keys: RedisKeys, tenant: 
 function combineGroups(a: GroupStatus, b: GroupStatus): GroupStatus {
   const lag = a.lag === null || b.lag === null ? null : a.lag + b.lag;
   const ages = [a.oldestPendingAgeMs, b.oldestPendingAgeMs].filter((age) => age !== null);
-  const group: GroupStatus = { name: a.name, lag, pending: a.pending + b.pending, oldestPendingAgeMs: ages.length > 0 ? Math.max(...ages) : null, consumers: Math.max(a.consumers, b.consumers) };
+  const group: GroupStatus = {
+    name: a.name,
+    lag,
+    pending: a.pending + b.pending,
+    oldestPendingAgeMs: ages.length > 0 ? Math.max(...ages) : null,
+    consumers: Math.max(a.consumers, b.consumers),
+  };
   if (a.lagCapped || b.lagCapped) group.lagCapped = true;
   if (a.consumerStates || b.consumerStates) {
     const consumers = new Map<string, ConsumerStatus>();
@@ -98,8 +122,14 @@ function combineGroups(a: GroupStatus, b: GroupStatus): GroupStatus {
       if (!seen) consumers.set(consumer.name, { ...consumer });
       else {
         const pending = seen.pending + consumer.pending;
-        const state: ConsumerState = seen.state === 'live' || consumer.state === 'live' ? 'live' : pending > 0 ? 'stalled' : 'dead';
-        consumers.set(consumer.name, { name: consumer.name, pending, idleMs: Math.min(seen.idleMs, consumer.idleMs), state });
+        const state: ConsumerState =
+          seen.state === 'live' || consumer.state === 'live' ? 'live' : pending > 0 ? 'stalled' : 'dead';
+        consumers.set(consumer.name, {
+          name: consumer.name,
+          pending,
+          idleMs: Math.min(seen.idleMs, consumer.idleMs),
+          state,
+        });
       }
     }
     group.consumerStates = [...consumers.values()];
@@ -107,7 +137,13 @@ function combineGroups(a: GroupStatus, b: GroupStatus): GroupStatus {
   return group;
 }
 
-async function laneStatus(redis: RedisClient, keys: RedisKeys, stream: string, dlq: string, options: StatusOptions): Promise<LaneStatus> {
+async function laneStatus(
+  redis: RedisClient,
+  keys: RedisKeys,
+  stream: string,
+  dlq: string,
+  options: StatusOptions,
+): Promise<LaneStatus> {
   const now = options.now ?? Date.now();
   const [streamLength, dlqLength, rawGroups] = await run(
     redis.pipeline().xlen(stream).xlen(dlq).xinfo('GROUPS', stream),
@@ -119,8 +155,12 @@ async function laneStatus(redis: RedisClient, keys: RedisKeys, stream: string, d
   const classify = options.claimIdleMs !== undefined;
   const heartbeats = classify ? (options.heartbeats ?? (await consumerHeartbeats(redis, keys))) : undefined;
   const lagCap = options.lagCap ?? defaultLagCap;
-  const byLastId = [...infos].sort((a, b) => compareStreamIds(String(b['last-delivered-id']), String(a['last-delivered-id'])));
-  const second = redis.pipeline().sdCountAfter(stream, lagCap, ...byLastId.map((info) => String(info['last-delivered-id'])));
+  const byLastId = [...infos].sort((a, b) =>
+    compareStreamIds(String(b['last-delivered-id']), String(a['last-delivered-id'])),
+  );
+  const second = redis
+    .pipeline()
+    .sdCountAfter(stream, lagCap, ...byLastId.map((info) => String(info['last-delivered-id'])));
   for (const info of infos) {
     if (Number(info.pending ?? 0) > 0) second.xpending(stream, String(info.name));
     if (classify) second.xinfo('CONSUMERS', stream, String(info.name));
@@ -139,13 +179,21 @@ async function laneStatus(redis: RedisClient, keys: RedisKeys, stream: string, d
     const lag = lagOf.get(name) ?? 0;
     const group: GroupStatus = { name, lag, pending, oldestPendingAgeMs, consumers: Number(info.consumers ?? 0) };
     if (lag >= lagCap) group.lagCapped = true;
-    if (classify) group.consumerStates = ((rest.shift() ?? []) as unknown[][]).map((raw) => consumerStatus(toRecord(raw), now, options.claimIdleMs!, heartbeats!));
+    if (classify)
+      group.consumerStates = ((rest.shift() ?? []) as unknown[][]).map((raw) =>
+        consumerStatus(toRecord(raw), now, options.claimIdleMs!, heartbeats!),
+      );
     return group;
   });
   return { length: Number(streamLength), dlqLength: Number(dlqLength), groups };
 }
 
-function consumerStatus(info: Record<string, unknown>, now: number, claimIdleMs: number, heartbeats: ReadonlyMap<string, number>): ConsumerStatus {
+function consumerStatus(
+  info: Record<string, unknown>,
+  now: number,
+  claimIdleMs: number,
+  heartbeats: ReadonlyMap<string, number>,
+): ConsumerStatus {
   const name = String(info.name);
   const pending = Number(info.pending ?? 0);
   const idleMs = Number(info.idle ?? 0);
@@ -158,9 +206,17 @@ function consumerStatus(info: Record<string, unknown>, now: number, claimIdleMs:
 }
 
 /** Every tenant's status, the tenants' pipelines in flight together; heartbeats are read once. */
-export async function allTenantsStatus(redis: RedisClient, keys: RedisKeys, tenants: readonly string[], options: StatusOptions = {}): Promise<TenantStatus[]> {
-  const heartbeats = options.claimIdleMs !== undefined ? (options.heartbeats ?? (await consumerHeartbeats(redis, keys))) : undefined;
-  return Promise.all(tenants.map((tenant) => tenantStatus(redis, keys, tenant, { ...options, ...(heartbeats ? { heartbeats } : {}) })));
+export async function allTenantsStatus(
+  redis: RedisClient,
+  keys: RedisKeys,
+  tenants: readonly string[],
+  options: StatusOptions = {},
+): Promise<TenantStatus[]> {
+  const heartbeats =
+    options.claimIdleMs !== undefined ? (options.heartbeats ?? (await consumerHeartbeats(redis, keys))) : undefined;
+  return Promise.all(
+    tenants.map((tenant) => tenantStatus(redis, keys, tenant, { ...options, ...(heartbeats ? { heartbeats } : {}) })),
+  );
 }
 
 /** Entries not yet processed by the tenant's slowest group. */

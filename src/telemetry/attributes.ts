@@ -1,4 +1,9 @@
-import { ATTR_ERROR_TYPE, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_SERVER_ADDRESS, ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
+import {
+  ATTR_ERROR_TYPE,
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_SERVER_ADDRESS,
+  ATTR_SERVICE_NAME,
+} from '@opentelemetry/semantic-conventions';
 
 /**
  * Every span attribute name streamdesk writes. Stable semantic conventions come from the package;

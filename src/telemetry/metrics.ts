@@ -16,7 +16,12 @@ export type Metrics = RunnerObserver & {
   ticketCompleted(tenant: string, latencyMs: number): void;
   llmTokens(model: string, prompt: number, completion: number): void;
   /** A tenant's LLM call: tokens and cost (unknown price: tokens only). */
-  llmUsage(tenant: string, model: string, tokens: Readonly<{ prompt: number; completion: number }>, costUsd: number | undefined): void;
+  llmUsage(
+    tenant: string,
+    model: string,
+    tokens: Readonly<{ prompt: number; completion: number }>,
+    costUsd: number | undefined,
+  ): void;
   /** A ticket of an over-budget tenant was enhanced offline or made to wait. */
   budgetDecision(tenant: string, action: 'offline' | 'wait'): void;
   /** Calls that had to wait at the provider's shared gate, by reason. */
@@ -40,24 +45,117 @@ export function createMetrics(options: { tenantLabel: boolean; defaultMetrics?: 
   const t = (tenant: string) => (options.tenantLabel ? tenant : '*');
   const latencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 
-  const httpRequests = new Counter({ name: 'streamdesk_http_requests_total', help: 'HTTP requests by route, method and status', labelNames: ['route', 'method', 'status'], registers: [registry] });
-  const httpDuration = new Histogram({ name: 'streamdesk_http_request_duration_seconds', help: 'HTTP request duration', labelNames: ['route', 'method'], buckets: latencyBuckets, registers: [registry] });
-  const webhooks = new Counter({ name: 'streamdesk_webhooks_accepted_total', help: 'Webhooks accepted (202), by tenant and whether the delivery was a repeat', labelNames: ['tenant', 'duplicate'], registers: [registry] });
-  const handled = new Counter({ name: 'streamdesk_events_processed_total', help: 'Events handled by a consumer group', labelNames: ['group', 'tenant'], registers: [registry] });
-  const handlerDuration = new Histogram({ name: 'streamdesk_handler_duration_seconds', help: 'Duration of a group handler call (one batch)', labelNames: ['group'], buckets: latencyBuckets, registers: [registry] });
-  const failed = new Counter({ name: 'streamdesk_events_failed_total', help: 'Handler failures, by error code', labelNames: ['group', 'tenant', 'code'], registers: [registry] });
-  const retried = new Counter({ name: 'streamdesk_events_retried_total', help: 'Retries scheduled after a failure', labelNames: ['group', 'tenant'], registers: [registry] });
-  const deadLettered = new Counter({ name: 'streamdesk_events_dead_lettered_total', help: 'Entries moved to the dead-letter stream', labelNames: ['group', 'tenant', 'code'], registers: [registry] });
-  const reclaimed = new Counter({ name: 'streamdesk_events_reclaimed_total', help: 'Entries taken over from an idle consumer', labelNames: ['group', 'tenant'], registers: [registry] });
-  const ticketLatency = new Histogram({ name: 'streamdesk_ticket_latency_seconds', help: 'Time from webhook to written back, per ticket', labelNames: ['tenant'], buckets: latencyBuckets, registers: [registry] });
-  const tokens = new Counter({ name: 'streamdesk_llm_tokens_total', help: 'LLM tokens used', labelNames: ['model', 'kind'], registers: [registry] });
-  const tenantTokens = new Counter({ name: 'streamdesk_tenant_llm_tokens_total', help: 'LLM tokens used, by tenant, model and kind', labelNames: ['tenant', 'model', 'kind'], registers: [registry] });
-  const tenantCost = new Counter({ name: 'streamdesk_tenant_llm_cost_usd_total', help: 'LLM cost in USD from the price table, by tenant and model', labelNames: ['tenant', 'model'], registers: [registry] });
-  const budgetDecisions = new Counter({ name: 'streamdesk_budget_decisions_total', help: 'Tickets of an over-budget tenant enhanced offline or made to wait (each wait counted once per check)', labelNames: ['tenant', 'action'], registers: [registry] });
-  const gateWaits = new Counter({ name: 'streamdesk_llm_gate_waits_total', help: 'LLM calls that waited at the shared gate, by reason (requests, tokens, concurrency, paused, open, probing)', labelNames: ['provider', 'reason'], registers: [registry] });
-  const gateWindow = new Gauge({ name: 'streamdesk_llm_concurrency_window', help: 'Adaptive limit of LLM calls in flight across all workers', labelNames: ['provider'], registers: [registry] });
-  const gateOpen = new Gauge({ name: 'streamdesk_llm_breaker_open', help: '1 while the circuit breaker towards the provider is open or half-open', labelNames: ['provider'], registers: [registry] });
-  const gatePaused = new Gauge({ name: 'streamdesk_llm_paused_seconds', help: 'Seconds calls to the provider stay paused after a 429, as of the last call', labelNames: ['provider'], registers: [registry] });
+  const httpRequests = new Counter({
+    name: 'streamdesk_http_requests_total',
+    help: 'HTTP requests by route, method and status',
+    labelNames: ['route', 'method', 'status'],
+    registers: [registry],
+  });
+  const httpDuration = new Histogram({
+    name: 'streamdesk_http_request_duration_seconds',
+    help: 'HTTP request duration',
+    labelNames: ['route', 'method'],
+    buckets: latencyBuckets,
+    registers: [registry],
+  });
+  const webhooks = new Counter({
+    name: 'streamdesk_webhooks_accepted_total',
+    help: 'Webhooks accepted (202), by tenant and whether the delivery was a repeat',
+    labelNames: ['tenant', 'duplicate'],
+    registers: [registry],
+  });
+  const handled = new Counter({
+    name: 'streamdesk_events_processed_total',
+    help: 'Events handled by a consumer group',
+    labelNames: ['group', 'tenant'],
+    registers: [registry],
+  });
+  const handlerDuration = new Histogram({
+    name: 'streamdesk_handler_duration_seconds',
+    help: 'Duration of a group handler call (one batch)',
+    labelNames: ['group'],
+    buckets: latencyBuckets,
+    registers: [registry],
+  });
+  const failed = new Counter({
+    name: 'streamdesk_events_failed_total',
+    help: 'Handler failures, by error code',
+    labelNames: ['group', 'tenant', 'code'],
+    registers: [registry],
+  });
+  const retried = new Counter({
+    name: 'streamdesk_events_retried_total',
+    help: 'Retries scheduled after a failure',
+    labelNames: ['group', 'tenant'],
+    registers: [registry],
+  });
+  const deadLettered = new Counter({
+    name: 'streamdesk_events_dead_lettered_total',
+    help: 'Entries moved to the dead-letter stream',
+    labelNames: ['group', 'tenant', 'code'],
+    registers: [registry],
+  });
+  const reclaimed = new Counter({
+    name: 'streamdesk_events_reclaimed_total',
+    help: 'Entries taken over from an idle consumer',
+    labelNames: ['group', 'tenant'],
+    registers: [registry],
+  });
+  const ticketLatency = new Histogram({
+    name: 'streamdesk_ticket_latency_seconds',
+    help: 'Time from webhook to written back, per ticket',
+    labelNames: ['tenant'],
+    buckets: latencyBuckets,
+    registers: [registry],
+  });
+  const tokens = new Counter({
+    name: 'streamdesk_llm_tokens_total',
+    help: 'LLM tokens used',
+    labelNames: ['model', 'kind'],
+    registers: [registry],
+  });
+  const tenantTokens = new Counter({
+    name: 'streamdesk_tenant_llm_tokens_total',
+    help: 'LLM tokens used, by tenant, model and kind',
+    labelNames: ['tenant', 'model', 'kind'],
+    registers: [registry],
+  });
+  const tenantCost = new Counter({
+    name: 'streamdesk_tenant_llm_cost_usd_total',
+    help: 'LLM cost in USD from the price table, by tenant and model',
+    labelNames: ['tenant', 'model'],
+    registers: [registry],
+  });
+  const budgetDecisions = new Counter({
+    name: 'streamdesk_budget_decisions_total',
+    help: 'Tickets of an over-budget tenant enhanced offline or made to wait (each wait counted once per check)',
+    labelNames: ['tenant', 'action'],
+    registers: [registry],
+  });
+  const gateWaits = new Counter({
+    name: 'streamdesk_llm_gate_waits_total',
+    help: 'LLM calls that waited at the shared gate, by reason (requests, tokens, concurrency, paused, open, probing)',
+    labelNames: ['provider', 'reason'],
+    registers: [registry],
+  });
+  const gateWindow = new Gauge({
+    name: 'streamdesk_llm_concurrency_window',
+    help: 'Adaptive limit of LLM calls in flight across all workers',
+    labelNames: ['provider'],
+    registers: [registry],
+  });
+  const gateOpen = new Gauge({
+    name: 'streamdesk_llm_breaker_open',
+    help: '1 while the circuit breaker towards the provider is open or half-open',
+    labelNames: ['provider'],
+    registers: [registry],
+  });
+  const gatePaused = new Gauge({
+    name: 'streamdesk_llm_paused_seconds',
+    help: 'Seconds calls to the provider stay paused after a 429, as of the last call',
+    labelNames: ['provider'],
+    registers: [registry],
+  });
   const groupStatusErrors = new Counter({
     name: 'streamdesk_group_status_errors_total',
     help: 'Scrapes whose group status read failed or timed out (the group gauges kept their last values)',
@@ -79,7 +177,9 @@ export function createMetrics(options: { tenantLabel: boolean; defaultMetrics?: 
     reading = true;
     refreshing = (async () => {
       const signal = AbortSignal.timeout(timeoutMs);
-      const timedOut = new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true }));
+      const timedOut = new Promise<never>((_, reject) =>
+        signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true }),
+      );
       try {
         setGroupGauges(await Promise.race([source(signal), timedOut]));
       } catch {
@@ -90,9 +190,27 @@ export function createMetrics(options: { tenantLabel: boolean; defaultMetrics?: 
     })();
     return refreshing;
   };
-  const lag = new Gauge({ name: 'streamdesk_group_lag', help: 'Entries not yet delivered to the group', labelNames: ['group', 'tenant'], registers: [registry], collect: refreshGroupGauges });
-  const pending = new Gauge({ name: 'streamdesk_group_pending', help: 'Entries delivered but not acknowledged', labelNames: ['group', 'tenant'], registers: [registry], collect: refreshGroupGauges });
-  const oldestPending = new Gauge({ name: 'streamdesk_group_oldest_pending_age_seconds', help: 'Age of the oldest unacknowledged entry', labelNames: ['group', 'tenant'], registers: [registry], collect: refreshGroupGauges });
+  const lag = new Gauge({
+    name: 'streamdesk_group_lag',
+    help: 'Entries not yet delivered to the group',
+    labelNames: ['group', 'tenant'],
+    registers: [registry],
+    collect: refreshGroupGauges,
+  });
+  const pending = new Gauge({
+    name: 'streamdesk_group_pending',
+    help: 'Entries delivered but not acknowledged',
+    labelNames: ['group', 'tenant'],
+    registers: [registry],
+    collect: refreshGroupGauges,
+  });
+  const oldestPending = new Gauge({
+    name: 'streamdesk_group_oldest_pending_age_seconds',
+    help: 'Age of the oldest unacknowledged entry',
+    labelNames: ['group', 'tenant'],
+    registers: [registry],
+    collect: refreshGroupGauges,
+  });
 
   /** Replaces the group gauges; with the tenant label collapsed, lag and pending add up and the oldest age is the maximum. */
   function setGroupGauges(statuses: readonly TenantStatus[]): void {
@@ -145,7 +263,11 @@ export function createMetrics(options: { tenantLabel: boolean; defaultMetrics?: 
       gatePaused.set({ provider }, state.pausedMs / 1_000);
     },
     collectGroupStatus(source, collectOptions = {}) {
-      groupStatus = { source, timeoutMs: collectOptions.timeoutMs ?? 5_000, minIntervalMs: collectOptions.minIntervalMs ?? 1_000 };
+      groupStatus = {
+        source,
+        timeoutMs: collectOptions.timeoutMs ?? 5_000,
+        minIntervalMs: collectOptions.minIntervalMs ?? 1_000,
+      };
       refreshing = undefined;
     },
     handled(group, tenant, count, durationMs) {

@@ -9,7 +9,10 @@ export function currentTraceparent(active: Context = context.active()): string {
   const carrier: Record<string, string> = {};
   propagation.inject(active, carrier);
   if (carrier.traceparent) return carrier.traceparent;
-  return activeTraceparent(active) ?? `00-${pooledRandomBytes(16).toString('hex')}-${pooledRandomBytes(8).toString('hex')}-00`;
+  return (
+    activeTraceparent(active) ??
+    `00-${pooledRandomBytes(16).toString('hex')}-${pooledRandomBytes(8).toString('hex')}-00`
+  );
 }
 
 /** The W3C traceparent of the active span, or undefined when there is none. */
@@ -29,7 +32,12 @@ const traceparentPattern = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-
 export function parseTraceparent(traceparent: string): SpanContext | undefined {
   const match = traceparentPattern.exec(traceparent);
   if (!match || match[1] === 'ff' || (match[1] === '00' && match[5] !== undefined)) return undefined;
-  const spanContext: SpanContext = { traceId: match[2]!, spanId: match[3]!, traceFlags: Number.parseInt(match[4]!, 16) & 1, isRemote: true };
+  const spanContext: SpanContext = {
+    traceId: match[2]!,
+    spanId: match[3]!,
+    traceFlags: Number.parseInt(match[4]!, 16) & 1,
+    isRemote: true,
+  };
   return trace.isSpanContextValid(spanContext) ? spanContext : undefined;
 }
 

@@ -1,4 +1,13 @@
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, trace, type Attributes, type Context, type Span } from '@opentelemetry/api';
+import {
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  context,
+  trace,
+  type Attributes,
+  type Context,
+  type Span,
+} from '@opentelemetry/api';
 import type { TicketEvent } from '../events.js';
 import type { Outcome, StreamEvent } from '../streams/processor.js';
 import { Attr, messagingSystemRedis } from './attributes.js';
@@ -30,21 +39,31 @@ export function withSpan<T>(
   work: (span: Span) => Promise<T>,
   options: { kind?: SpanKind; parent?: Context } = {},
 ): Promise<T> {
-  return tracer.startActiveSpan(name, { kind: options.kind ?? SpanKind.INTERNAL, attributes }, options.parent ?? context.active(), async (span) => {
-    try {
-      return await work(span);
-    } catch (error) {
-      recordFailure(span, error);
-      throw error;
-    } finally {
-      span.end();
-    }
-  });
+  return tracer.startActiveSpan(
+    name,
+    { kind: options.kind ?? SpanKind.INTERNAL, attributes },
+    options.parent ?? context.active(),
+    async (span) => {
+      try {
+        return await work(span);
+      } catch (error) {
+        recordFailure(span, error);
+        throw error;
+      } finally {
+        span.end();
+      }
+    },
+  );
 }
 
 /** Attributes of the LLM call span (gen_ai semantic conventions); tokens are added once the answer is in. */
 export function genAiChatAttributes(model: string, system = 'openai'): Attributes {
-  return { [Attr.genAiOperationName]: 'chat', [Attr.genAiSystem]: system, [Attr.genAiProviderName]: system, [Attr.genAiRequestModel]: model };
+  return {
+    [Attr.genAiOperationName]: 'chat',
+    [Attr.genAiSystem]: system,
+    [Attr.genAiProviderName]: system,
+    [Attr.genAiRequestModel]: model,
+  };
 }
 
 /** Span name of an LLM call: `chat <model>`, as the gen_ai conventions name it. */
@@ -60,7 +79,11 @@ export const processSpanName = (group: string) => `${group} process`;
 export const sendSpanName = (type: string) => `send ${type}`;
 
 /** Attributes every span about one event carries, whether it appends it or processes it. */
-function eventAttributes(operation: 'send' | 'process', destination: string, event: Pick<TicketEvent, 'id' | 'type' | 'tenant' | 'ticket'>): Attributes {
+function eventAttributes(
+  operation: 'send' | 'process',
+  destination: string,
+  event: Pick<TicketEvent, 'id' | 'type' | 'tenant' | 'ticket'>,
+): Attributes {
   return {
     [Attr.messagingSystem]: messagingSystemRedis,
     [Attr.messagingOperationType]: operation,
@@ -75,11 +98,20 @@ function eventAttributes(operation: 'send' | 'process', destination: string, eve
 }
 
 /** Messaging attributes of the span that appends `event` to `destination` (the tenant's stream key). */
-export function producerAttributes(destination: string, event: Pick<TicketEvent, 'id' | 'type' | 'tenant' | 'ticket'>): Attributes {
+export function producerAttributes(
+  destination: string,
+  event: Pick<TicketEvent, 'id' | 'type' | 'tenant' | 'ticket'>,
+): Attributes {
   return eventAttributes('send', destination, event);
 }
 
-function consumerAttributes(group: string, destination: string, event: TicketEvent, attempt: number, streamId?: string): Attributes {
+function consumerAttributes(
+  group: string,
+  destination: string,
+  event: TicketEvent,
+  attempt: number,
+  streamId?: string,
+): Attributes {
   return {
     ...eventAttributes('process', destination, event),
     [Attr.messagingConsumerGroupName]: group,
@@ -115,10 +147,15 @@ export type ConsumerTracing = {
 export function consumerTracing(destinationOf: (tenant: string) => string): ConsumerTracing {
   return {
     process(group, event, attempt, work) {
-      return withSpan(processSpanName(group), consumerAttributes(group, destinationOf(event.tenant), event, attempt), () => work(), {
-        kind: SpanKind.CONSUMER,
-        parent: contextFromTraceparent(event.traceparent),
-      });
+      return withSpan(
+        processSpanName(group),
+        consumerAttributes(group, destinationOf(event.tenant), event, attempt),
+        () => work(),
+        {
+          kind: SpanKind.CONSUMER,
+          parent: contextFromTraceparent(event.traceparent),
+        },
+      );
     },
     batch(group, entries, attempts) {
       const spans = entries.map(({ event, streamId }) =>
@@ -126,7 +163,10 @@ export function consumerTracing(destinationOf: (tenant: string) => string): Cons
           processSpanName(group),
           {
             kind: SpanKind.CONSUMER,
-            attributes: { ...consumerAttributes(group, destinationOf(event.tenant), event, attempts.get(event.id) ?? 1, streamId), [Attr.batchSize]: entries.length },
+            attributes: {
+              ...consumerAttributes(group, destinationOf(event.tenant), event, attempts.get(event.id) ?? 1, streamId),
+              [Attr.batchSize]: entries.length,
+            },
           },
           contextFromTraceparent(event.traceparent),
         ),

@@ -27,7 +27,10 @@ const baseUrl = z
       return false;
     }
   }, 'expected an http:// or https:// URL')
-  .refine((value) => !URL.canParse(value) || (!new URL(value).username && !new URL(value).password), 'must not carry credentials; set apiKey instead');
+  .refine(
+    (value) => !URL.canParse(value) || (!new URL(value).username && !new URL(value).password),
+    'must not carry credentials; set apiKey instead',
+  );
 
 /** A tenant's own model settings; each one absent falls back to the global OPENAI_* setting. */
 export const tenantModelSettingsSchema = z
@@ -39,7 +42,10 @@ export const tenantModelSettingsSchema = z
   })
   .strict()
   // The global key must never be sent to a server only this tenant names.
-  .refine((settings) => settings.baseUrl === undefined || settings.apiKey !== undefined, { message: 'a baseUrl needs the tenant\'s own apiKey', path: ['apiKey'] });
+  .refine((settings) => settings.baseUrl === undefined || settings.apiKey !== undefined, {
+    message: "a baseUrl needs the tenant's own apiKey",
+    path: ['apiKey'],
+  });
 export type TenantModelSettings = z.infer<typeof tenantModelSettingsSchema>;
 
 /** A change (admin PUT, CLI set): a field given replaces the stored one, null removes it, an absent one is kept. */
@@ -57,7 +63,10 @@ export type ModelSettingsChange = z.infer<typeof modelSettingsChangeSchema>;
 const fields = ['model', 'baseUrl', 'apiKey', 'language'] as const;
 
 /** The settings after a change; BAD_REQUEST when the result is not valid (a baseUrl left without a key). Undefined: none left. */
-export function applyModelChange(current: TenantModelSettings | undefined, change: ModelSettingsChange): TenantModelSettings | undefined {
+export function applyModelChange(
+  current: TenantModelSettings | undefined,
+  change: ModelSettingsChange,
+): TenantModelSettings | undefined {
   const merged: Record<string, string> = {};
   for (const field of fields) {
     const value = change[field] === undefined ? current?.[field] : change[field];
@@ -70,9 +79,19 @@ export function applyModelChange(current: TenantModelSettings | undefined, chang
   throw new StreamdeskError('BAD_REQUEST', details.map((d) => `${d.path || 'body'}: ${d.message}`).join('; '), details);
 }
 
-export type PublicModelSettings = { model: string | null; baseUrl: string | null; language: string | null; apiKeySet: boolean };
+export type PublicModelSettings = {
+  model: string | null;
+  baseUrl: string | null;
+  language: string | null;
+  apiKeySet: boolean;
+};
 
 /** What may be shown of a tenant's model settings: everything but the key, of which only whether one is set. */
 export function publicModelSettings(settings: TenantModelSettings | undefined): PublicModelSettings {
-  return { model: settings?.model ?? null, baseUrl: settings?.baseUrl ?? null, language: settings?.language ?? null, apiKeySet: settings?.apiKey !== undefined };
+  return {
+    model: settings?.model ?? null,
+    baseUrl: settings?.baseUrl ?? null,
+    language: settings?.language ?? null,
+    apiKeySet: settings?.apiKey !== undefined,
+  };
 }

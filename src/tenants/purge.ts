@@ -29,10 +29,19 @@ export async function deleteTenant(
 ): Promise<PurgeReport> {
   const { registry, redis, keys, db } = deps;
   const registration = await registry.remove(tenant);
-  const report: PurgeReport = { tenant, registration, redis: { keys: 0, streamEntries: 0, deadLetters: 0 }, postgres: {} };
+  const report: PurgeReport = {
+    tenant,
+    registration,
+    redis: { keys: 0, streamEntries: 0, deadLetters: 0 },
+    postgres: {},
+  };
   if (!options.purge) return report;
 
-  const [streamEntries, priorityEntries, deadLetters] = await Promise.all([redis.xlen(keys.events(tenant)), redis.xlen(keys.priorityEvents(tenant)), redis.xlen(keys.dlq(tenant))]);
+  const [streamEntries, priorityEntries, deadLetters] = await Promise.all([
+    redis.xlen(keys.events(tenant)),
+    redis.xlen(keys.priorityEvents(tenant)),
+    redis.xlen(keys.dlq(tenant)),
+  ]);
   report.redis.streamEntries = streamEntries + priorityEntries;
   report.redis.deadLetters = deadLetters;
   const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
@@ -45,7 +54,9 @@ export async function deleteTenant(
       cursor = next;
     } while (cursor !== '0');
   }
-  const rows = await inTransaction(db, (client) => client.query<{ purged_table: string; removed_rows: string }>(sql.purgeTenant, [tenant]));
+  const rows = await inTransaction(db, (client) =>
+    client.query<{ purged_table: string; removed_rows: string }>(sql.purgeTenant, [tenant]),
+  );
   for (const row of rows.rows) report.postgres[row.purged_table] = Number(row.removed_rows);
   return report;
 }

@@ -26,9 +26,15 @@ export const writebackSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('none') }),
   // On-premises: the technician key in `authToken`; Cloud: Zoho OAuth in `auth`. Exactly one of the two.
   z
-    .object({ type: z.literal('servicedesk-plus'), baseUrl: z.url({ protocol: /^https?$/ }), authToken: z.string().min(1).optional(), auth: zohoOAuthSchema.optional() })
+    .object({
+      type: z.literal('servicedesk-plus'),
+      baseUrl: z.url({ protocol: /^https?$/ }),
+      authToken: z.string().min(1).optional(),
+      auth: zohoOAuthSchema.optional(),
+    })
     .refine((target) => (target.authToken === undefined) !== (target.auth === undefined), {
-      message: 'give either authToken (on-premises technician key) or auth (Zoho OAuth for ServiceDesk Plus Cloud), not both or neither',
+      message:
+        'give either authToken (on-premises technician key) or auth (Zoho OAuth for ServiceDesk Plus Cloud), not both or neither',
       path: ['auth'],
     }),
   z.object({ type: z.literal('webhook'), url: z.url({ protocol: /^https?$/ }), secret: z.string().min(16) }),
@@ -74,7 +80,9 @@ export function publicTenant(tenant: Tenant): PublicTenant {
     name: tenant.name,
     inboundAuth: tenant.inboundAuth,
     // undefined: no previous secret; null: one, accepted until retired.
-    previousSecretExpiresAt: tenant.previousSecret ? (tenant.previousSecret.expiresAt?.toISOString() ?? null) : undefined,
+    previousSecretExpiresAt: tenant.previousSecret
+      ? (tenant.previousSecret.expiresAt?.toISOString() ?? null)
+      : undefined,
     writeback: { type: tenant.writeback.type },
     createdAt: tenant.createdAt.toISOString(),
     updatedAt: tenant.updatedAt.toISOString(),
@@ -84,7 +92,9 @@ export function publicTenant(tenant: Tenant): PublicTenant {
 /** The secrets a request may be verified with right now: the current one, and the previous one during its overlap. */
 export function acceptedSecrets(tenant: Tenant, now = Date.now()): string[] {
   const previous = tenant.previousSecret;
-  return previous && (!previous.expiresAt || previous.expiresAt.getTime() > now) ? [tenant.secret, previous.value] : [tenant.secret];
+  return previous && (!previous.expiresAt || previous.expiresAt.getTime() > now)
+    ? [tenant.secret, previous.value]
+    : [tenant.secret];
 }
 
 export function newSecret(): string {
@@ -105,7 +115,11 @@ type TenantEntity = Entity & {
   updatedAt?: Date;
 };
 
-export type TenantChanges = { name?: string | undefined; inboundAuth?: InboundAuth | undefined; writeback?: WritebackTarget | undefined };
+export type TenantChanges = {
+  name?: string | undefined;
+  inboundAuth?: InboundAuth | undefined;
+  writeback?: WritebackTarget | undefined;
+};
 
 /**
  * Tenants live as redis-om HASH entities (plain Redis serves them), with a set of ids that
@@ -126,14 +140,21 @@ export class TenantRegistry {
   }
 
   static async connect(
-    config: Pick<Config, 'redisUrl' | 'redisPrefix' | 'redisClusterNodes'> & Partial<Pick<Config, 'secretsKey' | 'secretsPreviousKeys'>>,
+    config: Pick<Config, 'redisUrl' | 'redisPrefix' | 'redisClusterNodes'> &
+      Partial<Pick<Config, 'secretsKey' | 'secretsPreviousKeys'>>,
     options: { cacheMs?: number; cacheEntries?: number } = {},
   ): Promise<TenantRegistry> {
     const box = new SecretBox(config.secretsKey, config.secretsPreviousKeys ?? []);
     // Without an offline queue a lookup fails at once while Redis is down, and the webhook answers 503.
-    const clientOptions = { disableOfflineQueue: true, socket: { connectTimeout: 5_000, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2_000) } };
+    const clientOptions = {
+      disableOfflineQueue: true,
+      socket: { connectTimeout: 5_000, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2_000) },
+    };
     const client: RegistryClient = config.redisClusterNodes
-      ? createCluster({ rootNodes: config.redisClusterNodes.map(({ host, port }) => ({ url: `redis://${host}:${port}` })), defaults: clientOptions })
+      ? createCluster({
+          rootNodes: config.redisClusterNodes.map(({ host, port }) => ({ url: `redis://${host}:${port}` })),
+          defaults: clientOptions,
+        })
       : createClient({ url: config.redisUrl, ...clientOptions });
     client.on('error', () => undefined);
     await client.connect();
@@ -165,7 +186,12 @@ export class TenantRegistry {
   }
 
   /** Registers a tenant and returns it with its new secret; TENANT_EXISTS if the id is taken. */
-  async create(input: { id: string; name?: string | undefined; inboundAuth?: InboundAuth | undefined; writeback?: WritebackTarget | undefined }): Promise<Tenant> {
+  async create(input: {
+    id: string;
+    name?: string | undefined;
+    inboundAuth?: InboundAuth | undefined;
+    writeback?: WritebackTarget | undefined;
+  }): Promise<Tenant> {
     const id = tenantIdSchema.parse(input.id);
     const now = new Date();
     const tenant: Tenant = {
@@ -180,7 +206,8 @@ export class TenantRegistry {
       updatedAt: now,
     };
     // The id set doubles as the lock: only the caller that adds the id writes the entity.
-    if ((await this.client.sAdd(this.idsKey, id)) === 0) throw new StreamdeskError('TENANT_EXISTS', `Tenant "${id}" already exists`);
+    if ((await this.client.sAdd(this.idsKey, id)) === 0)
+      throw new StreamdeskError('TENANT_EXISTS', `Tenant "${id}" already exists`);
     try {
       await this.save(tenant);
     } catch (error) {
@@ -227,7 +254,10 @@ export class TenantRegistry {
     return this.save({
       ...tenant,
       secret: newSecret(),
-      previousSecret: { value: tenant.secret, expiresAt: overlapSeconds === undefined ? undefined : new Date(now + overlapSeconds * 1_000) },
+      previousSecret: {
+        value: tenant.secret,
+        expiresAt: overlapSeconds === undefined ? undefined : new Date(now + overlapSeconds * 1_000),
+      },
       updatedAt: new Date(now),
     });
   }
@@ -247,9 +277,14 @@ export class TenantRegistry {
   async rotateHelpdeskKey(id: string, key: string): Promise<Tenant> {
     const tenant = await this.require(id);
     const target = tenant.writeback;
-    if (target.type === 'none') throw new StreamdeskError('BAD_REQUEST', `Tenant "${id}" has no write-back target, so no helpdesk key to rotate`);
+    if (target.type === 'none')
+      throw new StreamdeskError('BAD_REQUEST', `Tenant "${id}" has no write-back target, so no helpdesk key to rotate`);
     const rotated =
-      target.type === 'webhook' ? { ...target, secret: key } : target.auth ? { ...target, auth: { ...target.auth, refreshToken: key } } : { ...target, authToken: key };
+      target.type === 'webhook'
+        ? { ...target, secret: key }
+        : target.auth
+          ? { ...target, auth: { ...target.auth, refreshToken: key } }
+          : { ...target, authToken: key };
     const writeback = writebackSchema.parse(rotated);
     return this.save({ ...tenant, writeback, updatedAt: new Date() });
   }
@@ -258,10 +293,17 @@ export class TenantRegistry {
    * Changes the tenant's model settings from what is stored now (undefined: back to the global
    * ones); the API key is sealed with the other secrets.
    */
-  async changeModelSettings(id: string, change: (current: TenantModelSettings | undefined) => TenantModelSettings | undefined): Promise<Tenant> {
+  async changeModelSettings(
+    id: string,
+    change: (current: TenantModelSettings | undefined) => TenantModelSettings | undefined,
+  ): Promise<Tenant> {
     const tenant = await this.require(id);
     const settings = change(tenant.model);
-    return this.save({ ...tenant, model: settings === undefined ? undefined : tenantModelSettingsSchema.parse(settings), updatedAt: new Date() });
+    return this.save({
+      ...tenant,
+      model: settings === undefined ? undefined : tenantModelSettingsSchema.parse(settings),
+      updatedAt: new Date(),
+    });
   }
 
   /** Re-seals every tenant's secrets with the current key (after SECRETS_ENCRYPTION_KEY changed). */
@@ -325,8 +367,12 @@ export class TenantRegistry {
   private async read(id: string): Promise<Tenant | undefined> {
     const entity = await this.repository.fetch(id);
     if (!entity.secret) return undefined;
-    const writeback = writebackSchema.safeParse(JSON.parse(this.box.open(entity.writeback ?? '{"type":"none"}', `${id}:writeback`)));
-    const model = entity.model ? tenantModelSettingsSchema.safeParse(JSON.parse(this.box.open(entity.model, `${id}:model`))) : undefined;
+    const writeback = writebackSchema.safeParse(
+      JSON.parse(this.box.open(entity.writeback ?? '{"type":"none"}', `${id}:writeback`)),
+    );
+    const model = entity.model
+      ? tenantModelSettingsSchema.safeParse(JSON.parse(this.box.open(entity.model, `${id}:model`)))
+      : undefined;
     const inboundAuth = inboundAuthSchema.safeParse(entity.inboundAuth ?? 'hmac');
     const createdAt = entity.createdAt instanceof Date ? entity.createdAt : new Date(0);
     return {
@@ -337,7 +383,8 @@ export class TenantRegistry {
       previousSecret: entity.previousSecret
         ? {
             value: this.box.open(entity.previousSecret, `${id}:previousSecret`),
-            expiresAt: typeof entity.previousSecretExpiresAt === 'number' ? new Date(entity.previousSecretExpiresAt) : undefined,
+            expiresAt:
+              typeof entity.previousSecretExpiresAt === 'number' ? new Date(entity.previousSecretExpiresAt) : undefined,
           }
         : undefined,
       writeback: writeback.success ? writeback.data : { type: 'none' },

@@ -25,7 +25,9 @@ export class SecretBox {
 
   constructor(currentKey: string | undefined, previousKeys: readonly string[] = []) {
     this.current = currentKey ? parseKey(currentKey) : undefined;
-    this.keys = new Map([...previousKeys.map(parseKey), ...(this.current ? [this.current] : [])].map((key) => [key.id, key]));
+    this.keys = new Map(
+      [...previousKeys.map(parseKey), ...(this.current ? [this.current] : [])].map((key) => [key.id, key]),
+    );
   }
 
   get encrypting(): boolean {
@@ -53,7 +55,10 @@ export class SecretBox {
     const [, keyId = '', iv = '', tag = '', ciphertext = ''] = match;
     const key = this.keys.get(keyId);
     if (!key) {
-      throw new StreamdeskError('ENCRYPTION_KEY_UNKNOWN', `A stored secret is encrypted with key ${keyId}, which is neither SECRETS_ENCRYPTION_KEY nor in SECRETS_ENCRYPTION_PREVIOUS_KEYS`);
+      throw new StreamdeskError(
+        'ENCRYPTION_KEY_UNKNOWN',
+        `A stored secret is encrypted with key ${keyId}, which is neither SECRETS_ENCRYPTION_KEY nor in SECRETS_ENCRYPTION_PREVIOUS_KEYS`,
+      );
     }
     try {
       const decipher = createDecipheriv('aes-256-gcm', key.bytes, Buffer.from(iv, 'base64url'));
@@ -61,7 +66,12 @@ export class SecretBox {
       decipher.setAuthTag(Buffer.from(tag, 'base64url'));
       return Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64url')), decipher.final()]).toString('utf8');
     } catch (error) {
-      throw new StreamdeskError('ENCRYPTION_KEY_UNKNOWN', `A stored secret encrypted with key ${keyId} does not decrypt (altered, or moved from another tenant)`, undefined, { cause: error, retryable: false });
+      throw new StreamdeskError(
+        'ENCRYPTION_KEY_UNKNOWN',
+        `A stored secret encrypted with key ${keyId} does not decrypt (altered, or moved from another tenant)`,
+        undefined,
+        { cause: error, retryable: false },
+      );
     }
   }
 

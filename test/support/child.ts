@@ -40,7 +40,9 @@ export function listeningPort(child: ChildProcessWithoutNullStreams, timeoutMs =
     const timer = setTimeout(() => reject(new Error(`child did not start listening:\n${output}`)), timeoutMs);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      const match = /"msg":"streamdesk started"/.test(output) && /"port":(\d+)/.exec(output.slice(output.indexOf('streamdesk started') - 400));
+      const match =
+        /"msg":"streamdesk started"/.test(output) &&
+        /"port":(\d+)/.exec(output.slice(output.indexOf('streamdesk started') - 400));
       if (match) {
         clearTimeout(timer);
         child.stdout.off('data', onData);
@@ -53,7 +55,10 @@ export function listeningPort(child: ChildProcessWithoutNullStreams, timeoutMs =
   });
 }
 
-export function exitOf(child: ChildProcessWithoutNullStreams): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+export function exitOf(
+  child: ChildProcessWithoutNullStreams,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (child.exitCode !== null || child.signalCode !== null)
+    return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
 }

@@ -45,7 +45,9 @@ export async function createTestEnv(extra: Record<string, string> = {}): Promise
   const env = isolatedEnv(id, extra);
   const config = loadConfig(env);
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  const services = await openServices(config, logger, { metrics: createMetrics({ tenantLabel: true, defaultMetrics: false }) });
+  const services = await openServices(config, logger, {
+    metrics: createMetrics({ tenantLabel: true, defaultMetrics: false }),
+  });
   return {
     id,
     env,
@@ -64,7 +66,10 @@ export async function dropTestData(config: Config): Promise<void> {
   try {
     let cursor = '0';
     do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${config.redisPrefix}:*`, 'COUNT', 1_000) as [string, string[]];
+      const [next, keys] = (await redis.scan(cursor, 'MATCH', `${config.redisPrefix}:*`, 'COUNT', 1_000)) as [
+        string,
+        string[],
+      ];
       if (keys.length > 0) await redis.unlink(...keys);
       cursor = next;
     } while (cursor !== '0');
@@ -86,7 +91,10 @@ export async function dropTestData(config: Config): Promise<void> {
 }
 
 /** Polls until `check` returns a value other than undefined/false, or fails after `timeoutMs`. */
-export async function waitFor<T>(check: () => Promise<T | undefined | false> | T | undefined | false, options: { timeoutMs?: number; intervalMs?: number; message?: string } = {}): Promise<T> {
+export async function waitFor<T>(
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  options: { timeoutMs?: number; intervalMs?: number; message?: string } = {},
+): Promise<T> {
   const deadline = Date.now() + (options.timeoutMs ?? 20_000);
   let last: unknown;
   while (Date.now() < deadline) {
@@ -98,5 +106,7 @@ export async function waitFor<T>(check: () => Promise<T | undefined | false> | T
     }
     await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 50));
   }
-  throw new Error(`Timed out: ${options.message ?? 'condition not met'}${last ? ` (last error: ${String(last)})` : ''}`);
+  throw new Error(
+    `Timed out: ${options.message ?? 'condition not met'}${last ? ` (last error: ${String(last)})` : ''}`,
+  );
 }

@@ -15,7 +15,11 @@ export function receivedEvent(tenant: string, ticket: string, overrides: Partial
     causation: '',
     correlation: id,
     traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
-    data: { action: 'ticket.created', ticket: { id: ticket, subject: `Subject ${ticket}`, description: `Description ${ticket}` }, deliveryId: id },
+    data: {
+      action: 'ticket.created',
+      ticket: { id: ticket, subject: `Subject ${ticket}`, description: `Description ${ticket}` },
+      deliveryId: id,
+    },
     ...overrides,
   } as TicketEvent;
 }

@@ -9,7 +9,10 @@ export type ChatRequest = {
   body: {
     model: string;
     messages: { role: string; content: string }[];
-    response_format?: { type: string; json_schema?: { name: string; strict?: boolean; schema?: Record<string, unknown> } };
+    response_format?: {
+      type: string;
+      json_schema?: { name: string; strict?: boolean; schema?: Record<string, unknown> };
+    };
   };
 };
 
@@ -34,13 +37,27 @@ export const sampleEnhancement: Enhancement = {
   confidence: 0.82,
 };
 
-export function completionBody(content: unknown, model = 'fake-gpt', usage = { prompt_tokens: 321, completion_tokens: 54 }): unknown {
+export function completionBody(
+  content: unknown,
+  model = 'fake-gpt',
+  usage = { prompt_tokens: 321, completion_tokens: 54 },
+): unknown {
   return {
     id: 'chatcmpl-fake',
     object: 'chat.completion',
     created: Math.floor(Date.now() / 1_000),
     model,
-    choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: typeof content === 'string' ? content : JSON.stringify(content), refusal: null } }],
+    choices: [
+      {
+        index: 0,
+        finish_reason: 'stop',
+        message: {
+          role: 'assistant',
+          content: typeof content === 'string' ? content : JSON.stringify(content),
+          refusal: null,
+        },
+      },
+    ],
     usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens },
   };
 }
@@ -71,7 +88,10 @@ export const fakeTokens = (text: string) => Math.ceil(text.length / 4);
  * A local OpenAI-compatible server for POST /v1/chat/completions. `reply` decides each answer from
  * the request and how many earlier requests carried the same user message (0 on the first).
  */
-export async function startFakeOpenAi(reply: (request: ChatRequest, previous: number) => FakeReply = () => ({}), options: { limits?: FakeLimits } = {}): Promise<FakeOpenAi> {
+export async function startFakeOpenAi(
+  reply: (request: ChatRequest, previous: number) => FakeReply = () => ({}),
+  options: { limits?: FakeLimits } = {},
+): Promise<FakeOpenAi> {
   const requests: ChatRequest[] = [];
   const windows = new Map<number, WindowStats>();
   /** Counts the request in its window: a 429 when it is over the limits, else the usage it is answered with. */
@@ -84,31 +104,51 @@ export async function startFakeOpenAi(reply: (request: ChatRequest, previous: nu
     windows.set(window, stats);
     stats.received += 1;
     if (stats.received - stats.rejected <= limits.requests && stats.tokens < limits.tokens) {
-      const usage = { prompt_tokens: fakeTokens(request.body.messages.map((message) => message.content).join('')), completion_tokens: fakeTokens(JSON.stringify(sampleEnhancement)) };
+      const usage = {
+        prompt_tokens: fakeTokens(request.body.messages.map((message) => message.content).join('')),
+        completion_tokens: fakeTokens(JSON.stringify(sampleEnhancement)),
+      };
       stats.tokens += usage.prompt_tokens + usage.completion_tokens;
       return { usage };
     }
     stats.rejected += 1;
     const waitMs = (window + 1) * limits.windowMs - now;
-    return { status: 429, headers: { 'retry-after': String(Math.ceil(waitMs / 1_000)), 'retry-after-ms': String(waitMs) }, body: { error: { message: 'Rate limit reached', type: 'requests', code: 'rate_limit_exceeded' } } };
+    return {
+      status: 429,
+      headers: { 'retry-after': String(Math.ceil(waitMs / 1_000)), 'retry-after-ms': String(waitMs) },
+      body: { error: { message: 'Rate limit reached', type: 'requests', code: 'rate_limit_exceeded' } },
+    };
   };
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     void (async () => {
       const rawBody = (await readBody(req)).toString('utf8');
       if (req.method !== 'POST' || req.url !== '/v1/chat/completions') {
-        res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: 'not found' } }));
+        res
+          .writeHead(404, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ error: { message: 'not found' } }));
         return;
       }
-      const request: ChatRequest = { path: req.url, authorization: req.headers.authorization, body: JSON.parse(rawBody) };
+      const request: ChatRequest = {
+        path: req.url,
+        authorization: req.headers.authorization,
+        body: JSON.parse(rawBody),
+      };
       const userMessage = request.body.messages.find((message) => message.role === 'user')?.content;
-      const previous = requests.filter((earlier) => earlier.body.messages.find((message) => message.role === 'user')?.content === userMessage).length;
+      const previous = requests.filter(
+        (earlier) => earlier.body.messages.find((message) => message.role === 'user')?.content === userMessage,
+      ).length;
       requests.push(request);
       const limit = limited(request);
       const answer = limit?.status === 429 ? limit : { ...limit, ...reply(request, previous) };
       if (answer.delayMs) await new Promise((resolve) => setTimeout(resolve, answer.delayMs));
       const status = answer.status ?? 200;
-      const body = answer.body ?? (status === 200 ? completionBody(answer.content ?? sampleEnhancement, request.body.model, answer.usage) : { error: { message: `fake error ${status}`, type: 'fake' } });
-      if (!res.destroyed) res.writeHead(status, { 'content-type': 'application/json', ...answer.headers }).end(JSON.stringify(body));
+      const body =
+        answer.body ??
+        (status === 200
+          ? completionBody(answer.content ?? sampleEnhancement, request.body.model, answer.usage)
+          : { error: { message: `fake error ${status}`, type: 'fake' } });
+      if (!res.destroyed)
+        res.writeHead(status, { 'content-type': 'application/json', ...answer.headers }).end(JSON.stringify(body));
     })();
   });
   const { port, close } = await listenOnLoopback(server);

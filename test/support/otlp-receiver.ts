@@ -3,7 +3,13 @@ import { gunzipSync } from 'node:zlib';
 import { readBody } from './http.js';
 
 /** An attribute value as OTLP/JSON encodes it. */
-type AnyValue = { stringValue?: string; intValue?: string | number; doubleValue?: number; boolValue?: boolean; arrayValue?: { values?: AnyValue[] } };
+type AnyValue = {
+  stringValue?: string;
+  intValue?: string | number;
+  doubleValue?: number;
+  boolValue?: boolean;
+  arrayValue?: { values?: AnyValue[] };
+};
 type KeyValue = { key: string; value?: AnyValue };
 type AttributeValue = string | number | boolean | AttributeValue[] | undefined;
 
@@ -33,8 +39,14 @@ type ExportRequest = {
     scopeSpans?: {
       scope?: { name?: string };
       spans?: {
-        traceId: string; spanId: string; parentSpanId?: string; name: string; kind?: number;
-        attributes?: KeyValue[]; events?: { name: string; attributes?: KeyValue[] }[]; status?: { code?: number; message?: string };
+        traceId: string;
+        spanId: string;
+        parentSpanId?: string;
+        name: string;
+        kind?: number;
+        attributes?: KeyValue[];
+        events?: { name: string; attributes?: KeyValue[] }[];
+        status?: { code?: number; message?: string };
       }[];
     }[];
   }[];
@@ -50,7 +62,8 @@ function valueOf(value: AnyValue | undefined): AttributeValue {
   return undefined;
 }
 
-const attributesOf = (list: KeyValue[] | undefined) => Object.fromEntries((list ?? []).map(({ key, value }) => [key, valueOf(value)]));
+const attributesOf = (list: KeyValue[] | undefined) =>
+  Object.fromEntries((list ?? []).map(({ key, value }) => [key, valueOf(value)]));
 
 async function bodyOf(request: IncomingMessage): Promise<Buffer> {
   const body = await readBody(request);
@@ -74,7 +87,10 @@ export class OtlpReceiver {
     let receiver!: OtlpReceiver;
     const server = createServer((request, response) => {
       void receiver.handle(request).then(
-        (status) => response.writeHead(status, { 'content-type': 'application/json' }).end(status === 200 ? '{}' : '{"error":"unsupported"}'),
+        (status) =>
+          response
+            .writeHead(status, { 'content-type': 'application/json' })
+            .end(status === 200 ? '{}' : '{"error":"unsupported"}'),
         () => response.writeHead(400).end(),
       );
     });
@@ -124,7 +140,10 @@ export class OtlpReceiver {
             resource,
             scope: scopeSpans.scope?.name ?? '',
             status: { code: span.status?.code ?? 0, ...(span.status?.message ? { message: span.status.message } : {}) },
-            events: (span.events ?? []).map((event) => ({ name: event.name, attributes: attributesOf(event.attributes) })),
+            events: (span.events ?? []).map((event) => ({
+              name: event.name,
+              attributes: attributesOf(event.attributes),
+            })),
           });
         }
       }

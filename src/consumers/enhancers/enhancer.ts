@@ -2,7 +2,12 @@ import type { Enhancement, TicketContext } from '../../events.js';
 
 /** What an enhancer is told about one ticket: only this tenant's ticket and its context. */
 export type EnhancementRequest = Readonly<{
-  ticket: Readonly<{ subject: string; description: string; priority?: string | undefined; category?: string | undefined }>;
+  ticket: Readonly<{
+    subject: string;
+    description: string;
+    priority?: string | undefined;
+    category?: string | undefined;
+  }>;
   context: TicketContext;
 }>;
 

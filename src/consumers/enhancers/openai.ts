@@ -16,13 +16,20 @@ import { systemPromptFor, userPrompt } from './prompt.js';
  * accepts only a subset of JSON Schema: string length bounds are not in it (a server would refuse
  * the schema), so they are left out here and enforced when the answer is validated with zod.
  */
-export const enhancementJsonSchema: Record<string, unknown> = withoutKeywords(z.toJSONSchema(enhancementSchema, { target: 'draft-7' }), ['$schema', 'minLength', 'maxLength']);
+export const enhancementJsonSchema: Record<string, unknown> = withoutKeywords(
+  z.toJSONSchema(enhancementSchema, { target: 'draft-7' }),
+  ['$schema', 'minLength', 'maxLength'],
+);
 
 function withoutKeywords(schema: unknown, keywords: readonly string[]): Record<string, unknown> {
   const strip = (node: unknown): unknown => {
     if (Array.isArray(node)) return node.map(strip);
     if (typeof node !== 'object' || node === null) return node;
-    return Object.fromEntries(Object.entries(node).filter(([key]) => !keywords.includes(key)).map(([key, value]) => [key, strip(value)]));
+    return Object.fromEntries(
+      Object.entries(node)
+        .filter(([key]) => !keywords.includes(key))
+        .map(([key, value]) => [key, strip(value)]),
+    );
   };
   return strip(schema) as Record<string, unknown>;
 }
@@ -30,16 +37,24 @@ function withoutKeywords(schema: unknown, keywords: readonly string[]): Record<s
 /** The parts of the Chat Completions answer this code reads; validated, like every external input. */
 const completionSchema = z.object({
   model: z.string().optional(),
-  choices: z.array(z.object({
-    finish_reason: z.string().nullable().optional(),
-    message: z.object({ content: z.string().nullable().optional(), refusal: z.string().nullable().optional() }),
-  })).min(1),
-  usage: z.object({ prompt_tokens: z.number().int().nonnegative(), completion_tokens: z.number().int().nonnegative() }).nullable().optional(),
+  choices: z
+    .array(
+      z.object({
+        finish_reason: z.string().nullable().optional(),
+        message: z.object({ content: z.string().nullable().optional(), refusal: z.string().nullable().optional() }),
+      }),
+    )
+    .min(1),
+  usage: z
+    .object({ prompt_tokens: z.number().int().nonnegative(), completion_tokens: z.number().int().nonnegative() })
+    .nullable()
+    .optional(),
 });
 
 /** What a call is charged against the token budget before its usage is known: about 4 characters a token, plus the answer. */
 export const completionTokensEstimate = 600;
-const estimateTokens = (...messages: string[]) => Math.ceil(messages.reduce((sum, message) => sum + message.length, 0) / 4) + completionTokensEstimate;
+const estimateTokens = (...messages: string[]) =>
+  Math.ceil(messages.reduce((sum, message) => sum + message.length, 0) / 4) + completionTokensEstimate;
 
 /** What the gate learns from a failed call: a 429 pauses the provider, an outage counts towards its breaker. */
 function outcomeOf(error: StreamdeskError, signal: AbortSignal): CallOutcome {
@@ -53,7 +68,9 @@ function outcomeOf(error: StreamdeskError, signal: AbortSignal): CallOutcome {
  * Enhances through the Chat Completions API of OpenAI or any compatible server, with a strict
  * JSON-schema answer. With a gate, every call waits for its turn under the provider's shared limits.
  */
-export function createOpenAiEnhancer(options: Config['openai'] & { apiKey: string; gate?: ProviderGate; language?: string | undefined }): Enhancer {
+export function createOpenAiEnhancer(
+  options: Config['openai'] & { apiKey: string; gate?: ProviderGate; language?: string | undefined },
+): Enhancer {
   const client = new OpenAI({
     apiKey: options.apiKey,
     ...(options.baseUrl ? { baseURL: options.baseUrl } : {}),
@@ -63,7 +80,10 @@ export function createOpenAiEnhancer(options: Config['openai'] & { apiKey: strin
   });
   const redact = (message: string) => message.split(options.apiKey).join('[redacted]');
   const systemPrompt = systemPromptFor(options.language);
-  const spanAttributes = { ...genAiChatAttributes(options.model), [Attr.serverAddress]: new URL(client.baseURL).hostname };
+  const spanAttributes = {
+    ...genAiChatAttributes(options.model),
+    [Attr.serverAddress]: new URL(client.baseURL).hostname,
+  };
 
   return {
     async enhance(request, signal) {
@@ -72,31 +92,49 @@ export function createOpenAiEnhancer(options: Config['openai'] & { apiKey: strin
       const queued = performance.now();
       const lease = await options.gate?.acquire(estimateTokens(systemPrompt, user), signal);
       const queuedMs = Math.round(performance.now() - queued);
-      return withSpan(genAiChatSpanName(options.model), spanAttributes, async (span): Promise<EnhancementResult> => {
-        let raw: unknown;
-        try {
-          raw = await client.chat.completions.create(
-            {
-              model: options.model,
-              messages: [
-                { role: 'system', content: systemPrompt },
-                { role: 'user', content: user },
-              ],
-              response_format: { type: 'json_schema', json_schema: { name: 'ticket_enhancement', strict: true, schema: enhancementJsonSchema } },
-            },
-            { signal },
-          );
-        } catch (error) {
-          const failure = llmError(error, redact);
-          // A refused call used no tokens; one that timed out may have: keep its estimate.
-          if (lease) await options.gate!.release(lease, outcomeOf(failure, signal), failure.code === 'LLM_UNAVAILABLE' ? lease.estimatedTokens : 0, failure.retryAfterMs ?? -1);
-          throw failure;
-        }
-        if (lease) await options.gate!.release(lease, 'ok', usedTokens(raw) ?? lease.estimatedTokens);
-        const result = parseCompletion(raw, options.model);
-        span.setAttributes({ [Attr.genAiResponseModel]: result.model, [Attr.genAiUsageInputTokens]: result.tokens.prompt, [Attr.genAiUsageOutputTokens]: result.tokens.completion });
-        return { ...result, queuedMs };
-      }, { kind: SpanKind.CLIENT });
+      return withSpan(
+        genAiChatSpanName(options.model),
+        spanAttributes,
+        async (span): Promise<EnhancementResult> => {
+          let raw: unknown;
+          try {
+            raw = await client.chat.completions.create(
+              {
+                model: options.model,
+                messages: [
+                  { role: 'system', content: systemPrompt },
+                  { role: 'user', content: user },
+                ],
+                response_format: {
+                  type: 'json_schema',
+                  json_schema: { name: 'ticket_enhancement', strict: true, schema: enhancementJsonSchema },
+                },
+              },
+              { signal },
+            );
+          } catch (error) {
+            const failure = llmError(error, redact);
+            // A refused call used no tokens; one that timed out may have: keep its estimate.
+            if (lease)
+              await options.gate!.release(
+                lease,
+                outcomeOf(failure, signal),
+                failure.code === 'LLM_UNAVAILABLE' ? lease.estimatedTokens : 0,
+                failure.retryAfterMs ?? -1,
+              );
+            throw failure;
+          }
+          if (lease) await options.gate!.release(lease, 'ok', usedTokens(raw) ?? lease.estimatedTokens);
+          const result = parseCompletion(raw, options.model);
+          span.setAttributes({
+            [Attr.genAiResponseModel]: result.model,
+            [Attr.genAiUsageInputTokens]: result.tokens.prompt,
+            [Attr.genAiUsageOutputTokens]: result.tokens.completion,
+          });
+          return { ...result, queuedMs };
+        },
+        { kind: SpanKind.CLIENT },
+      );
     },
   };
 }
@@ -110,8 +148,10 @@ function parseCompletion(raw: unknown, requestedModel: string): EnhancementResul
   const completion = completionSchema.safeParse(raw);
   if (!completion.success) throw new StreamdeskError('LLM_BAD_OUTPUT', 'The LLM answer is not a chat completion');
   const choice = completion.data.choices[0]!;
-  if (choice.message.refusal) throw new StreamdeskError('LLM_BAD_OUTPUT', `The LLM refused: ${choice.message.refusal.slice(0, 200)}`);
-  if (choice.finish_reason === 'length') throw new StreamdeskError('LLM_BAD_OUTPUT', 'The LLM answer was cut off at the token limit');
+  if (choice.message.refusal)
+    throw new StreamdeskError('LLM_BAD_OUTPUT', `The LLM refused: ${choice.message.refusal.slice(0, 200)}`);
+  if (choice.finish_reason === 'length')
+    throw new StreamdeskError('LLM_BAD_OUTPUT', 'The LLM answer was cut off at the token limit');
   let content: unknown;
   try {
     content = JSON.parse(choice.message.content ?? '');
@@ -120,7 +160,10 @@ function parseCompletion(raw: unknown, requestedModel: string): EnhancementResul
   }
   const enhancement = enhancementSchema.safeParse(content);
   if (!enhancement.success) {
-    throw new StreamdeskError('LLM_BAD_OUTPUT', `The LLM answer does not match the enhancement schema: ${z.prettifyError(enhancement.error).replace(/\n/g, '; ').slice(0, 500)}`);
+    throw new StreamdeskError(
+      'LLM_BAD_OUTPUT',
+      `The LLM answer does not match the enhancement schema: ${z.prettifyError(enhancement.error).replace(/\n/g, '; ').slice(0, 500)}`,
+    );
   }
   const usage = completion.data.usage;
   return {
@@ -133,18 +176,28 @@ function parseCompletion(raw: unknown, requestedModel: string): EnhancementResul
 /** Maps what the SDK threw to a coded error: rate limits, outages and timeouts are retried, refusals of the request are not. */
 export function llmError(error: unknown, redact: (message: string) => string = (message) => message): StreamdeskError {
   if (error instanceof StreamdeskError) return error;
-  if (error instanceof APIUserAbortError) return new StreamdeskError('LLM_UNAVAILABLE', 'The LLM call was abandoned at shutdown', undefined, { cause: error });
+  if (error instanceof APIUserAbortError)
+    return new StreamdeskError('LLM_UNAVAILABLE', 'The LLM call was abandoned at shutdown', undefined, {
+      cause: error,
+    });
   // Includes APIConnectionTimeoutError.
-  if (error instanceof APIConnectionError) return new StreamdeskError('LLM_UNAVAILABLE', `The LLM did not answer: ${redact(error.message)}`, undefined, { cause: error });
+  if (error instanceof APIConnectionError)
+    return new StreamdeskError('LLM_UNAVAILABLE', `The LLM did not answer: ${redact(error.message)}`, undefined, {
+      cause: error,
+    });
   if (error instanceof APIError && typeof error.status === 'number') {
     const status = error.status;
     const message = `The LLM answered ${status}: ${redact(error.message).slice(0, 300)}`;
     if (status === 429) {
       const retryAfterMs = retryAfterMsOf(error.headers);
-      return new StreamdeskError('LLM_RATE_LIMITED', message, undefined, { cause: error, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
+      return new StreamdeskError('LLM_RATE_LIMITED', message, undefined, {
+        cause: error,
+        ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+      });
     }
     // A timeout or conflict on the server's side may pass; any other 4xx means the request itself is wrong (key, model, schema).
-    if (status >= 500 || status === 408 || status === 409) return new StreamdeskError('LLM_UNAVAILABLE', message, undefined, { cause: error });
+    if (status >= 500 || status === 408 || status === 409)
+      return new StreamdeskError('LLM_UNAVAILABLE', message, undefined, { cause: error });
     return new StreamdeskError('LLM_REJECTED', message, undefined, { cause: error });
   }
   const message = error instanceof Error ? error.message : String(error);

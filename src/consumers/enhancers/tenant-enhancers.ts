@@ -8,15 +8,30 @@ import type { Enhancer } from './enhancer.js';
 import { createOpenAiEnhancer } from './openai.js';
 
 /** The settings a tenant's tickets are enhanced with: its own where it has them, the global ones for the rest. */
-export type EffectiveModelSettings = Readonly<{ apiKey: string; baseUrl: string | undefined; model: string; language: string | undefined; provider: string }>;
+export type EffectiveModelSettings = Readonly<{
+  apiKey: string;
+  baseUrl: string | undefined;
+  model: string;
+  language: string | undefined;
+  provider: string;
+}>;
 
-export function effectiveModelSettings(global: Config['openai'], own: TenantModelSettings | undefined): EffectiveModelSettings | undefined {
+export function effectiveModelSettings(
+  global: Config['openai'],
+  own: TenantModelSettings | undefined,
+): EffectiveModelSettings | undefined {
   const apiKey = own?.apiKey ?? global.apiKey;
   if (!apiKey) return undefined;
   // A tenant's base URL always comes with its own key (the schema refuses one without).
   const baseUrl = own?.baseUrl ?? global.baseUrl;
   const model = own?.model ?? global.model;
-  return { apiKey, baseUrl, model, language: own?.language, provider: providerId(baseUrl, model, own?.apiKey ? accountTag(own.apiKey) : undefined) };
+  return {
+    apiKey,
+    baseUrl,
+    model,
+    language: own?.language,
+    provider: providerId(baseUrl, model, own?.apiKey ? accountTag(own.apiKey) : undefined),
+  };
 }
 
 export type TenantEnhancerDeps = {
@@ -45,7 +60,11 @@ export class TenantEnhancers {
     const cacheKey = createHash('sha256').update(JSON.stringify(settings)).digest('hex');
     const cached = this.enhancers.get(cacheKey);
     if (cached) return cached.value;
-    const enhancer = createOpenAiEnhancer({ ...this.deps.global, ...settings, gate: this.deps.gate(settings.provider) });
+    const enhancer = createOpenAiEnhancer({
+      ...this.deps.global,
+      ...settings,
+      gate: this.deps.gate(settings.provider),
+    });
     this.enhancers.set(cacheKey, enhancer);
     return enhancer;
   }

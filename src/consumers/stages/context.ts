@@ -25,27 +25,63 @@ export const contextLimits = {
 
 type SimilarTicketRow = { ticket_id: string; subject: string | null; status: string; rank: number };
 type KbArticleRow = { article_id: string; title: string; excerpt: string; rank: number };
-type AssetRow = { ip: string; hostname: string | null; site: string | null; kind: string | null; network: string | null };
+type AssetRow = {
+  ip: string;
+  hostname: string | null;
+  site: string | null;
+  kind: string | null;
+  network: string | null;
+};
 
 const truncate = (text: string, max: number) => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
 const roundRank = (rank: number) => Math.round(rank * 10_000) / 10_000;
 
 /** Similar past tickets, assets of the IP addresses mentioned and matching KB articles; every query is tenant-scoped. */
-export async function gatherContext(db: Db, tenant: string, ticket: Pick<Ticket, 'id' | 'subject' | 'description'>): Promise<TicketContext> {
+export async function gatherContext(
+  db: Db,
+  tenant: string,
+  ticket: Pick<Ticket, 'id' | 'subject' | 'description'>,
+): Promise<TicketContext> {
   const text = `${ticket.subject}\n${ticket.description}`;
   const query = text.slice(0, contextLimits.queryChars);
   const ips = extractIpAddresses(text, contextLimits.ipAddresses);
   const [similar, articles, assets] = await Promise.all([
-    db.query<SimilarTicketRow>(stageSql.similarTickets, [tenant, query, ticket.id, contextLimits.similarTickets, contextLimits.similarCandidates]),
+    db.query<SimilarTicketRow>(stageSql.similarTickets, [
+      tenant,
+      query,
+      ticket.id,
+      contextLimits.similarTickets,
+      contextLimits.similarCandidates,
+    ]),
     db.query<KbArticleRow>(stageSql.kbArticles, [tenant, query, contextLimits.kbArticles, contextLimits.excerptChars]),
-    ips.length > 0 ? db.query<AssetRow>(stageSql.assetsByIp, [tenant, ips, contextLimits.assetsPerIp]) : { rows: [] as AssetRow[] },
+    ips.length > 0
+      ? db.query<AssetRow>(stageSql.assetsByIp, [tenant, ips, contextLimits.assetsPerIp])
+      : { rows: [] as AssetRow[] },
   ]);
-  const matched = assets.rows.filter((row): row is AssetRow & { hostname: string; network: string } => row.hostname !== null && row.network !== null);
+  const matched = assets.rows.filter(
+    (row): row is AssetRow & { hostname: string; network: string } => row.hostname !== null && row.network !== null,
+  );
   return {
-    similarTickets: similar.rows.map((row) => ({ ticketId: row.ticket_id, subject: truncate(row.subject ?? '', contextLimits.subjectChars), status: row.status, rank: roundRank(row.rank) })),
-    assets: matched.map((row) => ({ ip: row.ip, hostname: row.hostname, site: row.site, kind: row.kind, network: row.network })),
+    similarTickets: similar.rows.map((row) => ({
+      ticketId: row.ticket_id,
+      subject: truncate(row.subject ?? '', contextLimits.subjectChars),
+      status: row.status,
+      rank: roundRank(row.rank),
+    })),
+    assets: matched.map((row) => ({
+      ip: row.ip,
+      hostname: row.hostname,
+      site: row.site,
+      kind: row.kind,
+      network: row.network,
+    })),
     unmatchedIps: assets.rows.filter((row) => row.hostname === null).map((row) => row.ip),
-    kbArticles: articles.rows.map((row) => ({ articleId: row.article_id, title: row.title, rank: roundRank(row.rank), excerpt: row.excerpt })),
+    kbArticles: articles.rows.map((row) => ({
+      articleId: row.article_id,
+      title: row.title,
+      rank: roundRank(row.rank),
+      excerpt: row.excerpt,
+    })),
   };
 }
 

@@ -32,15 +32,25 @@ const archivedTicket = ticketSchema.pick({ subject: true, description: true, pri
  * The ticket the enhancer needs. Events from the context stage carry it; one written before they
  * did is completed from the archived ticket.received that started its chain.
  */
-async function ticketOf(db: Db, event: TicketEventOf<'ticket.context_gathered'>): Promise<EnhancementRequest['ticket']> {
+async function ticketOf(
+  db: Db,
+  event: TicketEventOf<'ticket.context_gathered'>,
+): Promise<EnhancementRequest['ticket']> {
   if (event.data.ticket) return event.data.ticket;
   const { rows } = await db.query<{ ticket: unknown }>(stageSql.receivedTicket, [event.tenant, event.correlation]);
   if (rows.length === 0) {
     // The archiver may not have stored it yet: a retry can succeed.
-    throw new StreamdeskError('HANDLER_FAILED', `The ticket.received event ${event.correlation} of this chain is not archived (yet); cannot enhance without the ticket`);
+    throw new StreamdeskError(
+      'HANDLER_FAILED',
+      `The ticket.received event ${event.correlation} of this chain is not archived (yet); cannot enhance without the ticket`,
+    );
   }
   const ticket = archivedTicket.safeParse(rows[0]!.ticket);
-  if (!ticket.success) throw new StreamdeskError('INVALID_EVENT', `The archived ticket.received event ${event.correlation} has no readable ticket`);
+  if (!ticket.success)
+    throw new StreamdeskError(
+      'INVALID_EVENT',
+      `The archived ticket.received event ${event.correlation} has no readable ticket`,
+    );
   return ticket.data;
 }
 
@@ -59,21 +69,40 @@ export function createEnhanceStage(deps: EnhanceStageDeps): Stage<'ticket.contex
     // The offline enhancer costs nothing: no budget applies to it.
     if (!budgets || enhancer === (deps.offline ?? offlineEnhancer)) return { enhancer };
     const now = new Date();
-    const [settings, usage, waited] = await Promise.all([budgets.settings(tenant), budgets.usage(tenant, now), budgets.waited(tenant, event.id)]);
+    const [settings, usage, waited] = await Promise.all([
+      budgets.settings(tenant),
+      budgets.usage(tenant, now),
+      budgets.waited(tenant, event.id),
+    ]);
     const exceeded = settings && exceededLimit(settings, usage);
     if (!settings || !exceeded) {
       heldBack.delete(tenant);
-      return waited ? { enhancer, budget: { exceeded: waited.exceeded, action: 'waited', waitingSince: waited.since }, waited: true } : { enhancer };
+      return waited
+        ? {
+            enhancer,
+            budget: { exceeded: waited.exceeded, action: 'waited', waitingSince: waited.since },
+            waited: true,
+          }
+        : { enhancer };
     }
     if (settings.overBudget === 'offline') {
       deps.metrics.budgetDecision?.(tenant, 'offline');
-      return { enhancer: deps.offline ?? offlineEnhancer, budget: { exceeded, action: 'offline' }, waited: waited !== undefined };
+      return {
+        enhancer: deps.offline ?? offlineEnhancer,
+        budget: { exceeded, action: 'offline' },
+        waited: waited !== undefined,
+      };
     }
     await budgets.markWaiting(tenant, event.id, exceeded, now);
     deps.metrics.budgetDecision?.(tenant, 'wait');
     const retryAfterMs = Math.min(recheckMs, untilPeriodEnd(exceeded, now));
     heldBack.set(tenant, Date.now() + retryAfterMs);
-    throw new StreamdeskError('BUDGET_EXCEEDED', `Tenant "${tenant}" reached its ${exceeded} budget; the ticket waits`, undefined, { retryAfterMs });
+    throw new StreamdeskError(
+      'BUDGET_EXCEEDED',
+      `Tenant "${tenant}" reached its ${exceeded} budget; the ticket waits`,
+      undefined,
+      { retryAfterMs },
+    );
   }
 
   return {
@@ -91,13 +120,23 @@ export function createEnhanceStage(deps: EnhanceStageDeps): Stage<'ticket.contex
       const cost = deps.prices ? costUsd(deps.prices, result.model, result.tokens) : undefined;
       deps.metrics.llmTokens(result.model, result.tokens.prompt, result.tokens.completion);
       deps.metrics.llmUsage?.(ctx.tenant, result.model, result.tokens, cost);
-      if (deps.budgets && result.model !== 'offline') await deps.budgets.record(ctx.tenant, result.tokens.prompt + result.tokens.completion, cost ?? 0);
+      if (deps.budgets && result.model !== 'offline')
+        await deps.budgets.record(ctx.tenant, result.tokens.prompt + result.tokens.completion, cost ?? 0);
       if (waited) await deps.budgets?.doneWaiting(ctx.tenant, event.id);
       ctx.log.debug({ model: result.model, tokens: result.tokens, latencyMs, costUsd: cost }, 'ticket enhanced');
-      return [{
-        type: 'ticket.enhanced',
-        data: { enhancement: result.enhancement, model: result.model, tokens: { ...result.tokens }, latencyMs, ...(cost !== undefined ? { costUsd: cost } : {}), ...(budget ? { budget } : {}) },
-      }];
+      return [
+        {
+          type: 'ticket.enhanced',
+          data: {
+            enhancement: result.enhancement,
+            model: result.model,
+            tokens: { ...result.tokens },
+            latencyMs,
+            ...(cost !== undefined ? { costUsd: cost } : {}),
+            ...(budget ? { budget } : {}),
+          },
+        },
+      ];
     },
   };
 }

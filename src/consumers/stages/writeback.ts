@@ -33,18 +33,32 @@ const fromRow = (row: WritebackRow): WrittenBack => ({ target: row.target, noteI
 
 type NoteOptions = { timeoutMs: number; signal: AbortSignal; targetPolicy: TargetPolicy; zohoTokens: ZohoTokenCache };
 
-async function writeNote(tenant: Tenant, event: TicketEventOf<'ticket.enhanced'>, options: NoteOptions): Promise<WrittenNote | undefined> {
+async function writeNote(
+  tenant: Tenant,
+  event: TicketEventOf<'ticket.enhanced'>,
+  options: NoteOptions,
+): Promise<WrittenNote | undefined> {
   const { enhancement, model } = event.data;
   const target = tenant.writeback;
   switch (target.type) {
     case 'none':
       return undefined;
     case 'servicedesk-plus':
-      return addServiceDeskPlusNote(target, event.ticket, noteHtml(enhancement, model), { ...options, tenant: tenant.id });
+      return addServiceDeskPlusNote(target, event.ticket, noteHtml(enhancement, model), {
+        ...options,
+        tenant: tenant.id,
+      });
     case 'webhook':
       return postEnhancementWebhook(
         target,
-        { tenant: event.tenant, ticketId: event.ticket, enhancementId: event.id, enhancement, model, note: noteText(enhancement, model) },
+        {
+          tenant: event.tenant,
+          ticketId: event.ticket,
+          enhancementId: event.id,
+          enhancement,
+          model,
+          note: noteText(enhancement, model),
+        },
         options,
       );
   }
@@ -73,15 +87,33 @@ export function createWritebackStage(deps: WritebackStageDeps): Stage<'ticket.en
         return [{ type: 'ticket.written_back', data: fromRow(recorded.rows[0]) }];
       }
     }
-    if (!tenant) throw new StreamdeskError('UNKNOWN_TENANT', `Tenant "${event.tenant}" no longer exists; nothing to write back to`);
+    if (!tenant)
+      throw new StreamdeskError(
+        'UNKNOWN_TENANT',
+        `Tenant "${event.tenant}" no longer exists; nothing to write back to`,
+      );
     const target = tenant.writeback.type;
-    const spanAttributes = { [Attr.writebackTarget]: target, [Attr.tenantId]: event.tenant, [Attr.ticketId]: event.ticket };
+    const spanAttributes = {
+      [Attr.writebackTarget]: target,
+      [Attr.tenantId]: event.tenant,
+      [Attr.ticketId]: event.ticket,
+    };
     const written = await withSpan(writebackSpanName(target), spanAttributes, async (span) => {
-      const note = await writeNote(tenant, event, { timeoutMs, signal: ctx.signal, targetPolicy: deps.targetPolicy, zohoTokens });
+      const note = await writeNote(tenant, event, {
+        timeoutMs,
+        signal: ctx.signal,
+        targetPolicy: deps.targetPolicy,
+        zohoTokens,
+      });
       if (note?.status) span.setAttribute(Attr.httpResponseStatusCode, note.status);
       return note;
     });
-    const inserted = await deps.db.query<WritebackRow>(stageSql.recordWriteback, [...key, tenant.writeback.type, written?.noteId ?? null, written?.status ?? null]);
+    const inserted = await deps.db.query<WritebackRow>(stageSql.recordWriteback, [
+      ...key,
+      tenant.writeback.type,
+      written?.noteId ?? null,
+      written?.status ?? null,
+    ]);
     // No row back: a concurrent delivery of the same event recorded first; emit what it recorded.
     const row = inserted.rows[0] ?? (await deps.db.query<WritebackRow>(stageSql.findWriteback, key)).rows[0];
     if (!row) throw new StreamdeskError('INTERNAL', 'The write-back row vanished between insert and read');

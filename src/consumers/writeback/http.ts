@@ -27,7 +27,10 @@ const bodyExcerptChars = 200;
  */
 export async function sendToPeer(request: PeerRequest): Promise<Response> {
   const { peer, url, timeoutMs, signal } = request;
-  const redact = (text: string) => redactCredentials(request.secrets.reduce((result, secret) => (secret ? result.split(secret).join('[redacted]') : result), text));
+  const redact = (text: string) =>
+    redactCredentials(
+      request.secrets.reduce((result, secret) => (secret ? result.split(secret).join('[redacted]') : result), text),
+    );
   await checkTargetAddress(url, request.targetPolicy);
   let response: Response;
   try {
@@ -43,14 +46,23 @@ export async function sendToPeer(request: PeerRequest): Promise<Response> {
       : error instanceof Error && error.name === 'TimeoutError'
         ? `no answer within ${timeoutMs} ms`
         : `could not connect (${redact(connectionErrorCode(error))})`;
-    throw new StreamdeskError('WRITEBACK_FAILED', `${peer} at ${describe(url)}: ${reason}`, undefined, { cause: error });
+    throw new StreamdeskError('WRITEBACK_FAILED', `${peer} at ${describe(url)}: ${reason}`, undefined, {
+      cause: error,
+    });
   }
   if (response.ok || request.returnStatuses?.includes(response.status)) return response;
-  const excerpt = redact((await response.text().catch(() => '')).slice(0, bodyExcerptChars)).replace(/\s+/g, ' ').trim();
+  const excerpt = redact((await response.text().catch(() => '')).slice(0, bodyExcerptChars))
+    .replace(/\s+/g, ' ')
+    .trim();
   const message = `${peer} answered ${response.status} to POST ${describe(url)}${excerpt ? `: ${excerpt}` : ''}`;
   if (response.status >= 500 || response.status === 408 || response.status === 429) {
     const retryAfterMs = retryAfterMsOf(response.headers);
-    throw new StreamdeskError('WRITEBACK_FAILED', message, undefined, retryAfterMs !== undefined ? { retryAfterMs } : {});
+    throw new StreamdeskError(
+      'WRITEBACK_FAILED',
+      message,
+      undefined,
+      retryAfterMs !== undefined ? { retryAfterMs } : {},
+    );
   }
   throw new StreamdeskError('WRITEBACK_REJECTED', message);
 }

@@ -1,7 +1,12 @@
 import type { Enhancement } from '../../events.js';
 
 const escapeHtml = (text: string) =>
-  text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+  text
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;');
 
 /**
  * The internal note as HTML (ServiceDesk Plus renders note descriptions as HTML). Everything from
@@ -26,5 +31,7 @@ export function noteText(enhancement: Enhancement, model: string): string {
     enhancement.likelyCause ? `Likely cause: ${enhancement.likelyCause}` : '',
     `Suggested category: ${enhancement.suggestedCategory} · Suggested priority: ${enhancement.suggestedPriority}`,
     ...enhancement.nextSteps.map((step, index) => `${index + 1}. ${step}`),
-  ].filter(Boolean).join('\n');
+  ]
+    .filter(Boolean)
+    .join('\n');
 }

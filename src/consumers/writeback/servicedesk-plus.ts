@@ -19,7 +19,13 @@ const addNoteAnswer = z.union([
 
 export type WrittenNote = { noteId: string | null; status: number };
 
-export type NoteOptions = { tenant: string; timeoutMs: number; signal: AbortSignal; targetPolicy: TargetPolicy; zohoTokens: ZohoTokenCache };
+export type NoteOptions = {
+  tenant: string;
+  timeoutMs: number;
+  signal: AbortSignal;
+  targetPolicy: TargetPolicy;
+  zohoTokens: ZohoTokenCache;
+};
 
 /** The API root: `{baseUrl}/api/v3/`, whether or not the operator already ended the base URL with `api/v3`. */
 function apiRoot(baseUrl: string): string {
@@ -33,18 +39,34 @@ function apiRoot(baseUrl: string): string {
  * technician key in `authtoken`; Cloud sends `Authorization: Zoho-oauthtoken <access token>` and,
  * when that token is turned down (401), buys a new one and tries once more.
  */
-export async function addServiceDeskPlusNote(target: ServiceDeskPlus, requestId: string, descriptionHtml: string, options: NoteOptions): Promise<WrittenNote> {
+export async function addServiceDeskPlusNote(
+  target: ServiceDeskPlus,
+  requestId: string,
+  descriptionHtml: string,
+  options: NoteOptions,
+): Promise<WrittenNote> {
   const url = new URL(`requests/${encodeURIComponent(requestId)}/notes`, apiRoot(target.baseUrl));
-  const note = { description: descriptionHtml, show_to_requester: false, mark_first_response: false, add_to_linked_requests: false };
+  const note = {
+    description: descriptionHtml,
+    show_to_requester: false,
+    mark_first_response: false,
+    add_to_linked_requests: false,
+  };
   const post = (credentials: Record<string, string>, secrets: string[], returnStatuses: number[]) =>
     sendToPeer({
       peer: 'ServiceDesk Plus',
       url,
       init: {
         method: 'POST',
-        headers: { ...credentials, accept: 'application/vnd.manageengine.sdp.v3+json', 'content-type': 'application/x-www-form-urlencoded' },
+        headers: {
+          ...credentials,
+          accept: 'application/vnd.manageengine.sdp.v3+json',
+          'content-type': 'application/x-www-form-urlencoded',
+        },
         // Cloud documents the note as `request_note`, on-premises as `note`.
-        body: new URLSearchParams({ input_data: JSON.stringify(target.auth ? { request_note: note } : { note }) }).toString(),
+        body: new URLSearchParams({
+          input_data: JSON.stringify(target.auth ? { request_note: note } : { note }),
+        }).toString(),
       },
       timeoutMs: options.timeoutMs,
       signal: options.signal,
@@ -70,7 +92,10 @@ export async function addServiceDeskPlusNote(target: ServiceDeskPlus, requestId:
   const parsed = addNoteAnswer.safeParse(body);
   if (!parsed.success) {
     // The note was probably added; retrying could add it twice. Dead-letter for an operator to check.
-    throw new StreamdeskError('WRITEBACK_REJECTED', `ServiceDesk Plus answered ${response.status} to POST ${url.origin}${url.pathname} without a note id`);
+    throw new StreamdeskError(
+      'WRITEBACK_REJECTED',
+      `ServiceDesk Plus answered ${response.status} to POST ${url.origin}${url.pathname} without a note id`,
+    );
   }
   return { noteId: parsed.data, status: response.status };
 }

@@ -28,7 +28,8 @@ for (const [network, prefix] of [
   ['198.18.0.0', 15],
   ['224.0.0.0', 4], // multicast
   ['240.0.0.0', 4], // reserved, broadcast
-] as const) internalV4.addSubnet(network, prefix, 'ipv4');
+] as const)
+  internalV4.addSubnet(network, prefix, 'ipv4');
 for (const [network, prefix] of [
   ['::', 96], // unspecified, loopback, IPv4-compatible
   ['::ffff:0:0', 96], // IPv4-mapped: an IPv4 address in IPv6 clothing
@@ -38,14 +39,17 @@ for (const [network, prefix] of [
   ['fe80::', 10], // link-local
   ['fec0::', 10], // site-local
   ['ff00::', 8], // multicast
-] as const) internalV6.addSubnet(network, prefix, 'ipv6');
+] as const)
+  internalV6.addSubnet(network, prefix, 'ipv6');
 
 const refused = (message: string) => new StreamdeskError('WRITEBACK_TARGET_REFUSED', message);
 
 function checkAddress(address: string, shown: string): void {
   const family = isIP(address);
   if ((family === 4 && internalV4.check(address, 'ipv4')) || (family === 6 && internalV6.check(address, 'ipv6'))) {
-    throw refused(`The write-back target ${shown} is not a public address (loopback, private, link-local, unspecified or IPv4-in-IPv6); set WRITEBACK_ALLOW_PRIVATE=true to allow it`);
+    throw refused(
+      `The write-back target ${shown} is not a public address (loopback, private, link-local, unspecified or IPv4-in-IPv6); set WRITEBACK_ALLOW_PRIVATE=true to allow it`,
+    );
   }
 }
 
@@ -67,16 +71,27 @@ export function checkTargetUrl(value: string | URL, policy: TargetPolicy): URL {
   } catch {
     throw refused('The write-back target is not a valid URL');
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw refused(`The write-back target must be an http or https URL (got ${url.protocol})`);
-  if (url.username || url.password) throw refused(`The write-back target ${describeUrl(url)} carries credentials in the URL; put them in the target's token or secret instead`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw refused(`The write-back target must be an http or https URL (got ${url.protocol})`);
+  if (url.username || url.password)
+    throw refused(
+      `The write-back target ${describeUrl(url)} carries credentials in the URL; put them in the target's token or secret instead`,
+    );
   if (policy.allowPrivate) return url;
-  const hostname = url.hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase();
-  if (hostname === 'localhost' || hostname.endsWith('.localhost')) throw refused(`The write-back target ${describeUrl(url)} is this host; set WRITEBACK_ALLOW_PRIVATE=true to allow it`);
+  const hostname = url.hostname
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '')
+    .toLowerCase();
+  if (hostname === 'localhost' || hostname.endsWith('.localhost'))
+    throw refused(
+      `The write-back target ${describeUrl(url)} is this host; set WRITEBACK_ALLOW_PRIVATE=true to allow it`,
+    );
   checkAddress(hostname, describeUrl(url));
   return url;
 }
 
-const systemResolve = async (hostname: string) => (await lookup(hostname, { all: true, verbatim: true })).map((entry) => entry.address);
+const systemResolve = async (hostname: string) =>
+  (await lookup(hostname, { all: true, verbatim: true })).map((entry) => entry.address);
 
 /**
  * The URL check, then every address the host resolves to. Run right before each call, so a name
@@ -91,8 +106,16 @@ export async function checkTargetAddress(value: string | URL, policy: TargetPoli
   try {
     addresses = await (policy.resolve ?? systemResolve)(hostname);
   } catch (error) {
-    const code = typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : 'lookup failed';
-    throw new StreamdeskError('WRITEBACK_FAILED', `The write-back target ${describeUrl(url)} could not be resolved (${code})`, undefined, { cause: error });
+    const code =
+      typeof error === 'object' && error !== null && 'code' in error
+        ? String((error as { code: unknown }).code)
+        : 'lookup failed';
+    throw new StreamdeskError(
+      'WRITEBACK_FAILED',
+      `The write-back target ${describeUrl(url)} could not be resolved (${code})`,
+      undefined,
+      { cause: error },
+    );
   }
   for (const address of addresses) checkAddress(address, `${describeUrl(url)} (${address})`);
   return url;

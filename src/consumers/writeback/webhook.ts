@@ -22,7 +22,11 @@ export type EnhancementDelivery = Readonly<{
 const receiverAnswer = z.object({ noteId: z.union([z.string().min(1).max(256), z.number()]).transform(String) });
 
 /** POSTs the enhancement as JSON, signed like the webhooks streamdesk receives: v1=HMAC-SHA256(secret, ts + "." + body). */
-export async function postEnhancementWebhook(target: WebhookTarget, delivery: EnhancementDelivery, options: { timeoutMs: number; signal: AbortSignal; targetPolicy: TargetPolicy }): Promise<WrittenNote> {
+export async function postEnhancementWebhook(
+  target: WebhookTarget,
+  delivery: EnhancementDelivery,
+  options: { timeoutMs: number; signal: AbortSignal; targetPolicy: TargetPolicy },
+): Promise<WrittenNote> {
   const body = JSON.stringify({ event: 'ticket.enhanced', ...delivery });
   const timestamp = String(Math.floor(Date.now() / 1_000));
   const response = await sendToPeer({

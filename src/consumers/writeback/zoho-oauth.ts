@@ -5,11 +5,20 @@ import type { ZohoOAuth } from '../../tenants/registry.js';
 import { sendToPeer } from './http.js';
 import { describeUrl, type TargetPolicy } from './target-policy.js';
 
-export type TokenRequestOptions = { tenant: string; timeoutMs: number; signal: AbortSignal; targetPolicy: TargetPolicy };
+export type TokenRequestOptions = {
+  tenant: string;
+  timeoutMs: number;
+  signal: AbortSignal;
+  targetPolicy: TargetPolicy;
+};
 
 /** Zoho answers most refusals with 200 and an `error` field; 400/401 are read the same way. */
 const tokenAnswer = z.union([
-  z.object({ access_token: z.string().min(1), expires_in: z.number().positive().optional(), expires_in_sec: z.number().positive().optional() }),
+  z.object({
+    access_token: z.string().min(1),
+    expires_in: z.number().positive().optional(),
+    expires_in_sec: z.number().positive().optional(),
+  }),
   z.object({ error: z.string().min(1) }),
 ]);
 
@@ -28,7 +37,12 @@ function refusal(error: string, auth: ZohoOAuth, tenant: string): StreamdeskErro
   const where = describeUrl(new URL(auth.accountsUrl));
   const fixTarget = `fix it with: streamdesk tenant update ${tenant} --writeback-json '<target>'`;
   if (/access denied|too many requests/i.test(error)) {
-    return new StreamdeskError('WRITEBACK_FAILED', `Zoho accounts at ${where} is limiting how often access tokens are issued; trying again later`, undefined, { retryAfterMs: rateLimitedRetryMs });
+    return new StreamdeskError(
+      'WRITEBACK_FAILED',
+      `Zoho accounts at ${where} is limiting how often access tokens are issued; trying again later`,
+      undefined,
+      { retryAfterMs: rateLimitedRetryMs },
+    );
   }
   if (refreshTokenErrors.has(error)) {
     return new StreamdeskError(
@@ -44,10 +58,19 @@ function refusal(error: string, auth: ZohoOAuth, tenant: string): StreamdeskErro
     );
   }
   if (error === 'invalid_client_secret') {
-    return new StreamdeskError('WRITEBACK_AUTH_FAILED', `Zoho accounts at ${where} refused the client secret of client ${auth.clientId} (${error}); ${fixTarget}`);
+    return new StreamdeskError(
+      'WRITEBACK_AUTH_FAILED',
+      `Zoho accounts at ${where} refused the client secret of client ${auth.clientId} (${error}); ${fixTarget}`,
+    );
   }
-  const shown = [auth.clientSecret, auth.refreshToken].reduce((text, secret) => text.split(secret).join('[redacted]'), error).replace(/[^\w .:[\]-]/g, '').slice(0, 60);
-  return new StreamdeskError('WRITEBACK_AUTH_FAILED', `Zoho accounts at ${where} refused to issue an access token (${shown}); check the self client and its refresh token`);
+  const shown = [auth.clientSecret, auth.refreshToken]
+    .reduce((text, secret) => text.split(secret).join('[redacted]'), error)
+    .replace(/[^\w .:[\]-]/g, '')
+    .slice(0, 60);
+  return new StreamdeskError(
+    'WRITEBACK_AUTH_FAILED',
+    `Zoho accounts at ${where} refused to issue an access token (${shown}); check the self client and its refresh token`,
+  );
 }
 
 /** One access token bought with the refresh token: POST {accountsUrl}/oauth/v2/token, the credentials in the form body. */
@@ -60,7 +83,12 @@ async function requestAccessToken(auth: ZohoOAuth, options: TokenRequestOptions,
       method: 'POST',
       headers: { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' },
       // The body, not the query string Zoho also accepts: secrets stay out of proxies' access logs.
-      body: new URLSearchParams({ grant_type: 'refresh_token', client_id: auth.clientId, client_secret: auth.clientSecret, refresh_token: auth.refreshToken }).toString(),
+      body: new URLSearchParams({
+        grant_type: 'refresh_token',
+        client_id: auth.clientId,
+        client_secret: auth.clientSecret,
+        refresh_token: auth.refreshToken,
+      }).toString(),
     },
     timeoutMs: options.timeoutMs,
     signal: options.signal,
@@ -72,7 +100,10 @@ async function requestAccessToken(auth: ZohoOAuth, options: TokenRequestOptions,
   const parsed = tokenAnswer.safeParse(body);
   if (!parsed.success) {
     const code = response.ok ? 'WRITEBACK_FAILED' : 'WRITEBACK_AUTH_FAILED';
-    throw new StreamdeskError(code, `Zoho accounts answered ${response.status} to POST ${describeUrl(url)} without an access token or an error`);
+    throw new StreamdeskError(
+      code,
+      `Zoho accounts answered ${response.status} to POST ${describeUrl(url)} without an access token or an error`,
+    );
   }
   if ('error' in parsed.data) throw refusal(parsed.data.error, auth, options.tenant);
   // Older accounts servers gave `expires_in` in milliseconds beside `expires_in_sec`.
@@ -92,7 +123,9 @@ export type SharedTokenStore = {
 
 /** Which credentials a cached token was bought with: an update or a rotation makes the old token unused. */
 const fingerprint = (auth: ZohoOAuth) =>
-  createHash('sha256').update([auth.accountsUrl, auth.clientId, auth.clientSecret, auth.refreshToken].join('\u0000')).digest('base64url');
+  createHash('sha256')
+    .update([auth.accountsUrl, auth.clientId, auth.clientSecret, auth.refreshToken].join('\u0000'))
+    .digest('base64url');
 
 /**
  * Access tokens per tenant, held by this process (and the shared store, if any) until shortly
@@ -132,7 +165,11 @@ export class ZohoTokenCache {
   private async refresh(auth: ZohoOAuth, options: TokenRequestOptions, rejected: string | undefined): Promise<string> {
     const credentials = fingerprint(auth);
     // Notes turned down with the same token share one refresh; they never join one that may hand it out again.
-    const key = [options.tenant, credentials, rejected ? createHash('sha256').update(rejected).digest('base64url') : ''].join('\u0000');
+    const key = [
+      options.tenant,
+      credentials,
+      rejected ? createHash('sha256').update(rejected).digest('base64url') : '',
+    ].join('\u0000');
     let running = this.refreshing.get(key);
     if (!running) {
       running = this.obtain(auth, options, credentials, rejected).finally(() => this.refreshing.delete(key));
@@ -141,7 +178,12 @@ export class ZohoTokenCache {
     return (await running).value;
   }
 
-  private async obtain(auth: ZohoOAuth, options: TokenRequestOptions, credentials: string, rejected: string | undefined): Promise<AccessToken> {
+  private async obtain(
+    auth: ZohoOAuth,
+    options: TokenRequestOptions,
+    credentials: string,
+    rejected: string | undefined,
+  ): Promise<AccessToken> {
     const shared = await this.shared?.read(options.tenant);
     if (this.usable(shared, credentials) && shared.value !== rejected) {
       this.tokens.set(options.tenant, shared);

@@ -11,7 +11,12 @@ const storedToken = z.object({ value: z.string().min(1), renewAt: z.number(), cr
  * be renewed. Redis trouble only costs a token request: a read that fails is a miss, a write that
  * fails is skipped.
  */
-export function redisTokenStore(redis: RedisClient, keys: RedisKeys, box: SecretBox, clock: () => number = Date.now): SharedTokenStore {
+export function redisTokenStore(
+  redis: RedisClient,
+  keys: RedisKeys,
+  box: SecretBox,
+  clock: () => number = Date.now,
+): SharedTokenStore {
   const context = (tenant: string) => `${tenant}:zohoAccessToken`;
   return {
     async read(tenant: string): Promise<CachedAccessToken | undefined> {
@@ -27,7 +32,9 @@ export function redisTokenStore(redis: RedisClient, keys: RedisKeys, box: Secret
     async write(tenant: string, token: CachedAccessToken): Promise<void> {
       const ttlMs = Math.floor(token.renewAt - clock());
       if (ttlMs <= 0) return;
-      await redis.set(keys.zohoAccessToken(tenant), box.seal(JSON.stringify(token), context(tenant)), 'PX', ttlMs).catch(() => undefined);
+      await redis
+        .set(keys.zohoAccessToken(tenant), box.seal(JSON.stringify(token), context(tenant)), 'PX', ttlMs)
+        .catch(() => undefined);
     },
   };
 }
