@@ -41,24 +41,20 @@ export function userPrompt({ ticket, context }: EnhancementRequest): string {
       priority: ticket.priority ?? null,
       category: ticket.category ?? null,
     },
-    similarTickets: context.similarTickets
-      .slice(0, promptLimits.similarTickets)
-      .map((similar) => ({
-        id: similar.ticketId,
-        subject: truncate(similar.subject, promptLimits.similarSubjectChars),
-        status: similar.status,
-      })),
+    similarTickets: context.similarTickets.slice(0, promptLimits.similarTickets).map((similar) => ({
+      id: similar.ticketId,
+      subject: truncate(similar.subject, promptLimits.similarSubjectChars),
+      status: similar.status,
+    })),
     assets: context.assets
       .slice(0, promptLimits.assets)
       .map(({ ip, hostname, site, kind, network }) => ({ ip, hostname, site, kind, network })),
     unknownIpAddresses: context.unmatchedIps.slice(0, promptLimits.unmatchedIps),
-    knowledgeBase: context.kbArticles
-      .slice(0, promptLimits.kbArticles)
-      .map((article) => ({
-        id: article.articleId,
-        title: truncate(article.title, promptLimits.similarSubjectChars),
-        excerpt: truncate(article.excerpt ?? '', promptLimits.excerptChars),
-      })),
+    knowledgeBase: context.kbArticles.slice(0, promptLimits.kbArticles).map((article) => ({
+      id: article.articleId,
+      title: truncate(article.title, promptLimits.similarSubjectChars),
+      excerpt: truncate(article.excerpt ?? '', promptLimits.excerptChars),
+    })),
   };
   return JSON.stringify(payload, null, 1);
 }
