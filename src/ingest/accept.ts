@@ -6,7 +6,7 @@ import { normalizePriority } from '../consumers/enhancers/offline.js';
 import { StreamdeskError, toStreamdeskError } from '../errors.js';
 import { currentVersion, encodeEvent, type Ticket, type TicketEventOf } from '../events.js';
 import { uuidv7 } from '../streams/ids.js';
-import { appendUnlessSeen, type IngestOutcome } from '../streams/ingest.js';
+import { appendUnlessSeen, type IngestOutcome } from '../streams/scripts.js';
 import type { RedisKeys } from '../streams/keys.js';
 import { laneKey, laneOfPriority, otherLaneKey } from '../streams/lanes.js';
 import type { RedisClient } from '../streams/redis.js';

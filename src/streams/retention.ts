@@ -3,6 +3,7 @@ import { compareStreamIds } from './ids.js';
 import type { RedisKeys } from './keys.js';
 import { toRecord } from './reply.js';
 import type { RedisClient } from './redis.js';
+import { trim } from './scripts.js';
 
 export type RetentionPolicy = Readonly<{ maxAgeMs: number; maxLength: number }>;
 
@@ -96,7 +97,7 @@ async function trimLane(
   });
   hold(checkpoint.rows[0] ? successor(checkpoint.rows[0].stream_id) : '0-1', 'archive');
 
-  const trimmed = await redis.sdTrim(stream, floor, ageBound, policy.maxLength, lengthBudget);
+  const trimmed = await trim(redis, stream, { floor, ageBound, maxLength: policy.maxLength, budget: lengthBudget });
   const floorBinds = compareStreamIds(floor, ageBound) <= 0 || length > policy.maxLength;
   return {
     tenant,

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { StreamdeskError, isOutage, redactCredentials, toStreamdeskError } from '../errors.js';
-import { decodeEvent, encodeEvent, type TicketEvent } from '../events.js';
+import { decodeEvent, type TicketEvent } from '../events.js';
 import { deadLetterFields } from './dlq.js';
 import { toRecord } from './reply.js';
 import { failedEvent, followOnEvent } from './follow-on.js';
@@ -13,6 +13,7 @@ import { backoffMs, type GroupProcessor, type Outcome, type RetryPolicy } from '
 import { GroupReader, isForOtherGroups, type StreamEntry } from './reader.js';
 import type { RedisClient } from './redis.js';
 import { noopObserver, type RunnerObserver } from './observer.js';
+import { parseSettleReply, queueSettle, releaseConsumer, touch, type SettleInput } from './scripts.js';
 
 export type RunnerOptions = {
   /** Shared connection for commands. */
@@ -152,9 +153,9 @@ export class StreamRunner {
     }
     for (const tenant of this.tenants) {
       for (const stream of this.options.keys.lanes(tenant)) {
-        await this.options.redis
-          .sdReleaseConsumer(stream, this.group, this.consumer)
-          .catch((error: unknown) => this.log.warn({ err: error, tenant }, 'could not leave the consumer group'));
+        await releaseConsumer(this.options.redis, stream, this.group, this.consumer).catch((error: unknown) =>
+          this.log.warn({ err: error, tenant }, 'could not leave the consumer group'),
+        );
       }
     }
     await this.options.redis.zrem(this.options.keys.consumersSeen, this.consumer).catch(() => undefined);
@@ -511,7 +512,7 @@ export class StreamRunner {
       );
       observer.deadLettered(this.group, tenant, error.code);
     }
-    if (toSettle.length > 0) pipeline.sdSettle(...this.settleArgs(tenant, deliveries[0]!.lane, toSettle));
+    if (toSettle.length > 0) queueSettle(pipeline, this.settleInput(tenant, deliveries[0]!.lane, toSettle));
     let replies: [Error | null, unknown][] | null;
     try {
       replies = await pipeline.exec();
@@ -519,9 +520,15 @@ export class StreamRunner {
       replies = null;
       logger.warn({ err: error, group: this.group, tenant }, 'settling failed; entries stay pending and are retried');
     }
-    const [settleError, results] = replies?.at(-1) ?? [new Error('no reply'), null];
+    const [settleError, reply] = replies?.at(-1) ?? [new Error('no reply'), null];
     if (toSettle.length === 0) return retry;
-    if (settleError || !Array.isArray(results)) {
+    let results: ReturnType<typeof parseSettleReply> | undefined;
+    try {
+      if (!settleError) results = parseSettleReply(reply, toSettle.length);
+    } catch (error) {
+      logger.warn({ err: error, group: this.group, tenant }, 'settling failed; entries stay pending and are retried');
+    }
+    if (settleError || !results) {
       if (replies)
         logger.warn(
           { err: settleError, group: this.group, tenant },
@@ -530,7 +537,7 @@ export class StreamRunner {
       return [...retry, ...toSettle.map(({ delivery }) => delivery)];
     }
     toSettle.forEach(({ delivery }, index) => {
-      if (results[index] === -1)
+      if (results[index] === 'taken-over')
         logger.warn(
           { group: this.group, tenant, entry: delivery.streamId },
           'entry was taken over by another consumer; result dropped',
@@ -540,35 +547,25 @@ export class StreamRunner {
     return retry;
   }
 
-  /** One settle.lua call for a batch of one lane of a tenant (see the script's header for the layout). */
-  private settleArgs(
+  /** One settle.lua call for a batch of one lane of a tenant. */
+  private settleInput(
     tenant: string,
     lane: Lane,
     entries: { delivery: Delivery; events: TicketEvent[]; deadLetter: string[] }[],
-  ): (string | number)[] {
+  ): SettleInput {
     const { keys, emittedTtlSeconds } = this.options;
-    const markers = entries.flatMap(({ events }) => events.map((event) => keys.eventEmitted(tenant, event.id)));
-    const args: (string | number)[] = [
-      5 + markers.length,
-      laneKey(keys, tenant, lane),
-      otherLaneKey(keys, tenant, lane),
-      keys.dlq(tenant),
-      keys.retryState(tenant, this.group),
-      keys.laneSequence(tenant),
-      ...markers,
-      this.group,
-      this.consumer,
+    return {
+      lane: laneKey(keys, tenant, lane),
+      otherLane: otherLaneKey(keys, tenant, lane),
+      dlq: keys.dlq(tenant),
+      retryRecords: keys.retryState(tenant, this.group),
+      laneSequence: keys.laneSequence(tenant),
+      emittedMarker: (eventId) => keys.eventEmitted(tenant, eventId),
+      group: this.group,
+      consumer: this.consumer,
       emittedTtlSeconds,
-      entries.length,
-    ];
-    for (const { delivery, events, deadLetter } of entries) {
-      args.push(delivery.streamId, events.length, deadLetter.length, ...deadLetter);
-      for (const event of events) {
-        const fields = encodeEvent(event);
-        args.push(fields.length, ...fields);
-      }
-    }
-    return args;
+      entries: entries.map(({ delivery, events, deadLetter }) => ({ streamId: delivery.streamId, events, deadLetter })),
+    };
   }
 
   /** Takes over entries that sat idle past the claim timeout on a consumer that died or hung. */
@@ -620,7 +617,7 @@ export class StreamRunner {
       const ids = [...held.values()].filter((delivery) => !delivery.takenOver).map((delivery) => delivery.streamId);
       if (ids.length === 0) continue;
       const tenant = this.tenantOfKey(stream);
-      const lost = await this.options.redis.sdTouch(stream, this.group, this.consumer, ...ids);
+      const lost = await touch(this.options.redis, stream, this.group, this.consumer, ids);
       for (const id of lost) {
         const delivery = held.get(id);
         if (delivery) delivery.takenOver = true;
@@ -648,7 +645,7 @@ export class StreamRunner {
           consumer.pending === 0 &&
           Number(consumer.idle) > deadConsumerIdleMs
         ) {
-          await redis.sdReleaseConsumer(stream, this.group, consumer.name);
+          await releaseConsumer(redis, stream, this.group, consumer.name);
         }
       }
     }
