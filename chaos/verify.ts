@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import type { RedisKeys } from '../src/streams/keys.js';
 import type { RedisClient } from '../src/streams/redis.js';
-import { fieldsToRecord, toRecord } from '../src/streams/reply.js';
+import { fieldsToRecord } from '../src/events.js';
+import { toRecord } from '../src/streams/reply.js';
 import { runCli } from '../test/support/child.js';
 import { compareRows, type Row, type RowDifference } from './compare.js';
 import type { Accepted } from './load.js';

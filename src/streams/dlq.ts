@@ -1,6 +1,6 @@
 import type { RedisKeys } from './keys.js';
-import { laneKey, otherLaneKey, type Lane } from './lanes.js';
-import { fieldsToRecord } from './reply.js';
+import type { Lane } from './lanes.js';
+import { fieldsToRecord } from '../events.js';
 import type { RedisClient } from './redis.js';
 import { redrive } from './scripts.js';
 
@@ -108,8 +108,8 @@ export async function redriveDeadLetters(
     const appended = await redrive(
       redis,
       {
-        lane: laneKey(keys, tenant, letter.lane),
-        otherLane: otherLaneKey(keys, tenant, letter.lane),
+        lane: keys.lane(tenant, letter.lane),
+        otherLane: keys.otherLane(tenant, letter.lane),
         dlq: dlqKey,
         laneSequence: keys.laneSequence(tenant),
         letterId: id,

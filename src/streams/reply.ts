@@ -5,7 +5,3 @@ export function toRecord(flat: readonly unknown[]): Record<string, unknown> {
   return record;
 }
 
-/** The same, for stream entry fields, which are all strings. */
-export function fieldsToRecord(fields: readonly string[]): Record<string, string> {
-  return toRecord(fields) as Record<string, string>;
-}
