@@ -4,4 +4,3 @@ export function toRecord(flat: readonly unknown[]): Record<string, unknown> {
   for (let i = 0; i + 1 < flat.length; i += 2) record[String(flat[i])] = flat[i + 1];
   return record;
 }
-
