@@ -15,7 +15,7 @@ export function encodeRetryRecord(record: RetryRecord): string {
 }
 
 /** A stored record, or undefined for none or one that cannot be read (the entry then counts from scratch). */
-export function parseRetryRecord(stored: string | null | undefined): RetryRecord | undefined {
+function parseRetryRecord(stored: string | null | undefined): RetryRecord | undefined {
   if (!stored) return undefined;
   try {
     const parsed = retryRecordSchema.safeParse(JSON.parse(stored));

@@ -240,9 +240,9 @@ export async function trim(
 
 // llm-gate.lua
 
-export const gateDenyReasons = ['open', 'probing', 'paused', 'concurrency', 'requests', 'tokens'] as const;
+const gateDenyReasons = ['open', 'probing', 'paused', 'concurrency', 'requests', 'tokens'] as const;
 export type GateDenyReason = (typeof gateDenyReasons)[number];
-export const breakerStates = ['closed', 'open', 'half'] as const;
+const breakerStates = ['closed', 'open', 'half'] as const;
 export type BreakerState = (typeof breakerStates)[number];
 
 export type GateKeys = Readonly<{ gate: string; leases: string }>;

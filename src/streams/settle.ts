@@ -6,7 +6,7 @@ import { classifyAll, type Decision } from './outcomes.js';
 import type { Outcome, RetryPolicy } from './processor.js';
 import type { RedisClient } from './redis.js';
 import { encodeRetryRecord } from './retry-records.js';
-import { parseSettleReply, queueSettle, type SettleEntry, type SettleResult } from './scripts.js';
+import { parseSettleReply, queueSettle, type SettleEntry, type SettleInput, type SettleResult } from './scripts.js';
 
 /** What settling a batch needs of its runner. */
 export type Settler = Readonly<{
@@ -91,7 +91,7 @@ function settleInput(
   settler: Settler,
   { tenant, lane }: Delivery,
   toSettle: readonly { entry: SettleEntry }[],
-): Parameters<typeof queueSettle>[1] {
+): SettleInput {
   const { keys, group, consumer, emittedTtlSeconds } = settler;
   return {
     lane: keys.lane(tenant, lane),
