@@ -1,12 +1,14 @@
 import type pg from 'pg';
 import type { RedisKeys } from '../src/streams/keys.js';
 import type { RedisClient } from '../src/streams/redis.js';
-import { fieldsToRecord, toRecord } from '../src/streams/reply.js';
+import { fieldsToRecord } from '../src/events.js';
+import { groupNames } from '../src/streams/groups.js';
+import { toRecord } from '../src/streams/reply.js';
 import { runCli } from '../test/support/child.js';
 import { compareRows, type Row, type RowDifference } from './compare.js';
 import type { Accepted } from './load.js';
 
-export const groups = ['context', 'enhance', 'writeback', 'projector', 'archiver'] as const;
+export const groups = Object.values(groupNames);
 
 export type Store = { redis: RedisClient; keys: RedisKeys; db: pg.Pool; tenants: readonly string[] };
 

@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { StreamdeskError } from './errors.js';
-import { fieldsToRecord } from './streams/reply.js';
 
 /** The ticket as the helpdesk sent it; also the webhook's `ticket` object. */
 export const ticketSchema = z.object({
@@ -32,7 +31,7 @@ const kbArticle = z.object({
   rank: z.number(),
   excerpt: z.string().optional(),
 });
-export const ticketContextSchema = z.object({
+const ticketContextSchema = z.object({
   similarTickets: z.array(similarTicket),
   assets: z.array(matchedAsset),
   unmatchedIps: z.array(z.string()),
@@ -124,7 +123,7 @@ export const currentVersion: Record<EventType, number> = {
  * Upcasters turn data written under an older version into the next version, so archived history
  * replays under current code. Key: `${type}@${fromVersion}`.
  */
-export type Upcaster = (data: unknown) => unknown;
+type Upcaster = (data: unknown) => unknown;
 export const upcasters = new Map<string, Upcaster>();
 
 const envelopeFields = z.object({
@@ -158,9 +157,6 @@ type EnvelopeBase = {
 export type TicketEvent = { [T in EventType]: EnvelopeBase & { type: T; data: EventData<T> } }[EventType];
 export type TicketEventOf<T extends EventType> = Extract<TicketEvent, { type: T }>;
 
-/** A new event, before it is appended: what handlers return. */
-export type NewEvent = { [T in EventType]: { type: T; data: EventData<T>; id: string } }[EventType];
-
 /** The stream entry's field/value list for an event. */
 export function encodeEvent(event: TicketEvent): string[] {
   const fields = [
@@ -186,6 +182,13 @@ export function encodeEvent(event: TicketEvent): string[] {
   if (event.replay) fields.push('replay', event.replay);
   fields.push('data', JSON.stringify(event.data));
   return fields;
+}
+
+/** A stream entry's flat field/value list (`[f1, v1, f2, v2, …]`) as a record. */
+export function fieldsToRecord(fields: readonly string[]): Record<string, string> {
+  const record: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) record[fields[i]!] = fields[i + 1]!;
+  return record;
 }
 
 /** Parses a stream entry into an event, upcasting old versions; throws a permanent error when it can't. */

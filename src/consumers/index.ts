@@ -1,6 +1,11 @@
 import { Budgets } from '../llm/budgets.js';
 import { ProviderGate } from '../llm/gate.js';
-import type { Services } from '../runtime/services.js';
+import type { Config } from '../config/config.js';
+import type { Db } from '../projections/db.js';
+import type { RedisKeys } from '../streams/keys.js';
+import type { RedisClient } from '../streams/redis.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import type { TenantRegistry } from '../tenants/registry.js';
 import { BoundedCache } from '../tenants/cache.js';
 import { SecretBox } from '../tenants/secret-box.js';
 import { offlineEnhancer } from './enhancers/offline.js';
@@ -11,8 +16,27 @@ import { createEnhanceStage } from './stages/enhance.js';
 import { createWritebackStage } from './stages/writeback.js';
 import { redisTokenStore } from './writeback/zoho-token-store.js';
 
+/** What the stages are built from: the process's connections and settings (runtime's `Services` has them). */
+export type StageServices = Readonly<{
+  config: Pick<
+    Config,
+    | 'openai'
+    | 'llmLimits'
+    | 'llmPrices'
+    | 'budgetRecheckMs'
+    | 'writebackAllowPrivate'
+    | 'secretsKey'
+    | 'secretsPreviousKeys'
+  >;
+  redis: RedisClient;
+  keys: RedisKeys;
+  db: Db;
+  registry: TenantRegistry;
+  metrics: Metrics;
+}>;
+
 /** The pipeline's stages, in the order events flow through them. */
-export function createStages(services: Services): AnyStage[] {
+export function createStages(services: StageServices): AnyStage[] {
   const { openai, llmLimits, llmPrices, budgetRecheckMs } = services.config;
   const { metrics } = services;
   // One gate per provider, model and account in this process; their limits are shared through Redis.

@@ -6,9 +6,9 @@ import { normalizePriority } from '../consumers/enhancers/offline.js';
 import { StreamdeskError, toStreamdeskError } from '../errors.js';
 import { currentVersion, encodeEvent, type Ticket, type TicketEventOf } from '../events.js';
 import { uuidv7 } from '../streams/ids.js';
-import { appendUnlessSeen, type IngestOutcome } from '../streams/ingest.js';
+import { appendUnlessSeen, type IngestOutcome } from '../streams/scripts.js';
 import type { RedisKeys } from '../streams/keys.js';
-import { laneKey, laneOfPriority, otherLaneKey } from '../streams/lanes.js';
+import { laneOfPriority } from '../streams/lanes.js';
 import type { RedisClient } from '../streams/redis.js';
 import { backlogOf, tenantStatus } from '../streams/status.js';
 import type { TenantRegistry, Tenant } from '../tenants/registry.js';
@@ -122,7 +122,7 @@ export function ticketIngest(deps: IngestDeps) {
     const eventId = uuidv7();
     // A high or urgent ticket is handled in the priority lane, ahead of the tenant's backlog.
     const lane = laneOfPriority(normalizePriority(ticket.priority));
-    const stream = laneKey(keys, tenantId, lane);
+    const stream = keys.lane(tenantId, lane);
     trace.getActiveSpan()?.setAttribute(Attr.ticketId, ticket.id);
     // The event carries this span's traceparent: every consumer's span of the ticket is its descendant.
     const sendAttributes = producerAttributes(stream, {
@@ -151,7 +151,7 @@ export function ticketIngest(deps: IngestDeps) {
         try {
           outcome = await appendUnlessSeen(redis, {
             stream,
-            otherLane: otherLaneKey(keys, tenantId, lane),
+            otherLane: keys.otherLane(tenantId, lane),
             laneSequence: keys.laneSequence(tenantId),
             marker: keys.deliverySeen(tenantId, deliveryId),
             markerTtlSeconds: config.idempotencyTtlSeconds,

@@ -3,6 +3,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { StreamdeskError } from '../errors.js';
 import type { RedisKeys } from '../streams/keys.js';
 import type { RedisClient } from '../streams/redis.js';
+import {
+  gateAcquire,
+  gateRelease,
+  type GateAnswer,
+  type GateDenyReason,
+  type GateReleaseState,
+} from '../streams/scripts.js';
 
 export type GateLimits = Readonly<{
   requestsPerMinute: number;
@@ -15,11 +22,11 @@ export type GateLimits = Readonly<{
 /** How a call went, as the gate learns from it. */
 export type CallOutcome = 'ok' | 'rate_limited' | 'failure' | 'abandoned';
 
-export type DenyReason = 'open' | 'probing' | 'paused' | 'concurrency' | 'requests' | 'tokens';
+export type DenyReason = GateDenyReason;
 
 export type GateLease = Readonly<{ id: string; estimatedTokens: number }>;
 
-export type GateState = Readonly<{ window: number; breaker: 'closed' | 'open' | 'half'; pausedMs: number }>;
+export type GateState = Readonly<GateReleaseState>;
 
 export type GateObserver = {
   /** A call had to wait (counted once per call and reason). */
@@ -31,11 +38,8 @@ export type GateObserver = {
 /** Longer pauses than this go back to the runner, which retries the entry without using an attempt. */
 export const inlineWaitMaxMs = 5_000;
 
-const denyReasons = new Set<string>(['open', 'probing', 'paused', 'concurrency', 'requests', 'tokens']);
-const breakerStates = new Set<string>(['closed', 'open', 'half']);
-
-/** The one typed wrapper of llm-gate.lua: acquire. */
-async function acquireScript(
+/** llm-gate.lua acquire, for one provider's limits. */
+function acquireScript(
   redis: RedisClient,
   keys: RedisKeys,
   provider: string,
@@ -43,26 +47,23 @@ async function acquireScript(
   limits: GateLimits,
   estimatedTokens: number,
   leaseMs: number,
-): Promise<{ admitted: true } | { admitted: false; waitMs: number; reason: DenyReason }> {
-  const [admitted, waitMs, reason] = await redis.sdLlmGate(
-    keys.llmGate(provider),
-    keys.llmLeases(provider),
-    'acquire',
-    lease,
-    limits.requestsPerMinute,
-    limits.tokensPerMinute,
-    estimatedTokens,
-    limits.maxConcurrency,
-    leaseMs,
+): Promise<GateAnswer> {
+  return gateAcquire(
+    redis,
+    { gate: keys.llmGate(provider), leases: keys.llmLeases(provider) },
+    {
+      lease,
+      requestsPerMinute: limits.requestsPerMinute,
+      tokensPerMinute: limits.tokensPerMinute,
+      estimatedTokens,
+      maxConcurrency: limits.maxConcurrency,
+      leaseMs,
+    },
   );
-  if (Number(admitted) === 1) return { admitted: true };
-  if (!denyReasons.has(String(reason)))
-    throw new StreamdeskError('INTERNAL', `llm-gate.lua answered an unknown reason "${String(reason)}"`);
-  return { admitted: false, waitMs: Math.max(0, Number(waitMs)), reason: String(reason) as DenyReason };
 }
 
-/** The one typed wrapper of llm-gate.lua: release. */
-async function releaseScript(
+/** llm-gate.lua release, for one provider's limits. */
+function releaseScript(
   redis: RedisClient,
   keys: RedisKeys,
   provider: string,
@@ -72,21 +73,19 @@ async function releaseScript(
   tokenCorrection: number,
   retryAfterMs: number,
 ): Promise<GateState> {
-  const [window, breaker, pausedMs] = await redis.sdLlmGate(
-    keys.llmGate(provider),
-    keys.llmLeases(provider),
-    'release',
-    lease,
-    outcome,
-    tokenCorrection,
-    retryAfterMs,
-    limits.breakerFailures,
-    limits.breakerOpenMs,
-    limits.maxConcurrency,
+  return gateRelease(
+    redis,
+    { gate: keys.llmGate(provider), leases: keys.llmLeases(provider) },
+    {
+      lease,
+      outcome,
+      tokenCorrection,
+      retryAfterMs,
+      breakerFailures: limits.breakerFailures,
+      breakerOpenMs: limits.breakerOpenMs,
+      maxConcurrency: limits.maxConcurrency,
+    },
   );
-  if (!breakerStates.has(String(breaker)))
-    throw new StreamdeskError('INTERNAL', `llm-gate.lua answered an unknown breaker state "${String(breaker)}"`);
-  return { window: Number(window) / 100, breaker: String(breaker) as GateState['breaker'], pausedMs: Number(pausedMs) };
 }
 
 /**

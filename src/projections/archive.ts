@@ -1,10 +1,11 @@
 import type { Projection } from './projection.js';
 import { sql } from './sql.js';
+import { archiveTable, groupNames } from '../streams/groups.js';
 
 /** Archives every event into Postgres `events`, one statement per batch, idempotent on event id. */
 export const archiveProjection: Projection = {
-  name: 'events',
-  group: 'archiver',
+  name: archiveTable,
+  group: groupNames.archiver,
   async applyBatch(client, _tenant, entries) {
     const events = entries.map((entry) => entry.event);
     await client.query(sql.archiveEvents, [

@@ -3,6 +3,7 @@ import type { StreamEvent } from '../streams/processor.js';
 import type { DbClient } from './db.js';
 import type { Projection } from './projection.js';
 import { sql } from './sql.js';
+import { groupNames } from '../streams/groups.js';
 
 const stepStatus = {
   'ticket.context_gathered': 'context_gathered',
@@ -110,7 +111,7 @@ async function applySteps(
 /** Folds events into `tickets` (whichever `tickets` the connection's search_path finds first). */
 export const ticketsProjection: Projection = {
   name: 'tickets',
-  group: 'projector',
+  group: groupNames.projector,
   tables: ['tickets'],
   async applyBatch(client, tenant, entries) {
     const completedTickets: { tenant: string; latencyMs: number }[] = [];

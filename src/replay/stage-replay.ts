@@ -4,7 +4,7 @@ import { stageProcessor, type AnyStage } from '../consumers/stage.js';
 import { encodeEvent, eventDataSchemas, type EventData, type EventType } from '../events.js';
 import { followOnEvent } from '../streams/follow-on.js';
 import { derivedEventId } from '../streams/ids.js';
-import { appendUnlessSeen } from '../streams/ingest.js';
+import { appendUnlessSeen } from '../streams/scripts.js';
 import { currentTraceparent } from '../telemetry/traceparent.js';
 import { readHistory, type HistorySource } from './history.js';
 import { replaySql } from './sql.js';

@@ -1,7 +1,8 @@
 import type { RedisKeys } from './keys.js';
-import { laneKey, otherLaneKey, type Lane } from './lanes.js';
-import { fieldsToRecord } from './reply.js';
+import type { Lane } from './lanes.js';
+import { fieldsToRecord } from '../events.js';
 import type { RedisClient } from './redis.js';
+import { redrive } from './scripts.js';
 
 export type DeadLetter = {
   id: string;
@@ -104,13 +105,16 @@ export async function redriveDeadLetters(
     const eventFields = Object.entries(original).flat();
     if (eventFields.length === 0) continue;
     if (letter.group) eventFields.push(redriveForField, letter.group);
-    const appended = await redis.sdRedrive(
-      laneKey(keys, tenant, letter.lane),
-      otherLaneKey(keys, tenant, letter.lane),
-      dlqKey,
-      keys.laneSequence(tenant),
-      id,
-      ...eventFields,
+    const appended = await redrive(
+      redis,
+      {
+        lane: keys.lane(tenant, letter.lane),
+        otherLane: keys.otherLane(tenant, letter.lane),
+        dlq: dlqKey,
+        laneSequence: keys.laneSequence(tenant),
+        letterId: id,
+      },
+      eventFields,
     );
     if (appended !== null) redriven += 1;
   }

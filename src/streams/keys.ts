@@ -1,8 +1,11 @@
-/** The one place that builds Redis key names. Every tenant key carries the `{tenant}` hash tag. */
+import type { Lane } from './lanes.js';
+
+/** The one place that builds and parses Redis key names. Every tenant key carries the `{tenant}` hash tag. */
 export type RedisKeys = ReturnType<typeof redisKeys>;
 
 export function redisKeys(prefix: string) {
   const tenantKey = (tenant: string, suffix: string) => `${prefix}:{${tenant}}:${suffix}`;
+  const laneKey = (tenant: string, lane: Lane) => tenantKey(tenant, lane === 'priority' ? 'events:priority' : 'events');
   return {
     prefix,
     tenantIds: `${prefix}:tenants`,
@@ -11,10 +14,18 @@ export function redisKeys(prefix: string) {
     events: (tenant: string) => tenantKey(tenant, 'events'),
     /** The tenant's priority lane: high and urgent tickets and their follow-on events (see lanes.ts). */
     priorityEvents: (tenant: string) => tenantKey(tenant, 'events:priority'),
-    /** Both of a tenant's event streams: the normal lane first, then the priority lane. */
     /** The last id given out to either lane (lane-id.lua): both lanes draw from one sequence. */
     laneSequence: (tenant: string) => tenantKey(tenant, 'lane-id'),
-    lanes: (tenant: string) => [tenantKey(tenant, 'events'), tenantKey(tenant, 'events:priority')] as const,
+    /** Both of a tenant's event streams: the normal lane first, then the priority lane. */
+    lanes: (tenant: string) => [laneKey(tenant, 'normal'), laneKey(tenant, 'priority')] as const,
+    /** A tenant's stream of one lane. */
+    lane: laneKey,
+    /** The tenant's other lane: every append names it too, for the shared id sequence. */
+    otherLane: (tenant: string, lane: Lane) => laneKey(tenant, lane === 'priority' ? 'normal' : 'priority'),
+    /** The tenant of a tenant key: its hash tag. */
+    tenantOf: tenantOfKey,
+    /** The lane of a tenant's event stream key. */
+    laneOf: (key: string): Lane => (key === laneKey(tenantOfKey(key), 'priority') ? 'priority' : 'normal'),
     dlq: (tenant: string) => tenantKey(tenant, 'dlq'),
     deliverySeen: (tenant: string, deliveryId: string) => tenantKey(tenant, `seen:${deliveryId}`),
     /** A signed request (hash of timestamp and body) or a ticket event (hash of ticket, type, modification time) already accepted. */
@@ -35,6 +46,11 @@ export function redisKeys(prefix: string) {
     llmGate: (provider: string) => `${prefix}:{llm:${provider}}:gate`,
     llmLeases: (provider: string) => `${prefix}:{llm:${provider}}:leases`,
   };
+}
+
+function tenantOfKey(key: string): string {
+  const open = key.indexOf('{');
+  return key.slice(open + 1, key.indexOf('}', open));
 }
 
 export const tenantIdPattern = /^[a-z0-9][a-z0-9-]{0,62}$/;

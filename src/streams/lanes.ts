@@ -1,5 +1,4 @@
 import type { priorities } from '../events.js';
-import type { RedisKeys } from './keys.js';
 
 /**
  * A tenant has two event streams: the normal lane and the priority lane. A high or urgent ticket is
@@ -10,24 +9,9 @@ import type { RedisKeys } from './keys.js';
  */
 export type Lane = 'normal' | 'priority';
 
-export const lanes: readonly Lane[] = ['normal', 'priority'];
-
 /** The lane of a ticket by its priority, as `normalizePriority` maps the helpdesk's names (none: normal). */
 export function laneOfPriority(priority: (typeof priorities)[number] | undefined): Lane {
   return priority === 'high' || priority === 'urgent' ? 'priority' : 'normal';
-}
-
-export function laneKey(keys: RedisKeys, tenant: string, lane: Lane): string {
-  return lane === 'priority' ? keys.priorityEvents(tenant) : keys.events(tenant);
-}
-
-/** The tenant's other lane's key: every append names it too, for the shared id sequence. */
-export function otherLaneKey(keys: RedisKeys, tenant: string, lane: Lane): string {
-  return laneKey(keys, tenant, lane === 'priority' ? 'normal' : 'priority');
-}
-
-export function laneOfKey(keys: RedisKeys, tenant: string, key: string): Lane {
-  return key === keys.priorityEvents(tenant) ? 'priority' : 'normal';
 }
 
 /**

@@ -4,8 +4,3 @@ export function toRecord(flat: readonly unknown[]): Record<string, unknown> {
   for (let i = 0; i + 1 < flat.length; i += 2) record[String(flat[i])] = flat[i + 1];
   return record;
 }
-
-/** The same, for stream entry fields, which are all strings. */
-export function fieldsToRecord(fields: readonly string[]): Record<string, string> {
-  return toRecord(fields) as Record<string, string>;
-}

@@ -1,8 +1,16 @@
-import type { Db } from '../projections/db.js';
+import type pg from 'pg';
+import { sqlFiles } from '../sql-files.js';
+import { archiveTable, groupNames } from './groups.js';
 import { compareStreamIds } from './ids.js';
 import type { RedisKeys } from './keys.js';
 import { toRecord } from './reply.js';
 import type { RedisClient } from './redis.js';
+import { trim } from './scripts.js';
+
+/** What retention asks of Postgres: where the archive's checkpoint is (a pool, or any client). */
+export type ArchiveQueries = Pick<pg.Pool, 'query'>;
+
+const sql = sqlFiles(new URL('./sql/', import.meta.url), { archiveCheckpoint: 'archive-checkpoint' });
 
 export type RetentionPolicy = Readonly<{ maxAgeMs: number; maxLength: number }>;
 
@@ -23,7 +31,7 @@ const successor = (id: string) => {
 export async function trimTenantStream(
   redis: RedisClient,
   keys: RedisKeys,
-  db: Db,
+  db: ArchiveQueries,
   tenant: string,
   policy: RetentionPolicy,
   now = Date.now(),
@@ -50,7 +58,7 @@ export async function trimTenantStream(
 async function trimLane(
   redis: RedisClient,
   stream: string,
-  db: Db,
+  db: ArchiveQueries,
   tenant: string,
   policy: RetentionPolicy,
   now: number,
@@ -65,8 +73,8 @@ async function trimLane(
 
   const groups = ((replies[2]?.[0] ? [] : replies[2]?.[1]) ?? []) as unknown[][];
   const byName = new Map(groups.map((raw) => toRecord(raw)).map((info) => [String(info.name), info]));
-  if (!byName.has('archiver'))
-    return { tenant, trimmed: 0, minId: undefined, heldBy: 'archiver (no archiver group yet)' };
+  if (!byName.has(groupNames.archiver))
+    return { tenant, trimmed: 0, minId: undefined, heldBy: `${groupNames.archiver} (no archiver group yet)` };
 
   // The floor: nothing at or above it may go.
   let floor = '18446744073709551615-18446744073709551615';
@@ -82,10 +90,7 @@ async function trimLane(
   for (const [name] of withPending) pipeline.xpending(stream, name);
   const [pendingReplies, checkpoint] = await Promise.all([
     withPending.length > 0 ? pipeline.exec() : Promise.resolve([]),
-    db.query<{ stream_id: string }>(
-      "SELECT stream_id FROM projection_checkpoints WHERE projection = 'events' AND tenant_id = $1",
-      [tenant],
-    ),
+    db.query<{ stream_id: string }>(sql.archiveCheckpoint, [tenant, archiveTable]),
   ]);
   for (const [name, info] of byName) hold(successor(String(info['last-delivered-id'])), name);
   withPending.forEach(([name], index) => {
@@ -96,7 +101,7 @@ async function trimLane(
   });
   hold(checkpoint.rows[0] ? successor(checkpoint.rows[0].stream_id) : '0-1', 'archive');
 
-  const trimmed = await redis.sdTrim(stream, floor, ageBound, policy.maxLength, lengthBudget);
+  const trimmed = await trim(redis, stream, { floor, ageBound, maxLength: policy.maxLength, budget: lengthBudget });
   const floorBinds = compareStreamIds(floor, ageBound) <= 0 || length > policy.maxLength;
   return {
     tenant,

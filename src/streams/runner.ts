@@ -2,17 +2,18 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { StreamdeskError, isOutage, redactCredentials, toStreamdeskError } from '../errors.js';
-import { decodeEvent, encodeEvent, type TicketEvent } from '../events.js';
-import { deadLetterFields } from './dlq.js';
-import { toRecord } from './reply.js';
-import { failedEvent, followOnEvent } from './follow-on.js';
+import { processBatch, type BatchRunner } from './batch.js';
+import { toDelivery, type Delivery } from './delivery.js';
 import type { RedisKeys } from './keys.js';
-import { laneKey, laneOfKey, otherLaneKey, type Lane } from './lanes.js';
-import { backoffMs, type GroupProcessor, type Outcome, type RetryPolicy } from './processor.js';
+import type { Lane } from './lanes.js';
+import { ensureGroup, heartbeat, leaveGroup, refreshTenants, removeDeadConsumers, type Member } from './maintenance.js';
+import { noopObserver, type RunnerObserver } from './observer.js';
+import { retryDelay } from './outcomes.js';
+import type { GroupProcessor, RetryPolicy } from './processor.js';
 import { GroupReader, isForOtherGroups, type StreamEntry } from './reader.js';
 import type { RedisClient } from './redis.js';
-import { noopObserver, type RunnerObserver } from './observer.js';
+import { settleBatch, type Settler } from './settle.js';
+import { claimIdle, touchHeld } from './takeover.js';
 
 export type RunnerOptions = {
   /** Shared connection for commands. */
@@ -37,30 +38,7 @@ export type RunnerOptions = {
   priorityShare?: number;
 };
 
-type Delivery = {
-  tenant: string;
-  /** The lane's stream key it was read from: a batch holds entries of one stream. */
-  stream: string;
-  lane: Lane;
-  streamId: string;
-  fields: string[];
-  event: TicketEvent | undefined;
-  decodeError: StreamdeskError | undefined;
-  failures: number;
-  firstFailedAt: number | undefined;
-  /** Times Redis handed this entry out (from the pending entries list). */
-  deliveries: number;
-  /** Consecutive runs that failed because Redis or Postgres was down; they do not count as attempts. */
-  outages: number;
-  /** The wait a peer asked for with its last failure (a 429's Retry-After). */
-  retryAfterMs: number | undefined;
-  /** Another consumer owns it now (reported once; its late result will be dropped). */
-  takenOver?: boolean;
-};
-
-type RetryRecord = { failures: number; firstFailedAt: number; lastError: string };
-
-export function consumerName(): string {
+function consumerName(): string {
   return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
 }
 
@@ -68,12 +46,17 @@ export function consumerName(): string {
  * Drives one consumer group over every tenant's stream: discovers tenants, reads them fairly,
  * runs the processor, emits follow-on events and acknowledges in one step, retries with backoff,
  * dead-letters, takes over entries of dead consumers and keeps its own entries from looking dead.
+ * What to do with an outcome is decided in outcomes.ts; settling, takeover and upkeep are done by
+ * settle.ts, takeover.ts and maintenance.ts; this class holds the state and schedules the work.
  */
 export class StreamRunner {
   readonly group: string;
   readonly consumer: string;
   private readonly options: Required<Omit<RunnerOptions, 'consumerName'>>;
   private readonly policy: RetryPolicy;
+  private readonly member: Member;
+  private readonly settler: Settler;
+  private readonly batchRunner: BatchRunner;
   private readonly tenants = new Set<string>();
   /** By stream key (a tenant's lane). */
   private readonly held = new Map<string, Map<string, Delivery>>();
@@ -103,6 +86,17 @@ export class StreamRunner {
     };
     this.policy = { ...options.retry, ...options.processor.retry };
     this.reader = new GroupReader(options.blockingRedis, this.group, this.consumer);
+    const { redis, keys, processor, observer, logger, emittedTtlSeconds } = this.options;
+    this.member = { redis, keys, group: this.group, consumer: this.consumer };
+    this.settler = {
+      ...this.member,
+      emittedTtlSeconds,
+      policy: this.policy,
+      emitsFailures: processor.emitsFailures,
+      observer,
+      logger,
+    };
+    this.batchRunner = { processor, policy: this.policy, observer };
   }
 
   get log(): Logger {
@@ -111,26 +105,32 @@ export class StreamRunner {
 
   async start(): Promise<void> {
     this.running = true;
-    await this.heartbeat();
-    await this.refreshTenants();
+    await heartbeat(this.member);
+    await refreshTenants(this.member, this.tenants, this.log);
     this.readLoop = this.read();
-    const every = (ms: number, work: () => Promise<void>) => {
-      const tick = async () => {
-        if (!this.running) return;
-        await work().catch((error: unknown) =>
-          this.log.warn({ err: error, group: this.group }, 'runner maintenance failed'),
-        );
-        if (this.running) this.timers.add(setTimeout(() => void tick(), ms).unref());
-      };
-      this.timers.add(setTimeout(() => void tick(), ms).unref());
-    };
-    every(this.options.tenantRefreshMs, () => this.refreshTenants());
-    every(Math.max(50, Math.min(5_000, Math.floor(this.policy.claimIdleMs / 2))), () => this.reclaimIdle());
-    every(Math.max(50, Math.floor(this.policy.claimIdleMs / 3)), async () => {
-      await this.heartbeat();
+    const { tenantRefreshMs, deadConsumerIdleMs } = this.options;
+    const { claimIdleMs } = this.policy;
+    this.every(tenantRefreshMs, () => refreshTenants(this.member, this.tenants, this.log));
+    this.every(Math.max(50, Math.min(5_000, Math.floor(claimIdleMs / 2))), () => this.reclaimIdle());
+    this.every(Math.max(50, Math.floor(claimIdleMs / 3)), async () => {
+      await heartbeat(this.member);
       await this.touchHeld();
     });
-    every(Math.min(60_000, this.options.deadConsumerIdleMs), () => this.removeDeadConsumers());
+    this.every(Math.min(60_000, deadConsumerIdleMs), () =>
+      removeDeadConsumers(this.member, this.tenants, deadConsumerIdleMs),
+    );
+  }
+
+  /** Runs `work` every `ms` while running, the next run timed from the end of the last. */
+  private every(ms: number, work: () => Promise<void>): void {
+    const tick = async () => {
+      if (!this.running) return;
+      await work().catch((error: unknown) =>
+        this.log.warn({ err: error, group: this.group }, 'runner maintenance failed'),
+      );
+      if (this.running) this.timers.add(setTimeout(() => void tick(), ms).unref());
+    };
+    this.timers.add(setTimeout(() => void tick(), ms).unref());
   }
 
   /** Stops reading, lets in-flight work finish (up to `timeoutMs`), then leaves the group if nothing is pending. */
@@ -150,38 +150,7 @@ export class StreamRunner {
       this.shutdown.abort();
       await Promise.race([finished, sleep(1_000, undefined, { ref: false })]);
     }
-    for (const tenant of this.tenants) {
-      for (const stream of this.options.keys.lanes(tenant)) {
-        await this.options.redis
-          .sdReleaseConsumer(stream, this.group, this.consumer)
-          .catch((error: unknown) => this.log.warn({ err: error, tenant }, 'could not leave the consumer group'));
-      }
-    }
-    await this.options.redis.zrem(this.options.keys.consumersSeen, this.consumer).catch(() => undefined);
-  }
-
-  private async refreshTenants(): Promise<void> {
-    const ids = await this.options.redis.smembers(this.options.keys.tenantIds);
-    // A deleted tenant is no longer read, so its purged stream is not recreated here.
-    const registered = new Set(ids);
-    for (const tenant of this.tenants) if (!registered.has(tenant)) this.tenants.delete(tenant);
-    for (const tenant of ids) {
-      if (this.tenants.has(tenant)) continue;
-      await this.ensureGroup(tenant);
-      this.tenants.add(tenant);
-      this.log.debug({ group: this.group, tenant }, 'consuming tenant');
-    }
-  }
-
-  private async ensureGroup(tenant: string): Promise<void> {
-    for (const stream of this.options.keys.lanes(tenant)) {
-      try {
-        // From the start of the stream: a group created after events arrived still sees them all.
-        await this.options.redis.xgroup('CREATE', stream, this.group, '0', 'MKSTREAM');
-      } catch (error) {
-        if (!String(error).includes('BUSYGROUP')) throw error;
-      }
-    }
+    await leaveGroup(this.member, this.tenants, this.log);
   }
 
   private async read(): Promise<void> {
@@ -189,15 +158,8 @@ export class StreamRunner {
     let outageMs = 0;
     while (this.running) {
       const free = processor.concurrency - this.inflight;
-      const tenants = [...this.tenants].filter((tenant) => !processor.holdsBack?.(tenant));
-      const lanesOf = (lane: Lane) =>
-        tenants
-          .map((tenant) => laneKey(keys, tenant, lane))
-          .filter(
-            (stream) => !this.backingOffStreams.has(stream) && (this.streamQueues.get(stream)?.length ?? 0) < batchSize,
-          );
-      const lanes = { normal: lanesOf('normal'), priority: lanesOf('priority') };
-      const readable = [...new Set([...lanes.normal, ...lanes.priority].map((stream) => this.tenantOfKey(stream)))];
+      const lanes = { normal: this.lanesToRead('normal'), priority: this.lanesToRead('priority') };
+      const readable = [...new Set([...lanes.normal, ...lanes.priority].map((stream) => keys.tenantOf(stream)))];
       if (free <= 0 || readable.length === 0) {
         await new Promise<void>((resolve) => {
           this.wake = resolve;
@@ -216,9 +178,9 @@ export class StreamRunner {
       } catch (error) {
         if (!this.running) break;
         if (String(error).includes('NOGROUP')) {
-          await this.refreshTenants().catch(() => undefined);
+          await refreshTenants(this.member, this.tenants, this.log).catch(() => undefined);
           for (const tenant of readable)
-            if (this.tenants.has(tenant)) await this.ensureGroup(tenant).catch(() => undefined);
+            if (this.tenants.has(tenant)) await ensureGroup(this.member, tenant).catch(() => undefined);
           continue;
         }
         outageMs = Math.min(2_000, Math.max(50, outageMs * 2));
@@ -226,68 +188,45 @@ export class StreamRunner {
         await sleep(outageMs);
         continue;
       }
-      for (const [key, entries] of reply ?? []) {
-        const tenant = this.tenantOfKey(key);
-        const skipped: string[] = [];
-        const deliveries: Delivery[] = [];
-        for (const [id, fields] of entries) {
-          if (fields === null) continue;
-          if (isForOtherGroups(fields, this.group, processor.handles)) skipped.push(id);
-          else deliveries.push(this.toDelivery(tenant, key, id, fields, 1));
-        }
-        if (skipped.length > 0) this.track(this.acknowledgeSkipped(tenant, key, skipped));
-        if (deliveries.length > 0) this.dispatch(deliveries);
-      }
+      for (const [stream, entries] of reply ?? []) this.accept(stream, entries);
     }
   }
 
-  private async acknowledgeSkipped(tenant: string, stream: string, ids: string[]): Promise<void> {
+  /** The lanes of one kind to read now: tenants not held back, lanes not backing off nor with a full queue. */
+  private lanesToRead(lane: Lane): string[] {
+    const { keys, processor, batchSize } = this.options;
+    return [...this.tenants]
+      .filter((tenant) => !processor.holdsBack?.(tenant))
+      .map((tenant) => keys.lane(tenant, lane))
+      .filter(
+        (stream) => !this.backingOffStreams.has(stream) && (this.streamQueues.get(stream)?.length ?? 0) < batchSize,
+      );
+  }
+
+  /** New entries of one stream: those for other groups are acknowledged unseen, the rest dispatched. */
+  private accept(stream: string, entries: readonly StreamEntry[]): void {
+    const { keys, processor } = this.options;
+    const skipped: string[] = [];
+    const deliveries: Delivery[] = [];
+    for (const [id, fields] of entries) {
+      if (fields === null) continue;
+      if (isForOtherGroups(fields, this.group, processor.handles)) skipped.push(id);
+      else deliveries.push(toDelivery(keys, stream, { id, fields, deliveries: 1 }));
+    }
+    if (skipped.length > 0) this.track(this.acknowledgeSkipped(stream, skipped));
+    if (deliveries.length > 0) this.dispatch(deliveries);
+  }
+
+  private async acknowledgeSkipped(stream: string, ids: string[]): Promise<void> {
     try {
       await this.options.redis.xack(stream, this.group, ...ids);
     } catch (error) {
       // They stay pending and are taken over (and skipped again) after the claim timeout.
       this.log.warn(
-        { err: error, group: this.group, tenant, count: ids.length },
+        { err: error, group: this.group, tenant: this.options.keys.tenantOf(stream), count: ids.length },
         'acknowledging skipped entries failed',
       );
     }
-  }
-
-  private tenantOfKey(key: string): string {
-    const open = key.indexOf('{');
-    return key.slice(open + 1, key.indexOf('}', open));
-  }
-
-  private toDelivery(
-    tenant: string,
-    stream: string,
-    streamId: string,
-    fields: string[],
-    deliveries: number,
-    retry?: RetryRecord,
-  ): Delivery {
-    let event: TicketEvent | undefined;
-    let decodeError: StreamdeskError | undefined;
-    try {
-      event = decodeEvent(fields);
-    } catch (error) {
-      decodeError = toStreamdeskError(error);
-    }
-    const lane = laneOfKey(this.options.keys, tenant, stream);
-    return {
-      tenant,
-      stream,
-      lane,
-      streamId,
-      fields,
-      event,
-      decodeError,
-      failures: retry?.failures ?? 0,
-      firstFailedAt: retry?.firstFailedAt,
-      deliveries,
-      outages: 0,
-      retryAfterMs: undefined,
-    };
   }
 
   /** Deliveries of one stream (one lane of one tenant). */
@@ -361,255 +300,32 @@ export class StreamRunner {
   }
 
   private async backoff(retry: readonly Delivery[]): Promise<void> {
-    const failures = Math.max(1, ...retry.map((delivery) => Math.max(delivery.failures, delivery.outages)));
-    // A peer that said when to come back (Retry-After) is not asked again sooner.
-    const delay = Math.max(backoffMs(failures, this.policy), ...retry.map((delivery) => delivery.retryAfterMs ?? 0));
-    for (const delivery of retry) this.options.observer.retried(this.group, delivery.tenant, failures + 1);
-    await sleep(delay, undefined, { signal: this.shutdown.signal }).catch(() => undefined);
+    const { delayMs, attempt } = retryDelay(retry, this.policy);
+    for (const delivery of retry) this.options.observer.retried(this.group, delivery.tenant, attempt);
+    await sleep(delayMs, undefined, { signal: this.shutdown.signal }).catch(() => undefined);
   }
 
   /** Runs one batch and settles it. Returns the deliveries to retry after a backoff. */
   private async runBatch(tenant: string, deliveries: Delivery[]): Promise<Delivery[]> {
-    const { processor, observer } = this.options;
-    const outcomes = new Map<Delivery, Outcome>();
-    const toProcess: Delivery[] = [];
-    for (const delivery of deliveries) {
-      if (delivery.decodeError) outcomes.set(delivery, { ok: false, error: delivery.decodeError });
-      else if (delivery.deliveries > this.policy.maxAttempts + 3) {
-        outcomes.set(delivery, {
-          ok: false,
-          error: new StreamdeskError(
-            'HANDLER_FAILED',
-            `Delivered ${delivery.deliveries} times without being settled: its consumers kept dying`,
-            undefined,
-            { retryable: false },
-          ),
-        });
-      } else if (processor.handles !== 'all' && !processor.handles.includes(delivery.event!.type))
-        outcomes.set(delivery, { ok: true, emit: [] });
-      else toProcess.push(delivery);
-    }
-    if (toProcess.length > 0) {
-      const started = performance.now();
-      let results: Outcome[];
-      try {
-        results = await processor.process(
-          toProcess.map((delivery) => ({ streamId: delivery.streamId, event: delivery.event! })),
-          {
-            group: this.group,
-            tenant,
-            signal: this.shutdown.signal,
-            attempts: new Map(toProcess.map((delivery) => [delivery.event!.id, delivery.failures + 1])),
-          },
-        );
-      } catch (error) {
-        const failure = toStreamdeskError(error);
-        results = toProcess.map(() => ({ ok: false, error: failure }));
-      }
-      observer.handled(this.group, tenant, toProcess.length, performance.now() - started);
-      toProcess.forEach((delivery, index) =>
-        outcomes.set(
-          delivery,
-          results[index] ?? { ok: false, error: new StreamdeskError('INTERNAL', 'The processor returned no outcome') },
-        ),
-      );
-    }
-    return this.settle(tenant, deliveries, outcomes);
-  }
-
-  private async settle(tenant: string, deliveries: Delivery[], outcomes: Map<Delivery, Outcome>): Promise<Delivery[]> {
-    const { redis, keys, observer, logger } = this.options;
-    const pipeline = redis.pipeline();
-    const toSettle: { delivery: Delivery; events: TicketEvent[]; deadLetter: string[] }[] = [];
-    const retry: Delivery[] = [];
-    const now = Date.now();
-    for (const delivery of deliveries) {
-      const outcome = outcomes.get(delivery)!;
-      if (outcome.ok) {
-        const traceparent = outcome.traceparent ?? delivery.event!.traceparent;
-        toSettle.push({
-          delivery,
-          events: outcome.emit.map((followOn, index) =>
-            followOnEvent(delivery.event!, followOn, { group: this.group, index, traceparent }),
-          ),
-          deadLetter: [],
-        });
-        continue;
-      }
-      const error = outcome.error;
-      // What is logged, dead-lettered or put in ticket.failed never carries credentials from a URL.
-      const message = redactCredentials(error.message);
-      delivery.retryAfterMs = error.retryAfterMs;
-      observer.failed(this.group, tenant, error.code);
-      if (isOutage(error)) {
-        delivery.outages += 1;
-        logger.warn(
-          { group: this.group, tenant, entry: delivery.streamId, code: error.code, error: message },
-          "not the entry's fault (an outage, a rate limit or a budget); will retry without using an attempt",
-        );
-        retry.push(delivery);
-        continue;
-      }
-      delivery.outages = 0;
-      const failures = delivery.failures + 1;
-      const firstFailedAt = delivery.firstFailedAt ?? now;
-      if (error.retryable && failures < this.policy.maxAttempts) {
-        const record: RetryRecord = { failures, firstFailedAt, lastError: `${error.code}: ${message}` };
-        pipeline.hset(keys.retryState(tenant, this.group), delivery.streamId, JSON.stringify(record));
-        logger.warn(
-          {
-            group: this.group,
-            tenant,
-            entry: delivery.streamId,
-            eventId: delivery.event?.id,
-            attempt: failures,
-            code: error.code,
-            error: message,
-          },
-          'handler failed; will retry',
-        );
-        retry.push(Object.assign(delivery, { failures, firstFailedAt }));
-        continue;
-      }
-      const deadLetter = deadLetterFields({
-        entry: delivery.streamId,
-        lane: delivery.lane,
-        group: this.group,
-        code: error.code,
-        message,
-        attempts: failures,
-        firstFailedAt: new Date(firstFailedAt).toISOString(),
-        lastFailedAt: new Date(now).toISOString(),
-        fields: delivery.fields,
-      });
-      const traceparent = outcome.traceparent ?? delivery.event?.traceparent ?? '';
-      const failed =
-        delivery.event && this.options.processor.emitsFailures
-          ? [
-              failedEvent(delivery.event, {
-                group: this.group,
-                streamId: delivery.streamId,
-                code: error.code,
-                message,
-                attempts: failures,
-                traceparent,
-              }),
-            ]
-          : [];
-      toSettle.push({ delivery, events: failed, deadLetter });
-      logger.error(
-        {
-          group: this.group,
-          tenant,
-          entry: delivery.streamId,
-          eventId: delivery.event?.id,
-          attempts: failures,
-          code: error.code,
-          error: message,
-        },
-        'entry dead-lettered',
-      );
-      observer.deadLettered(this.group, tenant, error.code);
-    }
-    if (toSettle.length > 0) pipeline.sdSettle(...this.settleArgs(tenant, deliveries[0]!.lane, toSettle));
-    let replies: [Error | null, unknown][] | null;
-    try {
-      replies = await pipeline.exec();
-    } catch (error) {
-      replies = null;
-      logger.warn({ err: error, group: this.group, tenant }, 'settling failed; entries stay pending and are retried');
-    }
-    const [settleError, results] = replies?.at(-1) ?? [new Error('no reply'), null];
-    if (toSettle.length === 0) return retry;
-    if (settleError || !Array.isArray(results)) {
-      if (replies)
-        logger.warn(
-          { err: settleError, group: this.group, tenant },
-          'settling failed; entries stay pending and are retried',
-        );
-      return [...retry, ...toSettle.map(({ delivery }) => delivery)];
-    }
-    toSettle.forEach(({ delivery }, index) => {
-      if (results[index] === -1)
-        logger.warn(
-          { group: this.group, tenant, entry: delivery.streamId },
-          'entry was taken over by another consumer; result dropped',
-        );
-    });
-    this.release(toSettle.map(({ delivery }) => delivery));
+    const outcomes = await processBatch(this.batchRunner, tenant, deliveries, this.shutdown.signal);
+    const { settled, retry } = await settleBatch(this.settler, deliveries, outcomes);
+    if (settled.length > 0) this.release(settled);
     return retry;
-  }
-
-  /** One settle.lua call for a batch of one lane of a tenant (see the script's header for the layout). */
-  private settleArgs(
-    tenant: string,
-    lane: Lane,
-    entries: { delivery: Delivery; events: TicketEvent[]; deadLetter: string[] }[],
-  ): (string | number)[] {
-    const { keys, emittedTtlSeconds } = this.options;
-    const markers = entries.flatMap(({ events }) => events.map((event) => keys.eventEmitted(tenant, event.id)));
-    const args: (string | number)[] = [
-      5 + markers.length,
-      laneKey(keys, tenant, lane),
-      otherLaneKey(keys, tenant, lane),
-      keys.dlq(tenant),
-      keys.retryState(tenant, this.group),
-      keys.laneSequence(tenant),
-      ...markers,
-      this.group,
-      this.consumer,
-      emittedTtlSeconds,
-      entries.length,
-    ];
-    for (const { delivery, events, deadLetter } of entries) {
-      args.push(delivery.streamId, events.length, deadLetter.length, ...deadLetter);
-      for (const event of events) {
-        const fields = encodeEvent(event);
-        args.push(fields.length, ...fields);
-      }
-    }
-    return args;
   }
 
   /** Takes over entries that sat idle past the claim timeout on a consumer that died or hung. */
   private async reclaimIdle(): Promise<void> {
-    const { redis, keys, processor } = this.options;
-    for (const key of [...this.tenants].flatMap((tenant) => keys.lanes(tenant))) {
+    const { keys, processor, observer } = this.options;
+    for (const stream of [...this.tenants].flatMap((tenant) => keys.lanes(tenant))) {
       if (!this.running) return;
       const free = processor.concurrency - this.inflight;
       if (free <= 0) return;
-      const tenant = this.tenantOfKey(key);
-      const [, claimed] = (await redis.xautoclaim(
-        key,
-        this.group,
-        this.consumer,
-        this.policy.claimIdleMs,
-        '0-0',
-        'COUNT',
-        Math.min(free, 100),
-      )) as [string, StreamEntry[], string[]];
-      const own = this.held.get(key);
-      // Entries still held here that another consumer had taken are ours again: touch them again.
-      for (const [id] of claimed) {
-        const delivery = own?.get(id);
-        if (delivery) delivery.takenOver = false;
-      }
-      const entries = claimed.filter((entry): entry is [string, string[]] => entry[1] !== null && !own?.has(entry[0]));
-      if (entries.length === 0) continue;
-      const ids = entries.map(([id]) => id);
-      const [records, pending] = await Promise.all([
-        redis.hmget(keys.retryState(tenant, this.group), ...ids),
-        redis.xpending(key, this.group, ids[0]!, ids.at(-1)!, ids.length * 2, this.consumer) as Promise<
-          [string, string, number, number][]
-        >,
-      ]);
-      const deliveryCounts = new Map(pending.map(([id, , , count]) => [id, Number(count)]));
-      const deliveries = entries.map(([id, fields], index) => {
-        const record = records[index] ? (JSON.parse(records[index]) as RetryRecord) : undefined;
-        return this.toDelivery(tenant, key, id, fields, deliveryCounts.get(id) ?? 1, record);
-      });
+      const max = Math.min(free, 100);
+      const deliveries = await claimIdle(this.member, stream, this.policy.claimIdleMs, max, this.held.get(stream));
+      if (deliveries.length === 0) continue;
+      const tenant = keys.tenantOf(stream);
       this.log.info({ group: this.group, tenant, count: deliveries.length }, 'took over idle entries');
-      this.options.observer.reclaimed(this.group, tenant, deliveries.length);
+      observer.reclaimed(this.group, tenant, deliveries.length);
       this.dispatch(deliveries);
     }
   }
@@ -617,40 +333,12 @@ export class StreamRunner {
   /** Keeps held entries fresh; reports, once each, those another consumer has taken over. */
   private async touchHeld(): Promise<void> {
     for (const [stream, held] of this.held) {
-      const ids = [...held.values()].filter((delivery) => !delivery.takenOver).map((delivery) => delivery.streamId);
-      if (ids.length === 0) continue;
-      const tenant = this.tenantOfKey(stream);
-      const lost = await this.options.redis.sdTouch(stream, this.group, this.consumer, ...ids);
-      for (const id of lost) {
-        const delivery = held.get(id);
-        if (delivery) delivery.takenOver = true;
-      }
+      const lost = await touchHeld(this.member, stream, held);
       if (lost.length > 0)
-        this.log.warn({ group: this.group, tenant, entries: lost }, 'entries were taken over by another consumer');
-    }
-  }
-
-  /** Tells `streamdesk status` this consumer's process is alive, even while its streams are quiet. */
-  private async heartbeat(): Promise<void> {
-    await this.options.redis.zadd(this.options.keys.consumersSeen, Date.now(), this.consumer);
-  }
-
-  private async removeDeadConsumers(): Promise<void> {
-    const { redis, keys, deadConsumerIdleMs } = this.options;
-    await redis.zremrangebyscore(keys.consumersSeen, '-inf', Date.now() - deadConsumerIdleMs);
-    for (const stream of [...this.tenants].flatMap((tenant) => keys.lanes(tenant))) {
-      const consumers = (await redis.xinfo('CONSUMERS', stream, this.group)) as (string | number)[][];
-      for (const info of consumers) {
-        const consumer = toRecord(info) as { name?: string; pending?: number; idle?: number };
-        if (
-          consumer.name &&
-          consumer.name !== this.consumer &&
-          consumer.pending === 0 &&
-          Number(consumer.idle) > deadConsumerIdleMs
-        ) {
-          await redis.sdReleaseConsumer(stream, this.group, consumer.name);
-        }
-      }
+        this.log.warn(
+          { group: this.group, tenant: this.options.keys.tenantOf(stream), entries: lost },
+          'entries were taken over by another consumer',
+        );
     }
   }
 }

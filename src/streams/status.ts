@@ -2,6 +2,7 @@ import { compareStreamIds } from './ids.js';
 import type { RedisKeys } from './keys.js';
 import { toRecord } from './reply.js';
 import type { RedisClient } from './redis.js';
+import { parseCountAfterReply, queueCountAfter } from './scripts.js';
 
 /**
  * live: its process showed a sign of life (a heartbeat, or a read or claim Redis saw) within the
@@ -65,7 +66,7 @@ async function run(
 }
 
 /** Every runner's last heartbeat (see StreamRunner), by consumer name. */
-export async function consumerHeartbeats(redis: RedisClient, keys: RedisKeys): Promise<Map<string, number>> {
+async function consumerHeartbeats(redis: RedisClient, keys: RedisKeys): Promise<Map<string, number>> {
   const flat = await redis.zrange(keys.consumersSeen, 0, -1, 'WITHSCORES');
   const beats = new Map<string, number>();
   for (let i = 0; i + 1 < flat.length; i += 2) beats.set(flat[i]!, Number(flat[i + 1]));
@@ -158,15 +159,20 @@ async function laneStatus(
   const byLastId = [...infos].sort((a, b) =>
     compareStreamIds(String(b['last-delivered-id']), String(a['last-delivered-id'])),
   );
-  const second = redis
-    .pipeline()
-    .sdCountAfter(stream, lagCap, ...byLastId.map((info) => String(info['last-delivered-id'])));
+  const second = redis.pipeline();
+  queueCountAfter(
+    second,
+    stream,
+    lagCap,
+    byLastId.map((info) => String(info['last-delivered-id'])),
+  );
   for (const info of infos) {
     if (Number(info.pending ?? 0) > 0) second.xpending(stream, String(info.name));
     if (classify) second.xinfo('CONSUMERS', stream, String(info.name));
   }
   const [counts, ...rest] = await run(second);
-  const lagOf = new Map(byLastId.map((info, index) => [String(info.name), Number((counts as number[])[index] ?? 0)]));
+  const lagCounts = parseCountAfterReply(counts, byLastId.length);
+  const lagOf = new Map(byLastId.map((info, index) => [String(info.name), lagCounts[index] ?? 0]));
 
   const groups = infos.map((info): GroupStatus => {
     const name = String(info.name);

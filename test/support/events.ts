@@ -1,7 +1,6 @@
-import { currentVersion, encodeEvent, type TicketEvent } from '../../src/events.js';
+import { currentVersion, encodeEvent, fieldsToRecord, type TicketEvent } from '../../src/events.js';
 import { uuidv7 } from '../../src/streams/ids.js';
 import type { Services } from '../../src/runtime/services.js';
-import { fieldsToRecord } from '../../src/streams/reply.js';
 
 export function receivedEvent(tenant: string, ticket: string, overrides: Partial<TicketEvent> = {}): TicketEvent {
   const id = uuidv7();

@@ -3,6 +3,7 @@ import type { Db } from '../../projections/db.js';
 import { extractIpAddresses } from '../ip-addresses.js';
 import { stageSql } from '../sql.js';
 import type { Stage } from '../stage.js';
+import { groupNames } from '../../streams/groups.js';
 
 /** Bounds on what one ticket's context may hold, so events and prompts stay small whatever the ticket says. */
 export const contextLimits = {
@@ -88,7 +89,7 @@ export async function gatherContext(
 /** ticket.received → ticket.context_gathered, carrying a bounded copy of the ticket for the enhancer. */
 export function createContextStage(deps: { db: Db }): Stage<'ticket.received'> {
   return {
-    name: 'context',
+    name: groupNames.context,
     handles: ['ticket.received'],
     // Each event runs three short queries; more at once would only queue on the pool.
     concurrency: 16,

@@ -8,6 +8,7 @@ import type { Enhancer, EnhancementRequest, EnhancementResult } from '../enhance
 import { offlineEnhancer } from '../enhancers/offline.js';
 import { stageSql } from '../sql.js';
 import type { Stage } from '../stage.js';
+import { groupNames } from '../../streams/groups.js';
 
 export type EnhanceStageDeps = {
   db: Db;
@@ -106,7 +107,7 @@ export function createEnhanceStage(deps: EnhanceStageDeps): Stage<'ticket.contex
   }
 
   return {
-    name: 'enhance',
+    name: groupNames.enhance,
     handles: ['ticket.context_gathered'],
     // LLM calls wait on the network for seconds; many can be in flight per process.
     concurrency: 32,

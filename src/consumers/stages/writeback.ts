@@ -12,6 +12,7 @@ import { addServiceDeskPlusNote, type WrittenNote } from '../writeback/servicede
 import type { TargetPolicy } from '../writeback/target-policy.js';
 import { postEnhancementWebhook } from '../writeback/webhook.js';
 import { ZohoTokenCache, type SharedTokenStore } from '../writeback/zoho-oauth.js';
+import { groupNames } from '../../streams/groups.js';
 
 export type WritebackStageDeps = {
   db: Db;
@@ -121,7 +122,7 @@ export function createWritebackStage(deps: WritebackStageDeps): Stage<'ticket.en
   }
 
   return {
-    name: 'writeback',
+    name: groupNames.writeback,
     handles: ['ticket.enhanced'],
     concurrency: 16,
     handle(event, ctx) {
