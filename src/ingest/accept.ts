@@ -159,6 +159,7 @@ export function ticketIngest(deps: IngestDeps) {
             bodyHash,
             dedupe,
             fields: encodeEvent(event),
+            work: { keys, tenant: tenantId },
           });
         } catch (error) {
           request.log.error({ err: toStreamdeskError(error), tenant: tenantId }, 'append failed');

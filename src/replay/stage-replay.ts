@@ -170,6 +170,7 @@ export async function replayStage(options: StageReplayOptions): Promise<StageRep
             markerTtlSeconds: options.emittedTtlSeconds,
             eventId: event.id,
             fields: encodeEvent(event),
+            work: { keys, tenant },
           });
           if (added.outcome === 'appended') appended += 1;
         }

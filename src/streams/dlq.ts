@@ -2,6 +2,7 @@ import type { RedisKeys } from './keys.js';
 import { laneKey, otherLaneKey, type Lane } from './lanes.js';
 import { fieldsToRecord } from './reply.js';
 import type { RedisClient } from './redis.js';
+import { markWork } from './work.js';
 
 export type DeadLetter = {
   id: string;
@@ -114,5 +115,6 @@ export async function redriveDeadLetters(
     );
     if (appended !== null) redriven += 1;
   }
+  if (redriven > 0) await markWork(redis, keys, [tenant]);
   return { redriven, missing: (ids ?? []).filter((id) => !found.has(id)) };
 }

@@ -1,9 +1,14 @@
+import type { RedisKeys } from './keys.js';
 import type { RedisClient } from './redis.js';
+import { markWork } from './work.js';
 
 export type IngestOutcome =
   { outcome: 'appended'; eventId: string; streamId: string } | { outcome: 'duplicate' | 'conflict'; eventId: string };
 
-/** The one wrapper of ingest.lua: appends an entry unless its delivery marker or dedupe key says it was seen. */
+/**
+ * The one wrapper of ingest.lua: appends an entry unless its delivery marker or dedupe key says it
+ * was seen, then marks the tenant as having work (see work.ts).
+ */
 export async function appendUnlessSeen(
   redis: RedisClient,
   input: {
@@ -17,6 +22,8 @@ export async function appendUnlessSeen(
     bodyHash?: string;
     dedupe?: { key: string; ttlSeconds: number };
     fields: string[];
+    /** Who to mark as having work once appended. */
+    work: { keys: RedisKeys; tenant: string };
   },
 ): Promise<IngestOutcome> {
   const lanes = [input.stream, input.otherLane, input.laneSequence];
@@ -31,6 +38,10 @@ export async function appendUnlessSeen(
     ...input.fields,
   );
   const [code, eventId] = reply;
-  if (code === 1) return { outcome: 'appended', eventId, streamId: reply[2] };
+  if (code === 1) {
+    // The entry is stored; without its mark, readers still find it with their next full read.
+    await markWork(redis, input.work.keys, [input.work.tenant]).catch(() => undefined);
+    return { outcome: 'appended', eventId, streamId: reply[2] };
+  }
   return { outcome: code === 2 ? 'conflict' : 'duplicate', eventId };
 }

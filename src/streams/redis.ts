@@ -14,6 +14,8 @@ declare module 'ioredis' {
     sdCountAfter(...args: (string | number)[]): Result<number[], Context>;
     sdTrim(...args: (string | number)[]): Result<number, Context>;
     sdLlmGate(...args: (string | number)[]): Result<[number, number | string, string | number], Context>;
+    sdMarkWork(...args: (string | number)[]): Result<number, Context>;
+    sdWorkSince(...args: (string | number)[]): Result<[string, number, string[]], Context>;
   }
 }
 
@@ -30,6 +32,8 @@ const scripts = {
   sdCountAfter: { numberOfKeys: 1, lua: lua('count-after') },
   sdTrim: { numberOfKeys: 1, lua: lua('trim') },
   sdLlmGate: { numberOfKeys: 2, lua: lua('llm-gate') },
+  sdMarkWork: { numberOfKeys: 3, lua: lua('mark-work') },
+  sdWorkSince: { numberOfKeys: 3, lua: lua('work-since') },
 };
 
 export type RedisPurpose = 'ingest' | 'commands' | 'blocking' | 'registry';

@@ -13,6 +13,7 @@ import { backoffMs, type GroupProcessor, type Outcome, type RetryPolicy } from '
 import { GroupReader, isForOtherGroups, type StreamEntry } from './reader.js';
 import type { RedisClient } from './redis.js';
 import { noopObserver, type RunnerObserver } from './observer.js';
+import { markWork, StreamsWithWork } from './work.js';
 
 export type RunnerOptions = {
   /** Shared connection for commands. */
@@ -35,6 +36,8 @@ export type RunnerOptions = {
   deadConsumerIdleMs?: number;
   /** Share of each read a tenant's priority lane may take (see lanes.ts `laneCounts`). */
   priorityShare?: number;
+  /** How often every tenant's streams are read, marked or not (see work.ts). */
+  fullReadMs?: number;
 };
 
 type Delivery = {
@@ -88,6 +91,7 @@ export class StreamRunner {
   private readLoop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private readonly reader: GroupReader;
+  private readonly work: StreamsWithWork;
 
   constructor(options: RunnerOptions) {
     this.group = options.processor.group;
@@ -99,10 +103,12 @@ export class StreamRunner {
       tenantRefreshMs: 1_000,
       deadConsumerIdleMs: 3_600_000,
       priorityShare: 0.8,
+      fullReadMs: 5_000,
       ...options,
     };
     this.policy = { ...options.retry, ...options.processor.retry };
     this.reader = new GroupReader(options.blockingRedis, this.group, this.consumer);
+    this.work = new StreamsWithWork(options.redis, options.keys, this.options.fullReadMs);
   }
 
   get log(): Logger {
@@ -188,16 +194,25 @@ export class StreamRunner {
     const { keys, batchSize, blockMs, processor, priorityShare } = this.options;
     let outageMs = 0;
     while (this.running) {
+      await this.work.refresh(this.tenants);
+      if (!this.running) break;
       const free = processor.concurrency - this.inflight;
       const tenants = [...this.tenants].filter((tenant) => !processor.holdsBack?.(tenant));
       const lanesOf = (lane: Lane) =>
         tenants
           .map((tenant) => laneKey(keys, tenant, lane))
           .filter(
-            (stream) => !this.backingOffStreams.has(stream) && (this.streamQueues.get(stream)?.length ?? 0) < batchSize,
+            (stream) =>
+              this.work.has(stream) &&
+              !this.backingOffStreams.has(stream) &&
+              (this.streamQueues.get(stream)?.length ?? 0) < batchSize,
           );
       const lanes = { normal: lanesOf('normal'), priority: lanesOf('priority') };
       const readable = [...new Set([...lanes.normal, ...lanes.priority].map((stream) => this.tenantOfKey(stream)))];
+      if (free > 0 && this.work.idle) {
+        await this.work.waitForWork(this.options.blockingRedis, blockMs);
+        continue;
+      }
       if (free <= 0 || readable.length === 0) {
         await new Promise<void>((resolve) => {
           this.wake = resolve;
@@ -207,11 +222,16 @@ export class StreamRunner {
       }
       const count = Math.max(1, Math.min(batchSize, Math.floor(free / readable.length)));
       // A tenant left out of this read (queue full, backing off) must not wait a whole blockMs to be read again.
-      const block =
-        lanes.normal.length + lanes.priority.length < 2 * this.tenants.size ? Math.min(blockMs, 10) : blockMs;
+      // With marks, a read never blocks: streams it finds empty are dropped, then the runner waits on the bell.
+      const block = this.work.enabled
+        ? 0
+        : lanes.normal.length + lanes.priority.length < 2 * this.tenants.size
+          ? Math.min(blockMs, 10)
+          : blockMs;
       let reply: [string, StreamEntry[]][] | null;
       try {
         reply = await this.reader.readLanes(lanes, count, priorityShare, block);
+        this.work.afterRead([...lanes.normal, ...lanes.priority], reply);
         outageMs = 0;
       } catch (error) {
         if (!this.running) break;
@@ -537,6 +557,10 @@ export class StreamRunner {
         );
     });
     this.release(toSettle.map(({ delivery }) => delivery));
+    if (results.some((appended) => Number(appended) > 0))
+      await markWork(redis, keys, [tenant]).catch((error: unknown) =>
+        logger.warn({ err: error, group: this.group, tenant }, 'marking follow-on work failed; a full read finds it'),
+      );
     return retry;
   }
 

@@ -2,6 +2,7 @@ import { currentVersion, encodeEvent, type TicketEvent } from '../../src/events.
 import { uuidv7 } from '../../src/streams/ids.js';
 import type { Services } from '../../src/runtime/services.js';
 import { fieldsToRecord } from '../../src/streams/reply.js';
+import { markWork } from '../../src/streams/work.js';
 
 export function receivedEvent(tenant: string, ticket: string, overrides: Partial<TicketEvent> = {}): TicketEvent {
   const id = uuidv7();
@@ -24,9 +25,11 @@ export function receivedEvent(tenant: string, ticket: string, overrides: Partial
   } as TicketEvent;
 }
 
-/** Appends an event straight to a tenant's stream, as ingest would. Returns its stream id. */
+/** Appends an event straight to a tenant's stream and marks it as work, as ingest would. Returns its stream id. */
 export async function appendEvent(services: Services, event: TicketEvent): Promise<string> {
-  return (await services.redis.xadd(services.keys.events(event.tenant), '*', ...encodeEvent(event)))!;
+  const id = (await services.redis.xadd(services.keys.events(event.tenant), '*', ...encodeEvent(event)))!;
+  await markWork(services.redis, services.keys, [event.tenant]);
+  return id;
 }
 
 /** Every entry of a tenant's stream as [stream id, fields as an object]. */
