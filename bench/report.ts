@@ -4,6 +4,7 @@ import type { EngineResult, LayoutName } from './engine.js';
 import type { IngestResult } from './ingest.js';
 import type { RebuildResult } from './rebuild.js';
 import type { TenantsResult } from './tenants.js';
+import type { MemoryResult } from './memory.js';
 import type { CpuParties } from './support/cpu.js';
 import type { Machine } from './support/machine.js';
 
@@ -24,6 +25,7 @@ export type BenchReport = {
     e2e?: E2eResult;
     rebuild?: RebuildResult;
     tenants?: TenantsResult;
+    memory?: MemoryResult;
   };
   targets: TargetCheck[];
 };
@@ -107,7 +109,7 @@ const cpuText = (cpu: CpuParties | undefined) =>
     : '';
 
 export function formatReport(report: BenchReport): string {
-  const { engine, ingest, e2e, rebuild, tenants } = report.phases;
+  const { engine, ingest, e2e, rebuild, tenants, memory } = report.phases;
   const rows: string[][] = [
     ['phase', 'measure', 'value', 'p50', 'p99', 'errors', 'cores: sd / pg / redis / load / other'],
   ];
@@ -191,6 +193,18 @@ export function formatReport(report: BenchReport): string {
       `${n(run.busyTicketsPerSecond)} tickets/s`,
       `small ${n(run.small.p50Ms)} ms`,
       `small ${n(run.small.p99Ms)} ms`,
+      '',
+      '',
+    ]);
+  }
+  if (memory) {
+    const parts = Object.entries(memory.bytesPerTicket).filter(([kind]) => kind !== 'all');
+    rows.push([
+      'memory',
+      `Redis bytes per ticket, ${n(memory.settings.tickets)} tickets, ${memory.keysPerTicket} keys each (${parts.map(([kind, value]) => `${kind} ${n(value)}`).join(', ')})`,
+      `${n(memory.bytesPerTicket.all ?? 0)} B`,
+      '',
+      '',
       '',
       '',
     ]);
