@@ -191,23 +191,13 @@ export class StreamRunner {
   }
 
   private async read(): Promise<void> {
-    const { keys, batchSize, blockMs, processor, priorityShare } = this.options;
+    const { batchSize, blockMs, processor, priorityShare } = this.options;
     let outageMs = 0;
     while (this.running) {
       await this.work.refresh(this.tenants);
       if (!this.running) break;
       const free = processor.concurrency - this.inflight;
-      const tenants = [...this.tenants].filter((tenant) => !processor.holdsBack?.(tenant));
-      const lanesOf = (lane: Lane) =>
-        tenants
-          .map((tenant) => laneKey(keys, tenant, lane))
-          .filter(
-            (stream) =>
-              this.work.has(stream) &&
-              !this.backingOffStreams.has(stream) &&
-              (this.streamQueues.get(stream)?.length ?? 0) < batchSize,
-          );
-      const lanes = { normal: lanesOf('normal'), priority: lanesOf('priority') };
+      const lanes = this.lanesToRead();
       const readable = [...new Set([...lanes.normal, ...lanes.priority].map((stream) => this.tenantOfKey(stream)))];
       if (free > 0 && this.work.idle) {
         await this.work.waitForWork(this.options.blockingRedis, blockMs);
@@ -259,6 +249,22 @@ export class StreamRunner {
         if (deliveries.length > 0) this.dispatch(deliveries);
       }
     }
+  }
+
+  /** The lanes a read may name: tenants not held back, streams with work, not backing off, queue not full. */
+  private lanesToRead(): { normal: string[]; priority: string[] } {
+    const { keys, batchSize, processor } = this.options;
+    const tenants = [...this.tenants].filter((tenant) => !processor.holdsBack?.(tenant));
+    const lanesOf = (lane: Lane) =>
+      tenants
+        .map((tenant) => laneKey(keys, tenant, lane))
+        .filter(
+          (stream) =>
+            this.work.has(stream) &&
+            !this.backingOffStreams.has(stream) &&
+            (this.streamQueues.get(stream)?.length ?? 0) < batchSize,
+        );
+    return { normal: lanesOf('normal'), priority: lanesOf('priority') };
   }
 
   private async acknowledgeSkipped(tenant: string, stream: string, ids: string[]): Promise<void> {
