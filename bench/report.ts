@@ -3,6 +3,8 @@ import type { E2eResult } from './e2e.js';
 import type { EngineResult, LayoutName } from './engine.js';
 import type { IngestResult } from './ingest.js';
 import type { RebuildResult } from './rebuild.js';
+import type { TenantsResult } from './tenants.js';
+import type { MemoryResult } from './memory.js';
 import type { CpuParties } from './support/cpu.js';
 import type { Machine } from './support/machine.js';
 
@@ -17,7 +19,14 @@ export type BenchReport = {
   /** Run under the in-process CPU profiler (--profile): figures are a few per cent lower. */
   profiled: boolean;
   loadAverage1mAtPhaseStart: Record<string, number>;
-  phases: { engine?: EngineResult; ingest?: IngestResult; e2e?: E2eResult; rebuild?: RebuildResult };
+  phases: {
+    engine?: EngineResult;
+    ingest?: IngestResult;
+    e2e?: E2eResult;
+    rebuild?: RebuildResult;
+    tenants?: TenantsResult;
+    memory?: MemoryResult;
+  };
   targets: TargetCheck[];
 };
 
@@ -68,6 +77,12 @@ export function checkTargets(phases: BenchReport['phases']): TargetCheck[] {
       (v) => v < 100,
     ),
     check('rebuild ≥ 50,000 events/s', phases.rebuild?.eventsPerSecond, 'events/s', (v) => v >= 50_000),
+    check(
+      'busy tenant beside the most tenants ≥ 80 % of its rate beside the fewest',
+      phases.tenants ? phases.tenants.drainRatio * 100 : undefined,
+      '%',
+      (v) => v >= 80,
+    ),
   ];
 }
 
@@ -94,7 +109,7 @@ const cpuText = (cpu: CpuParties | undefined) =>
     : '';
 
 export function formatReport(report: BenchReport): string {
-  const { engine, ingest, e2e, rebuild } = report.phases;
+  const { engine, ingest, e2e, rebuild, tenants, memory } = report.phases;
   const rows: string[][] = [
     ['phase', 'measure', 'value', 'p50', 'p99', 'errors', 'cores: sd / pg / redis / load / other'],
   ];
@@ -169,6 +184,29 @@ export function formatReport(report: BenchReport): string {
       '',
       rebuild.stateMatches ? '0' : 'state differs',
       cpuText(rebuild.cpu),
+    ]);
+  }
+  for (const run of tenants?.runs ?? []) {
+    rows.push([
+      'tenants',
+      `busy tenant, ${n(tenants!.settings.busyTickets)} tickets, beside ${n(run.beside)} (${run.readsPerSecond} reads/s, ${run.streamsPerRead.mean} streams each; Redis XREADGROUP ${run.redisXreadgroup.usecPerCall} µs/call)`,
+      `${n(run.busyTicketsPerSecond)} tickets/s`,
+      `small ${n(run.small.p50Ms)} ms`,
+      `small ${n(run.small.p99Ms)} ms`,
+      '',
+      '',
+    ]);
+  }
+  if (memory) {
+    const parts = Object.entries(memory.bytesPerTicket).filter(([kind]) => kind !== 'all');
+    rows.push([
+      'memory',
+      `Redis bytes per ticket, ${n(memory.settings.tickets)} tickets, ${memory.keysPerTicket} keys each (${parts.map(([kind, value]) => `${kind} ${n(value)}`).join(', ')})`,
+      `${n(memory.bytesPerTicket.all ?? 0)} B`,
+      '',
+      '',
+      '',
+      '',
     ]);
   }
   const targets = report.targets

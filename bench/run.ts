@@ -3,7 +3,7 @@
  * end, and a projection rebuild, on the local Redis and Postgres, each phase on a key prefix and a
  * schema of its own that are removed afterwards (also on failure and on Ctrl-C).
  *
- *   npm run bench [-- --only engine,ingest,e2e,rebuild] [--quick] [--profile] [--log-level info] [--log-file /dev/null]
+ *   npm run bench [-- --only engine,ingest,e2e,rebuild,tenants,memory] [--quick] [--profile] [--log-level info] [--log-file /dev/null]
  *
  * Prints a table and writes bench/results/<ISO timestamp>.json (with --profile also
  * <ISO timestamp>.cpuprofile, read it with bench/profile-summary.ts). See docs/performance.md.
@@ -15,16 +15,25 @@ import { runE2e, type E2eSettings } from './e2e.js';
 import { runEngine, type EngineSettings } from './engine.js';
 import { runIngest, type IngestSettings } from './ingest.js';
 import { runRebuild, type RebuildSettings } from './rebuild.js';
+import { runTenants, type TenantsSettings } from './tenants.js';
+import { runMemory, type MemorySettings } from './memory.js';
 import { checkTargets, formatReport, writeReport, type BenchReport } from './report.js';
 import { Cleanups } from './support/cleanup.js';
 import { openBenchEnv, type BenchEnv, type BenchTarget } from './support/env.js';
 import { describeMachine, gitCommit } from './support/machine.js';
 import { startProfiling } from './support/profiler.js';
 
-const phaseNames = ['engine', 'ingest', 'e2e', 'rebuild'] as const;
+const phaseNames = ['engine', 'ingest', 'e2e', 'rebuild', 'tenants', 'memory'] as const;
 type PhaseName = (typeof phaseNames)[number];
 
-type Settings = { engine: EngineSettings; ingest: IngestSettings; e2e: E2eSettings; rebuild: RebuildSettings };
+type Settings = {
+  engine: EngineSettings;
+  ingest: IngestSettings;
+  e2e: E2eSettings;
+  rebuild: RebuildSettings;
+  tenants: TenantsSettings;
+  memory: MemorySettings;
+};
 
 const fullSettings: Settings = {
   engine: {
@@ -57,6 +66,8 @@ const fullSettings: Settings = {
     drainTimeoutMs: 180_000,
   },
   rebuild: { batchSize: 2_000, trimToLength: 1 },
+  tenants: { busyTickets: 5_000, beside: [5, 1_000], smallTenants: 5, smallIntervalMs: 100, timeoutMs: 300_000 },
+  memory: { tickets: 5_000, timeoutMs: 120_000 },
 };
 
 /** A smoke run of every phase in well under a minute: the figures mean little. */
@@ -76,6 +87,8 @@ const quickSettings: Settings = {
     rates: fullSettings.e2e.rates.map((rate) => ({ ...rate, durationSeconds: 2 })),
   },
   rebuild: fullSettings.rebuild,
+  tenants: { ...fullSettings.tenants, busyTickets: 1_000 },
+  memory: { ...fullSettings.memory, tickets: 1_000 },
 };
 
 function parseOptions(): {
@@ -195,6 +208,24 @@ async function main(): Promise<void> {
         ...(rebuild ? { rebuild } : {}),
       });
       if (phases.has('e2e')) report.phases.e2e = e2e;
+    }
+    if (phases.has('tenants')) {
+      phase('tenants', 'a busy tenant beside few and beside many registered tenants, 3 no-op hops');
+      const env = await openBenchEnv(target, runId, 'tenants', cleanups);
+      try {
+        report.phases.tenants = await runTenants(env, settings.tenants, progress);
+      } finally {
+        await env.close();
+      }
+    }
+    if (phases.has('memory')) {
+      phase('memory', 'Redis bytes per ticket: ingest and 3 no-op hops, MEMORY USAGE of every key');
+      const env = await openBenchEnv(target, runId, 'memory', cleanups);
+      try {
+        report.phases.memory = await runMemory(env, settings.memory);
+      } finally {
+        await env.close();
+      }
     }
   } catch (error) {
     // Interrupted: the signal handler is already removing everything, and closed what this was using.

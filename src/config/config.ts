@@ -103,7 +103,8 @@ const envSchema = z.object({
   WEBHOOK_TOLERANCE_SECONDS: intInRange(1, 86_400).default(300),
   IDEMPOTENCY_TTL_SECONDS: intInRange(60, 31_536_000).default(7 * 86_400),
   METRICS_TENANT_LABEL: boolean.default(true),
-  STREAM_RETENTION_MS: intInRange(0, 10 * 365 * 86_400_000).default(7 * 86_400_000),
+  // Replay reads the archive; the stream need only hold what is not archived yet (the trim's floor) and a margin.
+  STREAM_RETENTION_MS: intInRange(0, 10 * 365 * 86_400_000).default(3_600_000),
   STREAM_MAX_LENGTH: intInRange(1, 1_000_000_000).default(1_000_000),
   TRIM_INTERVAL_MS: intInRange(1_000, 86_400_000).default(60_000),
   SECRETS_ENCRYPTION_KEY: encryptionKey.optional(),

@@ -6,7 +6,8 @@ import { normalizePriority } from '../consumers/enhancers/offline.js';
 import { StreamdeskError, toStreamdeskError } from '../errors.js';
 import { currentVersion, encodeEvent, type Ticket, type TicketEventOf } from '../events.js';
 import { uuidv7 } from '../streams/ids.js';
-import { appendUnlessSeen, type IngestOutcome } from '../streams/scripts.js';
+import type { IngestOutcome } from '../streams/scripts.js';
+import { appendAndMarkWork } from '../streams/work.js';
 import type { RedisKeys } from '../streams/keys.js';
 import { laneOfPriority } from '../streams/lanes.js';
 import type { RedisClient } from '../streams/redis.js';
@@ -149,7 +150,7 @@ export function ticketIngest(deps: IngestDeps) {
         };
         let outcome: IngestOutcome;
         try {
-          outcome = await appendUnlessSeen(redis, {
+          outcome = await appendAndMarkWork(redis, keys, tenantId, {
             stream,
             otherLane: keys.otherLane(tenantId, lane),
             laneSequence: keys.laneSequence(tenantId),

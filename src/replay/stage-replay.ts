@@ -4,7 +4,7 @@ import { stageProcessor, type AnyStage } from '../consumers/stage.js';
 import { encodeEvent, eventDataSchemas, type EventData, type EventType } from '../events.js';
 import { followOnEvent } from '../streams/follow-on.js';
 import { derivedEventId } from '../streams/ids.js';
-import { appendUnlessSeen } from '../streams/scripts.js';
+import { appendAndMarkWork } from '../streams/work.js';
 import { currentTraceparent } from '../telemetry/traceparent.js';
 import { readHistory, type HistorySource } from './history.js';
 import { replaySql } from './sql.js';
@@ -162,7 +162,7 @@ export async function replayStage(options: StageReplayOptions): Promise<StageRep
             replay: runId,
           });
           // A replay's follow-ons are a repair, not a customer waiting: they go to the normal lane.
-          const added = await appendUnlessSeen(redis, {
+          const added = await appendAndMarkWork(redis, keys, tenant, {
             stream: keys.events(tenant),
             otherLane: keys.priorityEvents(tenant),
             laneSequence: keys.laneSequence(tenant),

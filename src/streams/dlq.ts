@@ -3,6 +3,7 @@ import type { Lane } from './lanes.js';
 import { fieldsToRecord } from '../events.js';
 import type { RedisClient } from './redis.js';
 import { redrive } from './scripts.js';
+import { markWork } from './work.js';
 
 export type DeadLetter = {
   id: string;
@@ -118,5 +119,6 @@ export async function redriveDeadLetters(
     );
     if (appended !== null) redriven += 1;
   }
+  if (redriven > 0) await markWork(redis, keys, [tenant]);
   return { redriven, missing: (ids ?? []).filter((id) => !found.has(id)) };
 }

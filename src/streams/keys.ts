@@ -11,6 +11,12 @@ export function redisKeys(prefix: string) {
     tenantIds: `${prefix}:tenants`,
     tenantEntityPrefix: `${prefix}:tenant`,
     consumersSeen: `${prefix}:consumers`,
+    /** Tenants by the work sequence number of their latest append (sorted set; see work.ts). */
+    workTenants: `${prefix}:work`,
+    /** The work sequence: one number per append of any tenant (see work.ts). */
+    workSequence: `${prefix}:work:seq`,
+    /** A one-entry stream appended with every work mark, so an idle reader can block on it (see work.ts). */
+    workBell: `${prefix}:work:bell`,
     events: (tenant: string) => tenantKey(tenant, 'events'),
     /** The tenant's priority lane: high and urgent tickets and their follow-on events (see lanes.ts). */
     priorityEvents: (tenant: string) => tenantKey(tenant, 'events:priority'),

@@ -13,6 +13,7 @@ import type { GroupProcessor, RetryPolicy } from './processor.js';
 import { GroupReader, isForOtherGroups, type StreamEntry } from './reader.js';
 import type { RedisClient } from './redis.js';
 import { settleBatch, type Settler } from './settle.js';
+import { StreamsWithWork } from './work.js';
 import { claimIdle, touchHeld } from './takeover.js';
 
 export type RunnerOptions = {
@@ -36,6 +37,8 @@ export type RunnerOptions = {
   deadConsumerIdleMs?: number;
   /** Share of each read a tenant's priority lane may take (see lanes.ts `laneCounts`). */
   priorityShare?: number;
+  /** How often every tenant's streams are read, marked or not (see work.ts). */
+  fullReadMs?: number;
 };
 
 function consumerName(): string {
@@ -71,6 +74,7 @@ export class StreamRunner {
   private readLoop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private readonly reader: GroupReader;
+  private readonly work: StreamsWithWork;
 
   constructor(options: RunnerOptions) {
     this.group = options.processor.group;
@@ -82,10 +86,12 @@ export class StreamRunner {
       tenantRefreshMs: 1_000,
       deadConsumerIdleMs: 3_600_000,
       priorityShare: 0.8,
+      fullReadMs: 5_000,
       ...options,
     };
     this.policy = { ...options.retry, ...options.processor.retry };
     this.reader = new GroupReader(options.blockingRedis, this.group, this.consumer);
+    this.work = new StreamsWithWork(options.redis, options.keys, this.options.fullReadMs);
     const { redis, keys, processor, observer, logger, emittedTtlSeconds } = this.options;
     this.member = { redis, keys, group: this.group, consumer: this.consumer };
     this.settler = {
@@ -157,9 +163,15 @@ export class StreamRunner {
     const { keys, batchSize, blockMs, processor, priorityShare } = this.options;
     let outageMs = 0;
     while (this.running) {
+      await this.work.refresh(this.tenants);
+      if (!this.running) break;
       const free = processor.concurrency - this.inflight;
       const lanes = { normal: this.lanesToRead('normal'), priority: this.lanesToRead('priority') };
       const readable = [...new Set([...lanes.normal, ...lanes.priority].map((stream) => keys.tenantOf(stream)))];
+      if (free > 0 && this.work.idle) {
+        await this.work.waitForWork(this.options.blockingRedis, blockMs);
+        continue;
+      }
       if (free <= 0 || readable.length === 0) {
         await new Promise<void>((resolve) => {
           this.wake = resolve;
@@ -169,11 +181,16 @@ export class StreamRunner {
       }
       const count = Math.max(1, Math.min(batchSize, Math.floor(free / readable.length)));
       // A tenant left out of this read (queue full, backing off) must not wait a whole blockMs to be read again.
-      const block =
-        lanes.normal.length + lanes.priority.length < 2 * this.tenants.size ? Math.min(blockMs, 10) : blockMs;
+      // With marks, a read never blocks: streams it finds empty are dropped, then the runner waits on the bell.
+      const block = this.work.enabled
+        ? 0
+        : lanes.normal.length + lanes.priority.length < 2 * this.tenants.size
+          ? Math.min(blockMs, 10)
+          : blockMs;
       let reply: [string, StreamEntry[]][] | null;
       try {
         reply = await this.reader.readLanes(lanes, count, priorityShare, block);
+        this.work.afterRead([...lanes.normal, ...lanes.priority], reply);
         outageMs = 0;
       } catch (error) {
         if (!this.running) break;
@@ -192,14 +209,17 @@ export class StreamRunner {
     }
   }
 
-  /** The lanes of one kind to read now: tenants not held back, lanes not backing off nor with a full queue. */
+  /** The lanes of one kind to read now: tenants not held back, streams with work, not backing off, queue not full. */
   private lanesToRead(lane: Lane): string[] {
     const { keys, processor, batchSize } = this.options;
     return [...this.tenants]
       .filter((tenant) => !processor.holdsBack?.(tenant))
       .map((tenant) => keys.lane(tenant, lane))
       .filter(
-        (stream) => !this.backingOffStreams.has(stream) && (this.streamQueues.get(stream)?.length ?? 0) < batchSize,
+        (stream) =>
+          this.work.has(stream) &&
+          !this.backingOffStreams.has(stream) &&
+          (this.streamQueues.get(stream)?.length ?? 0) < batchSize,
       );
   }
 

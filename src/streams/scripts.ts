@@ -19,6 +19,8 @@ declare module 'ioredis' {
     sdCountAfter(...args: (string | number)[]): Result<unknown, Context>;
     sdTrim(...args: (string | number)[]): Result<unknown, Context>;
     sdLlmGate(...args: (string | number)[]): Result<unknown, Context>;
+    sdMarkWork(...args: (string | number)[]): Result<unknown, Context>;
+    sdWorkSince(...args: (string | number)[]): Result<unknown, Context>;
   }
 }
 
@@ -35,6 +37,8 @@ const definitions = {
   sdCountAfter: { numberOfKeys: 1, lua: lua('count-after') },
   sdTrim: { numberOfKeys: 1, lua: lua('trim') },
   sdLlmGate: { numberOfKeys: 2, lua: lua('llm-gate') },
+  sdMarkWork: { numberOfKeys: 3, lua: lua('mark-work') },
+  sdWorkSince: { numberOfKeys: 3, lua: lua('work-since') },
 };
 
 /** Registers every script as a command of the client (ioredis loads each by its SHA on first use). */
@@ -328,4 +332,28 @@ export async function gateRelease(
     input.maxConcurrency,
   );
   return parseGateReleaseReply(reply);
+}
+
+// mark-work.lua and work-since.lua
+
+export type WorkKeys = Readonly<{ tenants: string; sequence: string; bell: string }>;
+
+/** Marks tenants as having new entries; returns the sequence number they were given. */
+export async function markWork(redis: RedisClient, keys: WorkKeys, tenants: readonly string[]): Promise<number> {
+  return integer('mark-work', await redis.sdMarkWork(keys.tenants, keys.sequence, keys.bell, ...tenants));
+}
+
+export type WorkSince = { bell: string; sequence: number; marked: string[] };
+
+export function parseWorkSinceReply(reply: unknown): WorkSince {
+  const [bell, sequence, marked] = list('work-since', reply, 3);
+  const pairs = list('work-since', marked);
+  const tenants: string[] = [];
+  for (let i = 0; i < pairs.length; i += 2) tenants.push(text('work-since', pairs[i]));
+  return { bell: text('work-since', bell), sequence: integer('work-since', sequence), marked: tenants };
+}
+
+/** The bell's last id, the work sequence and the tenants marked after `cursor`. */
+export async function workSince(redis: RedisClient, keys: WorkKeys, cursor: number): Promise<WorkSince> {
+  return parseWorkSinceReply(await redis.sdWorkSince(keys.tenants, keys.sequence, keys.bell, cursor));
 }

@@ -7,6 +7,7 @@ import type { Outcome, RetryPolicy } from './processor.js';
 import type { RedisClient } from './redis.js';
 import { encodeRetryRecord } from './retry-records.js';
 import { parseSettleReply, queueSettle, type SettleEntry, type SettleInput, type SettleResult } from './scripts.js';
+import { markWork } from './work.js';
 
 /** What settling a batch needs of its runner. */
 export type Settler = Readonly<{
@@ -56,6 +57,13 @@ export async function settleBatch(
         'entry was taken over by another consumer; result dropped',
       );
   });
+  if (results.some((appended) => typeof appended === 'number' && appended > 0))
+    await markWork(redis, settler.keys, [deliveries[0]!.tenant]).catch((error: unknown) =>
+      settler.logger.warn(
+        { err: error, group, tenant: deliveries[0]!.tenant },
+        'marking follow-on work failed; a full read finds it',
+      ),
+    );
   return { settled: toSettle.map(({ delivery }) => delivery), retry };
 }
 

@@ -1,6 +1,7 @@
 import { currentVersion, encodeEvent, fieldsToRecord, type TicketEvent } from '../../src/events.js';
 import { uuidv7 } from '../../src/streams/ids.js';
 import type { Services } from '../../src/runtime/services.js';
+import { markWork } from '../../src/streams/work.js';
 
 export function receivedEvent(tenant: string, ticket: string, overrides: Partial<TicketEvent> = {}): TicketEvent {
   const id = uuidv7();
@@ -23,9 +24,11 @@ export function receivedEvent(tenant: string, ticket: string, overrides: Partial
   } as TicketEvent;
 }
 
-/** Appends an event straight to a tenant's stream, as ingest would. Returns its stream id. */
+/** Appends an event straight to a tenant's stream and marks it as work, as ingest would. Returns its stream id. */
 export async function appendEvent(services: Services, event: TicketEvent): Promise<string> {
-  return (await services.redis.xadd(services.keys.events(event.tenant), '*', ...encodeEvent(event)))!;
+  const id = (await services.redis.xadd(services.keys.events(event.tenant), '*', ...encodeEvent(event)))!;
+  await markWork(services.redis, services.keys, [event.tenant]);
+  return id;
 }
 
 /** Every entry of a tenant's stream as [stream id, fields as an object]. */

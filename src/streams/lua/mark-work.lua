@@ -1,0 +1,18 @@
+--[[
+  Marks tenants as having new entries in their lanes, for readers that read only streams with work
+  (see streams/work.ts). Called after the append, never before: a reader that read a lane before
+  the append and found it empty then sees a sequence number past its cursor and reads it again.
+
+  KEYS[1] tenants by their latest work sequence number  (sorted set sd:work)
+  KEYS[2] the work sequence                             (sd:work:seq)
+  KEYS[3] the bell: a one-entry stream idle readers block on  (sd:work:bell)
+  ARGV[1..] tenant ids
+
+  Returns the sequence number given to these tenants.
+]]
+local seq = redis.call('INCR', KEYS[2])
+for i = 1, #ARGV do
+  redis.call('ZADD', KEYS[1], seq, ARGV[i])
+end
+redis.call('XADD', KEYS[3], 'MAXLEN', '1', '*', 'seq', seq)
+return seq
