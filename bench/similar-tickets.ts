@@ -63,7 +63,7 @@ async function seed(db: pg.Pool, tenant: string, count: number, varied: boolean)
 
 /** EXPLAIN ANALYZE of the search, with the plans of the statements it runs inside functions (auto_explain). */
 async function explain(db: pg.Pool, query: string, probe: Probe, candidates: number): Promise<string> {
-  const params = [probe.tenant, probe.text, 'none', contextLimits.similarTickets, candidates];
+  const params = [probe.tenant, [probe.text], ['none'], contextLimits.similarTickets, candidates];
   const client = await db.connect();
   const nested: Plan[] = [];
   client.on('notice', (notice: { message?: string }) => {
