@@ -21,6 +21,8 @@ export type RebuildOptions = HistorySource & {
   signal?: AbortSignal;
   onProgress?: (progress: RebuildProgress) => void;
   batchSize?: number;
+  /** Tenants built at once (each on a connection of its own); their rows never overlap. */
+  parallelTenants?: number;
 };
 
 export type RebuildResult = { shadowSchema: string; events: number; resumed: boolean; swapped: boolean };
@@ -59,6 +61,17 @@ async function withSearchPath<T>(
     if (!transactional) await client.query('RESET search_path').catch(() => undefined);
     client.release();
   }
+}
+
+/** Runs `work` for each item, at most `limit` at once; waits for all of them, then throws the first failure. */
+async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  const settled = await Promise.allSettled(Array.from({ length: Math.min(limit, items.length) }, worker));
+  const failed = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 /** Reads the next batch while the current one is applied, so reading and writing overlap. */
@@ -126,7 +139,8 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
   // The shadow tables come first: the projection's SQL finds them; functions are found in the live schema.
   const path = `${shadow}, ${schema}`;
   // The live runner's own processor applies history, on connections that write to the shadow tables.
-  const shadowDb = poolWithSearchPath(db, path);
+  const parallel = Math.max(1, options.parallelTenants ?? 2);
+  const shadowDb = poolWithSearchPath(db, path, parallel + 1);
   const processor = projectionProcessor(projection, shadowDb);
   const apply = async (tenant: string, batch: StreamEvent[]) => {
     const outcomes = await processor.process(batch, {
@@ -156,10 +170,10 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
   };
 
   try {
-    for (const tenant of tenants) {
+    await eachLimited(tenants, parallel, async (tenant) => {
       if (options.signal?.aborted) throw new RebuildInterrupted(shadow);
       await applyHistory(tenant, 'build');
-    }
+    });
 
     await withSearchPath(db, path, async (client) => {
       // Live writers wait while the last events are applied (into the shadow tables, by the
