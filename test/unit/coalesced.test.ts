@@ -28,3 +28,13 @@ it('runs each input alone after a gathered call failed, so only the bad one fail
   expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
   expect(calls).toEqual([[1, 13, 2], [1], [13], [2]]);
 });
+
+it('splits a key’s calls into groups of at most maxGroup inputs', async () => {
+  const calls: number[][] = [];
+  const same = coalesced(async (_key: string, inputs: number[]) => {
+    calls.push(inputs);
+    return inputs;
+  }, 2);
+  expect(await Promise.all([1, 2, 3, 4, 5].map((input) => same('k', input)))).toEqual([1, 2, 3, 4, 5]);
+  expect(calls).toEqual([[1, 2], [3, 4], [5]]);
+});

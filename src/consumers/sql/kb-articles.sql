@@ -4,7 +4,7 @@
 -- $1 tenant_id, $2 query texts (subject and description, already truncated), $3 limit per ticket,
 -- $4 excerpt length (characters)
 -- Rows come grouped by position (1-based, in the order of $2), best first.
-WITH input AS (
+WITH input AS MATERIALIZED (
   SELECT u.position, replace(plainto_tsquery('english', u.text)::text, ' & ', ' | ')::tsquery AS query
     FROM unnest($2::text[]) WITH ORDINALITY AS u (text, position)
 )

@@ -8,7 +8,7 @@
 -- (a ticket never finds itself), $4 limit per ticket, $5 how many of the most recent tickets are searched
 -- Rows come grouped by position (1-based, in the order of $2), best first.
 WITH recent AS MATERIALIZED (SELECT * FROM recent_tickets($1, $5)),
-input AS (
+input AS MATERIALIZED (
   SELECT u.position, u.ticket_id, replace(plainto_tsquery('english', u.text)::text, ' & ', ' | ')::tsquery AS query
     FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS u (text, ticket_id, position)
 )

@@ -21,6 +21,8 @@ export const contextLimits = {
   excerptChars: 300,
   /** Characters of the description copied into the event for the enhancer (which truncates further). */
   ticketCopyChars: 8_000,
+  /** Tickets whose context one set of statements gathers. */
+  ticketsPerStatement: 8,
 } as const;
 
 type Positioned<T> = T & { position: number };
@@ -121,12 +123,16 @@ export async function gatherContext(db: Db, tenant: string, ticket: ContextTicke
 
 /** ticket.received → ticket.context_gathered, carrying a bounded copy of the ticket for the enhancer. */
 export function createContextStage(deps: { db: Db }): Stage<'ticket.received'> {
-  const gather = coalesced((tenant: string, tickets: ContextTicket[]) => gatherContexts(deps.db, tenant, tickets));
+  // In groups: a batch's statements then run on several connections, so on several Postgres cores.
+  const gather = coalesced(
+    (tenant: string, tickets: ContextTicket[]) => gatherContexts(deps.db, tenant, tickets),
+    contextLimits.ticketsPerStatement,
+  );
   return {
     name: 'context',
     handles: ['ticket.received'],
-    // The handlers of a batch share three statements (see gatherContexts).
-    concurrency: 16,
+    // A batch's handlers share three statements per group of ticketsPerStatement (see gatherContexts).
+    concurrency: 32,
     async handle(event) {
       const { ticket } = event.data;
       const context = await gather(event.tenant, ticket);
