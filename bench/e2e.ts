@@ -9,6 +9,7 @@ import { runLoad, type LoadJob, type LoadSummary } from './support/load.js';
 import type { Cleanups } from './support/cleanup.js';
 import type { BenchEnv } from './support/env.js';
 import { coresUsed, cpuSnapshot, type CpuParties, type CpuSnapshot } from './support/cpu.js';
+import { instrumentDb, perTicket, type InstrumentedDb, type PgUsage } from './support/pg-usage.js';
 import { round, until } from './support/stats.js';
 
 export type E2eSettings = {
@@ -45,6 +46,8 @@ export type E2eRun = {
   webhookLatencyMs: { p50: number; p99: number };
   /** Cores used per party from the first webhook until everything was archived. */
   cpu: CpuParties | undefined;
+  /** Per ticket accepted: statements, commits and Postgres backend CPU ms of each part (see support/pg-usage.ts). */
+  postgresPerTicket: PgUsage;
 };
 
 export type E2eResult = { settings: E2eSettings; runs: E2eRun[] };
@@ -112,9 +115,11 @@ async function measure(
   tenant: string,
   send: (onReady: () => void) => Promise<LoadSummary>,
   settings: E2eSettings,
+  pg: InstrumentedDb,
 ): Promise<E2eRun> {
   const { db } = env.services;
   let cpu: CpuSnapshot;
+  const pgBefore = await pg.snapshot();
   const summary = await send(() => (cpu = cpuSnapshot()));
   let projectedAt: number | undefined;
   const count = async (sql: string) => (await db.query<{ n: number }>(sql, [tenant])).rows[0]!.n;
@@ -133,6 +138,7 @@ async function measure(
     },
   );
   const cores = coresUsed(cpu, cpuSnapshot());
+  const postgresPerTicket = perTicket(pgBefore, await pg.snapshot(), summary.ok2xx);
   const latency = (await db.query<LatencyRow>(latencySql, [tenant])).rows[0]!;
   const archived = (
     await db.query<{ archived_p50: number; archived_p99: number; archived_max: number }>(archivedSql, [tenant])
@@ -156,6 +162,7 @@ async function measure(
     },
     webhookLatencyMs: { p50: summary.latencyMs.p50, p99: summary.latencyMs.p99 },
     cpu: cores,
+    postgresPerTicket,
   };
 }
 
@@ -176,8 +183,9 @@ async function runOnce(
   options: { idleTenant?: boolean; keep?: (env: BenchEnv, tenants: string[]) => Promise<void> } = {},
 ): Promise<E2eRun> {
   const env = await openEnv(`e2e${label.replace(/[^a-z0-9]+/g, '').slice(0, 12)}`);
+  const pg = instrumentDb(env.services.db, env.services.db, env.name);
   try {
-    const role = await startRole('all', env.services, { listen: true });
+    const role = await startRole('all', { ...env.services, db: pg.db }, { listen: true });
     const forget = cleanups.push('stop role all', () => role.stop());
     const tenant = 'e2e';
     const tenants = [tenant];
@@ -197,6 +205,7 @@ async function runOnce(
         tenant,
         (onReady) => runLoad({ url, tenant, secret, idPrefix: 'T', ...job }, cleanups, onReady),
         settings,
+        pg,
       );
     } finally {
       forget();
@@ -205,6 +214,7 @@ async function runOnce(
     await options.keep?.(env, tenants);
     return result;
   } finally {
+    await pg.close();
     await env.close();
   }
 }

@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import type { E2eResult } from './e2e.js';
+import { pgParts, type PgUsage } from './support/pg-usage.js';
 import type { EngineResult, LayoutName } from './engine.js';
 import type { IngestResult } from './ingest.js';
 import type { RebuildResult } from './rebuild.js';
@@ -108,6 +109,17 @@ const cpuText = (cpu: CpuParties | undefined) =>
         .join(' / ')
     : '';
 
+/** statements / commits / backend CPU ms per ticket, per part that used any. */
+const pgText = (usage: PgUsage | undefined) =>
+  usage
+    ? [
+        ...pgParts
+          .filter((part) => usage[part].statements > 0)
+          .map((part) => `${part} ${usage[part].statements} st ${usage[part].commits} commits ${usage[part].cpuMs} ms`),
+        `xact_commit ${usage.xactCommit}`,
+      ].join('; ')
+    : '';
+
 export function formatReport(report: BenchReport): string {
   const { engine, ingest, e2e, rebuild, tenants, memory } = report.phases;
   const rows: string[][] = [
@@ -174,6 +186,7 @@ export function formatReport(report: BenchReport): string {
       '',
       '',
     ]);
+    rows.push(['e2e', `  … Postgres per ticket: ${pgText(run.postgresPerTicket)}`, '', '', '', '', '']);
   }
   if (rebuild) {
     rows.push([

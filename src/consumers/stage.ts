@@ -79,3 +79,45 @@ export function stageProcessor(stage: AnyStage, log: Logger, withSpan: StageSpan
     },
   };
 }
+
+/**
+ * Gathers the calls made while a batch's handlers run (up to the next turn of the event loop) into
+ * one call of `run` per key (a tenant, say) and at most `maxGroup` inputs, so that a batch of
+ * tickets costs one statement and one commit instead of one per ticket; groups run at once (on
+ * connections, and Postgres cores, of their own). Each caller gets its own result, or its own
+ * error: when a gathered call fails, each input is run again alone, so one bad input does not fail
+ * the others.
+ */
+export function coalesced<I, O>(
+  run: (key: string, inputs: I[]) => Promise<O[]>,
+  maxGroup = Number.POSITIVE_INFINITY,
+): (key: string, input: I) => Promise<O> {
+  type Waiting = { input: I; resolve(output: O): void; reject(error: unknown): void };
+  let pending = new Map<string, Waiting[]>();
+  const flushGroup = async (key: string, group: Waiting[]) => {
+    try {
+      const outputs = await run(
+        key,
+        group.map((waiting) => waiting.input),
+      );
+      group.forEach((waiting, index) => waiting.resolve(outputs[index]!));
+    } catch (error) {
+      if (group.length === 1) return group[0]!.reject(error);
+      await Promise.all(group.map((waiting) => flushGroup(key, [waiting])));
+    }
+  };
+  const flush = () => {
+    const groups = pending;
+    pending = new Map();
+    for (const [key, waiting] of groups)
+      for (let start = 0; start < waiting.length; start += maxGroup)
+        void flushGroup(key, waiting.slice(start, start + maxGroup));
+  };
+  return (key, input) =>
+    new Promise<O>((resolve, reject) => {
+      if (pending.size === 0) setImmediate(flush);
+      const group = pending.get(key);
+      if (group) group.push({ input, resolve, reject });
+      else pending.set(key, [{ input, resolve, reject }]);
+    });
+}

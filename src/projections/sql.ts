@@ -6,4 +6,6 @@ export const sql = sqlFiles(new URL('./sql/', import.meta.url), {
   ticketStep: 'ticket-step',
   saveCheckpoint: 'save-checkpoint',
   archiveEvents: 'archive-events',
+  findTicket: 'find-ticket',
+  ticketEvents: 'ticket-events',
 });

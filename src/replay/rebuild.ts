@@ -21,6 +21,8 @@ export type RebuildOptions = HistorySource & {
   signal?: AbortSignal;
   onProgress?: (progress: RebuildProgress) => void;
   batchSize?: number;
+  /** Tenants built at once (each on a connection of its own); their rows never overlap. */
+  parallelTenants?: number;
 };
 
 export type RebuildResult = { shadowSchema: string; events: number; resumed: boolean; swapped: boolean };
@@ -61,6 +63,17 @@ async function withSearchPath<T>(
   }
 }
 
+/** Runs `work` for each item, at most `limit` at once; waits for all of them, then throws the first failure. */
+async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  const settled = await Promise.allSettled(Array.from({ length: Math.min(limit, items.length) }, worker));
+  const failed = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
 /** Reads the next batch while the current one is applied, so reading and writing overlap. */
 async function* readAhead<T>(source: AsyncGenerator<T>): AsyncGenerator<T> {
   let next = source.next();
@@ -90,6 +103,69 @@ async function shadowCheckpoint(
   return rows[0]?.stream_id;
 }
 
+/** Empty shadow copies of the projection's tables and of the checkpoints, keyed like the live ones. */
+async function createShadow(db: Db, schema: string, shadow: string, tables: readonly string[]): Promise<void> {
+  await withSearchPath(db, schema, async (client) => {
+    await client.query(`CREATE SCHEMA ${shadow}`);
+    for (const table of [...tables, 'projection_checkpoints']) {
+      // Only what the projection's upserts need: the primary key. The live table's other indexes
+      // and triggers apply when the rows are copied in at the swap. Unlogged: a build writes no WAL;
+      // after a Postgres crash the shadow tables come back empty, checkpoints included, so the
+      // rebuild starts over consistently.
+      await client.query(
+        `CREATE UNLOGGED TABLE ${shadow}.${table} (LIKE ${schema}.${table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED)`,
+      );
+      const { rows } = await client.query<{ definition: string }>(
+        "SELECT pg_get_constraintdef(oid) AS definition FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'p'",
+        [`${schema}.${table}`],
+      );
+      for (const { definition } of rows) await client.query(`ALTER TABLE ${shadow}.${table} ADD ${definition}`);
+    }
+  });
+}
+
+/** Replaces the tenants' live rows and checkpoints with the shadow's (inside the caller's locking transaction). */
+async function swapIn(
+  client: DbClient,
+  target: { schema: string; shadow: string; tables: readonly string[]; tenants: readonly string[]; projection: string },
+): Promise<void> {
+  const { schema, shadow, tables, tenants } = target;
+  for (const table of tables) {
+    const { rows } = await client.query<{ column_name: string }>(
+      "SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 AND is_generated = 'NEVER' ORDER BY ordinal_position",
+      [schema, table],
+    );
+    const columns = rows.map((row) => `"${row.column_name}"`).join(', ');
+    await client.query(`DELETE FROM ${schema}.${table} WHERE tenant_id = ANY($1)`, [tenants]);
+    await client.query(
+      `INSERT INTO ${schema}.${table} (${columns}) SELECT ${columns} FROM ${shadow}.${table} WHERE tenant_id = ANY($1)`,
+      [tenants],
+    );
+  }
+  await client.query(
+    `INSERT INTO ${schema}.projection_checkpoints AS c (projection, tenant_id, stream_id, updated_at)
+       SELECT projection, tenant_id, stream_id, now() FROM ${shadow}.projection_checkpoints WHERE projection = $1
+     ON CONFLICT (projection, tenant_id) DO UPDATE SET stream_id = EXCLUDED.stream_id, updated_at = now()
+     WHERE stream_position(c.stream_id) < stream_position(EXCLUDED.stream_id)`,
+    [target.projection],
+  );
+}
+
+/** Applies a tenant's batch with the live runner's own processor; throws the first entry's failure. */
+function applier(projection: Projection, db: Db, signal: AbortSignal | undefined) {
+  const processor = projectionProcessor(projection, db);
+  return async (tenant: string, batch: StreamEvent[]) => {
+    const outcomes = await processor.process(batch, {
+      group: projection.group,
+      tenant,
+      signal: signal ?? new AbortController().signal,
+      attempts: new Map(),
+    });
+    const failure = outcomes.find((outcome) => !outcome.ok);
+    if (failure && !failure.ok) throw failure.error;
+  };
+}
+
 /**
  * Rebuilds a projection from history into a shadow copy of its tables while live processing goes
  * on, then catches up and swaps the rebuilt rows in, in one transaction. The same projection code
@@ -104,40 +180,13 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
   if (options.restart) await db.query(`DROP SCHEMA IF EXISTS ${shadow} CASCADE`);
   const resumed =
     (await db.query('SELECT 1 FROM information_schema.schemata WHERE schema_name = $1', [shadow])).rowCount === 1;
-  if (!resumed) {
-    await withSearchPath(db, schema, async (client) => {
-      await client.query(`CREATE SCHEMA ${shadow}`);
-      for (const table of [...tables, 'projection_checkpoints']) {
-        // Only what the projection's upserts need: the primary key. The live table's other indexes
-        // and triggers apply when the rows are copied in at the swap. Unlogged: a build writes no WAL;
-        // after a Postgres crash the shadow tables come back empty, checkpoints included, so the
-        // rebuild starts over consistently.
-        await client.query(
-          `CREATE UNLOGGED TABLE ${shadow}.${table} (LIKE ${schema}.${table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED)`,
-        );
-        const { rows } = await client.query<{ definition: string }>(
-          "SELECT pg_get_constraintdef(oid) AS definition FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'p'",
-          [`${schema}.${table}`],
-        );
-        for (const { definition } of rows) await client.query(`ALTER TABLE ${shadow}.${table} ADD ${definition}`);
-      }
-    });
-  }
+  if (!resumed) await createShadow(db, schema, shadow, tables);
   // The shadow tables come first: the projection's SQL finds them; functions are found in the live schema.
   const path = `${shadow}, ${schema}`;
   // The live runner's own processor applies history, on connections that write to the shadow tables.
-  const shadowDb = poolWithSearchPath(db, path);
-  const processor = projectionProcessor(projection, shadowDb);
-  const apply = async (tenant: string, batch: StreamEvent[]) => {
-    const outcomes = await processor.process(batch, {
-      group: projection.group,
-      tenant,
-      signal: options.signal ?? new AbortController().signal,
-      attempts: new Map(),
-    });
-    const failure = outcomes.find((outcome) => !outcome.ok);
-    if (failure && !failure.ok) throw failure.error;
-  };
+  const parallel = Math.max(1, options.parallelTenants ?? 2);
+  const shadowDb = poolWithSearchPath(db, path, parallel + 1);
+  const apply = applier(projection, shadowDb, options.signal);
   let events = 0;
 
   const applyHistory = async (tenant: string, phase: RebuildProgress['phase']) => {
@@ -156,10 +205,10 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
   };
 
   try {
-    for (const tenant of tenants) {
+    await eachLimited(tenants, parallel, async (tenant) => {
       if (options.signal?.aborted) throw new RebuildInterrupted(shadow);
       await applyHistory(tenant, 'build');
-    }
+    });
 
     await withSearchPath(db, path, async (client) => {
       // Live writers wait while the last events are applied (into the shadow tables, by the
@@ -167,25 +216,7 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
       for (const table of tables) await client.query(`LOCK TABLE ${schema}.${table} IN SHARE ROW EXCLUSIVE MODE`);
       for (const tenant of tenants) await applyHistory(tenant, 'catch-up');
       options.onProgress?.({ tenant: '*', applied: events, total: events, phase: 'swap' });
-      for (const table of tables) {
-        const { rows } = await client.query<{ column_name: string }>(
-          "SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 AND is_generated = 'NEVER' ORDER BY ordinal_position",
-          [schema, table],
-        );
-        const columns = rows.map((row) => `"${row.column_name}"`).join(', ');
-        await client.query(`DELETE FROM ${schema}.${table} WHERE tenant_id = ANY($1)`, [tenants]);
-        await client.query(
-          `INSERT INTO ${schema}.${table} (${columns}) SELECT ${columns} FROM ${shadow}.${table} WHERE tenant_id = ANY($1)`,
-          [tenants],
-        );
-      }
-      await client.query(
-        `INSERT INTO ${schema}.projection_checkpoints AS c (projection, tenant_id, stream_id, updated_at)
-           SELECT projection, tenant_id, stream_id, now() FROM ${shadow}.projection_checkpoints WHERE projection = $1
-         ON CONFLICT (projection, tenant_id) DO UPDATE SET stream_id = EXCLUDED.stream_id, updated_at = now()
-         WHERE stream_position(c.stream_id) < stream_position(EXCLUDED.stream_id)`,
-        [projection.name],
-      );
+      await swapIn(client, { schema, shadow, tables, tenants, projection: projection.name });
       // The processor's connections must not hold the shadow schema open while it is dropped.
       await shadowDb.end();
       await client.query(`DROP SCHEMA ${shadow} CASCADE`);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createContextStage, gatherContext } from '../../src/consumers/stages/context.js';
+import { createContextStage, gatherContext, gatherContexts } from '../../src/consumers/stages/context.js';
 import { extractIpAddresses } from '../../src/consumers/ip-addresses.js';
 import { eventDataSchemas, type TicketEventOf } from '../../src/events.js';
 import { createTestEnv, type TestEnv } from '../support/env.js';
@@ -150,6 +150,48 @@ describe('context stage', () => {
     );
     // 0.0.0.0/0 covers every IPv4 address but no IPv6 one.
     expect(context.unmatchedIps).toEqual(['2001:db8:1::25']);
+  });
+
+  it('gathers each ticket of a batch what it gathers alone, in the batch order', async () => {
+    const tickets = [
+      newTicket,
+      { id: 'X-2', subject: 'the', description: 'and or but' },
+      { ...newTicket, id: 'VPN-1', description: 'No addresses here.' },
+    ];
+    const alone = [];
+    for (const ticket of tickets) alone.push(await gatherContext(t.services.db, 'acme', ticket));
+    expect(await gatherContexts(t.services.db, 'acme', tickets)).toEqual(alone);
+    expect(alone[2]!.similarTickets.map((similar) => similar.ticketId)).not.toContain('VPN-1');
+  });
+
+  it('gathers the contexts of handlers running at once in one batch, each its own', async () => {
+    const stage = createContextStage({ db: t.services.db });
+    const events = ['acme', 'globex', 'acme'].map(
+      (tenant, index) =>
+        receivedEvent(tenant, `B-${index}`, {
+          data: {
+            action: 'ticket.created',
+            ticket: { id: `B-${index}`, subject: newTicket.subject, description: newTicket.description },
+            deliveryId: `b-${index}`,
+          },
+        }) as TicketEventOf<'ticket.received'>,
+    );
+    const ctx = (tenant: string) => ({
+      tenant,
+      attempt: 1,
+      signal: new AbortController().signal,
+      log: pino({ level: 'silent' }),
+    });
+    const outputs = await Promise.all(events.map((event) => stage.handle(event, ctx(event.tenant))));
+    const similar = outputs.map(([followOn]) =>
+      (followOn!.data as { context: { similarTickets: { ticketId: string }[] } }).context.similarTickets.map(
+        (ticket) => ticket.ticketId,
+      ),
+    );
+    expect(similar[1]).toEqual(['G-1']);
+    expect(similar[0]).toEqual(similar[2]);
+    expect(similar[0]).toHaveLength(5);
+    expect(similar[0]).not.toContain('G-1');
   });
 
   it('returns an empty context for a tenant with no data and a ticket of stop words only', async () => {

@@ -1,7 +1,8 @@
--- Records a write-back after the helpdesk accepted it. A concurrent delivery of the same
--- enhancement that got here first wins: nothing is returned then, and the caller reads its row.
--- $1 tenant_id, $2 ticket_id, $3 enhancement event id, $4 target, $5 note id, $6 HTTP status
+-- Records the write-backs of a batch after the helpdesk accepted them, in one statement and one
+-- commit. An enhancement already recorded (a concurrent delivery that got here first) wins: no row
+-- comes back for it, and the caller reads its row.
+-- $1..$6 parallel arrays: tenant_id, ticket_id, enhancement event id, target, note id, HTTP status
 INSERT INTO writebacks (tenant_id, ticket_id, enhancement_id, target, note_id, status)
-VALUES ($1, $2, $3, $4, $5, $6)
+SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::int[])
 ON CONFLICT (tenant_id, ticket_id, enhancement_id) DO NOTHING
-RETURNING target, note_id, status
+RETURNING tenant_id, ticket_id, enhancement_id::text, target, note_id, status

@@ -6,7 +6,7 @@ import { withSpan, writebackSpanName } from '../../telemetry/tracing.js';
 import type { Tenant } from '../../tenants/registry.js';
 import { stageSql } from '../sql.js';
 import type { FollowOn } from '../../streams/processor.js';
-import type { Stage, StageContext } from '../stage.js';
+import { coalesced, type Stage, type StageContext } from '../stage.js';
 import { noteHtml, noteText } from '../writeback/note.js';
 import { addServiceDeskPlusNote, type WrittenNote } from '../writeback/servicedesk-plus.js';
 import type { TargetPolicy } from '../writeback/target-policy.js';
@@ -31,6 +31,36 @@ type WritebackRow = { target: WrittenBack['target']; note_id: string | null; sta
 export const defaultWritebackTimeoutMs = 10_000;
 
 const fromRow = (row: WritebackRow): WrittenBack => ({ target: row.target, noteId: row.note_id, status: row.status });
+
+type WritebackKey = [tenant: string, ticket: string, enhancementId: string];
+type Recording = { key: WritebackKey; target: WrittenBack['target']; noteId: string | null; status: number | null };
+type RecordedRow = WritebackRow & { tenant_id: string; ticket_id: string; enhancement_id: string };
+
+const keyText = (key: readonly string[]) => key.join('\u0000');
+
+/**
+ * Records a batch of write-backs in one statement; each gets the row that is recorded for it (its
+ * own, or that of a concurrent delivery that recorded first), or undefined if none can be read.
+ */
+async function recordWritebacks(db: Db, recordings: readonly Recording[]): Promise<(WritebackRow | undefined)[]> {
+  const { rows } = await db.query<RecordedRow>(stageSql.recordWriteback, [
+    recordings.map(({ key }) => key[0]),
+    recordings.map(({ key }) => key[1]),
+    recordings.map(({ key }) => key[2]),
+    recordings.map(({ target }) => target),
+    recordings.map(({ noteId }) => noteId),
+    recordings.map(({ status }) => status),
+  ]);
+  const inserted = new Map(
+    rows.map((row) => [keyText([row.tenant_id, row.ticket_id, row.enhancement_id]), row] as const),
+  );
+  return Promise.all(
+    recordings.map(
+      async ({ key }) =>
+        inserted.get(keyText(key)) ?? (await db.query<WritebackRow>(stageSql.findWriteback, key)).rows[0],
+    ),
+  );
+}
 
 type NoteOptions = { timeoutMs: number; signal: AbortSignal; targetPolicy: TargetPolicy; zohoTokens: ZohoTokenCache };
 
@@ -75,9 +105,11 @@ export function createWritebackStage(deps: WritebackStageDeps): Stage<'ticket.en
   const inflight = new Map<string, Promise<FollowOn[]>>();
   // ServiceDesk Plus Cloud access tokens, per tenant, for as long as this process runs the stage.
   const zohoTokens = new ZohoTokenCache({ shared: deps.sharedTokens });
+  // The write-backs a batch's handlers record at once share one statement and one commit.
+  const record = coalesced((_key: string, recordings: Recording[]) => recordWritebacks(deps.db, recordings));
 
   async function writeBack(event: TicketEventOf<'ticket.enhanced'>, ctx: StageContext): Promise<FollowOn[]> {
-    const key = [event.tenant, event.ticket, event.id];
+    const key: WritebackKey = [event.tenant, event.ticket, event.id];
     const tenant = await deps.registry.get(event.tenant);
     // Before calling a helpdesk, look for a recorded write-back; with nothing to call (target none),
     // the insert below decides alone and the read is saved.
@@ -109,14 +141,13 @@ export function createWritebackStage(deps: WritebackStageDeps): Stage<'ticket.en
       if (note?.status) span.setAttribute(Attr.httpResponseStatusCode, note.status);
       return note;
     });
-    const inserted = await deps.db.query<WritebackRow>(stageSql.recordWriteback, [
-      ...key,
-      tenant.writeback.type,
-      written?.noteId ?? null,
-      written?.status ?? null,
-    ]);
-    // No row back: a concurrent delivery of the same event recorded first; emit what it recorded.
-    const row = inserted.rows[0] ?? (await deps.db.query<WritebackRow>(stageSql.findWriteback, key)).rows[0];
+    // A concurrent delivery of the same event that recorded first wins; emit what it recorded.
+    const row = await record('', {
+      key,
+      target: tenant.writeback.type,
+      noteId: written?.noteId ?? null,
+      status: written?.status ?? null,
+    });
     if (!row) throw new StreamdeskError('INTERNAL', 'The write-back row vanished between insert and read');
     return [{ type: 'ticket.written_back', data: fromRow(row) }];
   }
