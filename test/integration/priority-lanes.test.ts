@@ -18,6 +18,10 @@ const urgent = 10;
 let t: TestEnv;
 let secret: string;
 const running: RunningRole[] = [];
+/** What the pipeline run in the setup saw, for the tests to check. */
+const accepted: number[] = [];
+let queued: Awaited<ReturnType<typeof tenantStatus>>;
+let drained: Awaited<ReturnType<typeof tenantStatus>>;
 
 const snapshot = async () =>
   (
@@ -38,10 +42,46 @@ const send = (app: RunningRole['app'], id: string, priority: string) => {
   });
 };
 
+// Both the lane order and the rebuilds need a backlog run through the whole pipeline: the setup
+// runs it once, recording what it saw; the tests check it.
 beforeAll(async () => {
   t = await createTestEnv();
   secret = (await t.services.registry.create({ id: tenant })).secret;
-});
+  const ingest = await startRole('ingest', t.services, { listen: false });
+  running.push(ingest);
+  for (let start = 0; start < backlog; start += 100) {
+    const responses = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => send(ingest.app, `L-${start + i}`, 'low')),
+    );
+    accepted.push(...responses.map((response) => response.statusCode));
+  }
+  for (let i = 0; i < urgent; i++)
+    accepted.push((await send(ingest.app, `U-${i}`, i % 2 === 0 ? 'urgent' : ' Urgent ')).statusCode);
+  // Nothing runs yet.
+  queued = await tenantStatus(t.services.redis, t.services.keys, tenant);
+
+  const overrides = { runnerOverrides: { blockMs: 100, tenantRefreshMs: 100 } };
+  running.push(
+    await startRole('worker', t.services, { listen: false, ...overrides }),
+    await startRole('projector', t.services, { listen: false, ...overrides }),
+  );
+  await waitFor(
+    async () => {
+      const result = await t.services.db.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM tickets WHERE status = 'written_back'",
+      );
+      return result.rows[0]!.n === backlog + urgent;
+    },
+    { timeoutMs: 120_000, message: 'every ticket written back' },
+  );
+  drained = await waitFor(
+    async () => {
+      const status = await tenantStatus(t.services.redis, t.services.keys, tenant);
+      return status.groups.length === 5 && backlogOf(status) === 0 ? status : undefined;
+    },
+    { message: 'every group of both lanes caught up' },
+  );
+}, 180_000);
 
 afterAll(async () => {
   for (const role of running) await role.stop();
@@ -50,44 +90,11 @@ afterAll(async () => {
 
 describe('priority lanes', () => {
   it('writes back urgent tickets ahead of a queued backlog of low ones, and still drains the backlog', async () => {
-    const ingest = await startRole('ingest', t.services, { listen: false });
-    running.push(ingest);
-    for (let start = 0; start < backlog; start += 100) {
-      const responses = await Promise.all(
-        Array.from({ length: 100 }, (_, i) => send(ingest.app, `L-${start + i}`, 'low')),
-      );
-      expect(responses.every((response) => response.statusCode === 202)).toBe(true);
-    }
-    for (let i = 0; i < urgent; i++)
-      expect((await send(ingest.app, `U-${i}`, i % 2 === 0 ? 'urgent' : ' Urgent ')).statusCode).toBe(202);
-
-    // Nothing runs yet: status and the backlog count both lanes.
-    const queued = await tenantStatus(t.services.redis, t.services.keys, tenant);
+    expect(accepted).toHaveLength(backlog + urgent);
+    expect(accepted.every((status) => status === 202)).toBe(true);
+    // Before anything ran, status and the backlog count both lanes.
     expect(queued.lanes).toEqual({ normal: backlog, priority: urgent });
     expect(queued.streamLength).toBe(backlog + urgent);
-
-    const overrides = { runnerOverrides: { blockMs: 100, tenantRefreshMs: 100 } };
-    running.push(
-      await startRole('worker', t.services, { listen: false, ...overrides }),
-      await startRole('projector', t.services, { listen: false, ...overrides }),
-    );
-    const { rows: counted } = await waitFor(
-      async () => {
-        const result = await t.services.db.query<{ n: number }>(
-          "SELECT count(*)::int AS n FROM tickets WHERE status = 'written_back'",
-        );
-        return result.rows[0]!.n === backlog + urgent ? result : undefined;
-      },
-      { timeoutMs: 120_000, message: 'every ticket written back' },
-    );
-    expect(counted[0]!.n).toBe(backlog + urgent);
-    const drained = await waitFor(
-      async () => {
-        const status = await tenantStatus(t.services.redis, t.services.keys, tenant);
-        return status.groups.length === 5 && backlogOf(status) === 0 ? status : undefined;
-      },
-      { message: 'every group of both lanes caught up' },
-    );
     expect(drained.dlqLength).toBe(0);
     expect(drained.lanes).toEqual({ normal: backlog * 4, priority: urgent * 4 });
     expect(backlogOf(drained)).toBe(0);
@@ -112,7 +119,7 @@ describe('priority lanes', () => {
     expect(lowBefore).toBeLessThan(backlog * 0.05);
     const ids = archived.map((row) => row.stream_id);
     expect(new Set(ids).size).toBe(ids.length);
-  }, 180_000);
+  });
 
   it('rebuilds rows equal to the live ones from both lanes, also once the lanes were trimmed unevenly', async () => {
     const live = await snapshot();
@@ -162,6 +169,8 @@ describe('priority lanes', () => {
 
   it('redrives a dead letter back to the lane it came from', async () => {
     const { redis, keys } = t.services;
+    // A tenant of its own: its streams hold only what this test puts there.
+    const tenant = 'redriven';
     const fields = ['id', 'evt-1', 'type', 'ticket.received'];
     const letter = (lane: 'normal' | 'priority') =>
       deadLetterFields({
@@ -191,7 +200,7 @@ describe('priority lanes', () => {
     // Something appended past the sequence: the next append starts again from what the lanes hold.
     const foreign = `${Date.now() + 60_000}-0`;
     await redis.xadd(keys.events(tenant), foreign, 'id', 'evt-2', 'type', 'ticket.received');
-    // (The workers dead-letter the invalid entries redriven above again: redrive these two only.)
+    // Redrive these two only.
     const ids = [
       (await redis.xadd(keys.dlq(tenant), '*', ...letter('normal')))!,
       (await redis.xadd(keys.dlq(tenant), '*', ...letter('priority')))!,

@@ -18,6 +18,8 @@ let t: TestEnv;
 let projector: RunningRole;
 let contextRunner: StreamRunner;
 let poisonFixed = false;
+/** What the setup saw of alpha's dead letter, for the tests to check. */
+const alphaDeadLetter = { beforeRedrive: 0, redriven: 0 };
 
 /** A context stage with a bug to fix later: tickets mentioning "printer" get the wrong category hint. */
 let printerBug = true;
@@ -105,9 +107,9 @@ beforeAll(async () => {
   }
   await caughtUp();
   // One dead letter per tenant (ticket -13); alpha's is redriven after the fix.
-  expect(await t.services.redis.xlen(t.services.keys.dlq('alpha'))).toBe(1);
+  alphaDeadLetter.beforeRedrive = await t.services.redis.xlen(t.services.keys.dlq('alpha'));
   poisonFixed = true;
-  expect((await redriveDeadLetters(t.services.redis, t.services.keys, 'alpha')).redriven).toBe(1);
+  alphaDeadLetter.redriven = (await redriveDeadLetters(t.services.redis, t.services.keys, 'alpha')).redriven;
   await caughtUp();
 }, 120_000);
 
@@ -119,14 +121,16 @@ afterAll(async () => {
 
 describe('projection rebuild', () => {
   it('rebuilds exactly the state live processing produced, failures and a redriven dead letter included', async () => {
+    expect(alphaDeadLetter).toEqual({ beforeRedrive: 1, redriven: 1 });
     const live = await snapshot();
     expect(live).toHaveLength(tenants.length * ticketsPerTenant);
+    // (The stage replay test fixes bravo's poison ticket.)
     expect(
       live
-        .filter((row) => row.status === 'failed')
+        .filter((row) => row.status === 'failed' && row.tenant_id !== 'bravo')
         .map((row) => row.ticket_id)
         .sort(),
-    ).toEqual(['bravo-13', 'charlie-13']);
+    ).toEqual(['charlie-13']);
     expect(live.find((row) => row.ticket_id === 'alpha-13')!.status).toBe('context_gathered');
     await t.services.db.query("UPDATE tickets SET subject = 'corrupted by a bug' WHERE ticket_id LIKE '%-1'");
     const result = await rebuildProjection({
@@ -177,6 +181,13 @@ describe('projection rebuild', () => {
 
   it('resumes an interrupted rebuild to the same result', async () => {
     const live = await snapshot();
+    // How many events a whole rebuild reads (other tests append to the streams).
+    const whole = await rebuildProjection({
+      ...t.services,
+      projection: ticketsProjection,
+      schema: t.config.databaseSchema,
+      tenants,
+    });
     const interrupt = new AbortController();
     let batches = 0;
     await expect(
@@ -200,7 +211,7 @@ describe('projection rebuild', () => {
       batchSize: 50,
     });
     expect(resumed.resumed).toBe(true);
-    expect(resumed.events).toBeLessThan(tenants.length * ticketsPerTenant * 2 + 10);
+    expect(resumed.events).toBeLessThan(whole.events);
     expect(await snapshot()).toEqual(live);
   });
 
@@ -322,6 +333,13 @@ describe('event versions', () => {
     } finally {
       currentVersion['ticket.received'] = original;
       upcasters.delete('ticket.received@1');
+      // Charlie's rows as the code of today reads them again, for the tests that compare with a rebuild.
+      await rebuildProjection({
+        ...t.services,
+        projection: ticketsProjection,
+        schema: t.config.databaseSchema,
+        tenants: ['charlie'],
+      });
     }
   });
 });

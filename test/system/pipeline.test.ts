@@ -40,12 +40,15 @@ async function send(
   });
 }
 
+// The other tests add tickets of their own (not T-…), and a tenant.
 const countTickets = async (schema: string) =>
-  Number((await t.services.db.query(`SELECT count(*) AS n FROM ${schema}.tickets`)).rows[0].n);
+  Number(
+    (await t.services.db.query(`SELECT count(*) AS n FROM ${schema}.tickets WHERE ticket_id LIKE 'T-%'`)).rows[0].n,
+  );
 
 describe('webhooks to Postgres', () => {
   it('projects 600 webhooks over 3 tenants, sent concurrently, each exactly once with the right fields', async () => {
-    const tenants = [...secrets.keys()];
+    const tenants = ['alpha', 'bravo', 'charlie'];
     const responses = await Promise.all(
       Array.from({ length: 600 }, (_, i) =>
         send(tenants[i % 3]!, `T-${i}`, `Subject ${i}`, `Description of ticket ${i} for ${tenants[i % 3]}`),
@@ -59,17 +62,17 @@ describe('webhooks to Postgres', () => {
     const { rows } = await t.services.db.query<{ tenant_id: string; n: string; wrong: string }>(
       `SELECT tenant_id, count(*) AS n,
               count(*) FILTER (WHERE subject <> 'Subject ' || substr(ticket_id, 3) OR description NOT LIKE '%for ' || tenant_id OR requester->>'email' <> lower(ticket_id) || '@example.com') AS wrong
-         FROM tickets GROUP BY tenant_id ORDER BY tenant_id`,
+         FROM tickets WHERE ticket_id LIKE 'T-%' GROUP BY tenant_id ORDER BY tenant_id`,
     );
     expect(rows).toEqual(tenants.map((tenant) => ({ tenant_id: tenant, n: '200', wrong: '0' })));
     const receivedEvents =
-      "SELECT count(*)::int AS n, count(DISTINCT ticket_id)::int AS tickets FROM events WHERE type = 'ticket.received'";
+      "SELECT count(*)::int AS n, count(DISTINCT ticket_id)::int AS tickets FROM events WHERE type = 'ticket.received' AND ticket_id LIKE 'T-%'";
     await waitFor(async () => (await t.services.db.query(receivedEvents)).rows[0].n === 600, {
       message: 'archive complete',
     });
     expect((await t.services.db.query(receivedEvents)).rows[0].tickets).toBe(600);
     const applied = await t.services.db.query(
-      'SELECT count(*) FILTER (WHERE received_at IS NULL)::int AS missing, count(*) FILTER (WHERE cardinality(event_ids) <> (SELECT count(DISTINCT e) FROM unnest(event_ids) e))::int AS doubled FROM tickets',
+      "SELECT count(*) FILTER (WHERE received_at IS NULL)::int AS missing, count(*) FILTER (WHERE cardinality(event_ids) <> (SELECT count(DISTINCT e) FROM unnest(event_ids) e))::int AS doubled FROM tickets WHERE ticket_id LIKE 'T-%'",
     );
     expect(applied.rows[0]).toEqual({ missing: 0, doubled: 0 });
   });
@@ -112,7 +115,8 @@ describe('webhooks to Postgres', () => {
         }
         return true;
       },
-      { message: 'no pending entries' },
+      // The 600 tickets go through every stage, not only the projection: that takes a while on a loaded machine.
+      { timeoutMs: 50_000, message: 'no pending entries' },
     );
   });
 });

@@ -33,7 +33,9 @@ beforeAll(async () => {
     RETRY_BASE_MS: '20',
     RETRY_MAX_MS: '100',
   });
-  for (const id of ['acme', 'globex', 'initech']) secrets.set(id, (await t.services.registry.create({ id })).secret);
+  // Each test that changes a tenant's settings has a tenant of its own.
+  for (const id of ['acme', 'globex', 'initech', 'umbrella', 'soylent', 'hooli'])
+    secrets.set(id, (await t.services.registry.create({ id })).secret);
   running = await startRole('all', t.services, {
     listen: false,
     runnerOverrides: { blockMs: 100, tenantRefreshMs: 100 },
@@ -127,7 +129,9 @@ describe('per-tenant model settings', () => {
   });
 
   it("sends each tenant's tickets to its own server with its key, model and language, the others to the global one", async () => {
-    const acme = await enhanced('acme', 'A-1', 'Printer jams on floor 3');
+    const own = { model: 'tenant-gpt', baseUrl: tenantFake.url, apiKey: tenantKey, language: 'de' };
+    expect((await putModel('umbrella', own)).statusCode).toBe(200);
+    const acme = await enhanced('umbrella', 'A-1', 'Printer jams on floor 3');
     expect(acme.server).toBe('tenant');
     expect(acme.request.authorization).toBe(`Bearer ${tenantKey}`);
     expect(acme.request.body.model).toBe('tenant-gpt');
@@ -158,29 +162,35 @@ describe('per-tenant model settings', () => {
   });
 
   it('picks up changed, rotated and cleared settings without a restart', async () => {
-    expect((await putModel('acme', { model: 'tenant-gpt-2', language: null })).json()).toMatchObject({
+    const own = { model: 'tenant-gpt', baseUrl: tenantFake.url, apiKey: tenantKey, language: 'de' };
+    expect((await putModel('soylent', own)).statusCode).toBe(200);
+    expect((await putModel('soylent', { model: 'tenant-gpt-2', language: null })).json()).toMatchObject({
       model: 'tenant-gpt-2',
       language: null,
       apiKeySet: true,
     });
-    const changed = await enhanced('acme', 'A-2', 'VPN drops every hour');
+    const changed = await enhanced('soylent', 'A-2', 'VPN drops every hour');
     expect(changed.server).toBe('tenant');
     expect(changed.request.body.model).toBe('tenant-gpt-2');
     expect(systemOf(changed.request)).not.toContain('German');
 
     // Rotated by another process (the CLI): the worker's registry sees it once its cache entry ages out.
     const elsewhere = await TenantRegistry.connect(t.config);
-    await elsewhere.changeModelSettings('acme', (current) => applyModelChange(current, { apiKey: rotatedKey }));
+    await elsewhere.changeModelSettings('soylent', (current) => applyModelChange(current, { apiKey: rotatedKey }));
     await elsewhere.close();
-    await waitFor(async () => (await t.services.registry.get('acme'))?.model?.apiKey === rotatedKey, {
+    await waitFor(async () => (await t.services.registry.get('soylent'))?.model?.apiKey === rotatedKey, {
       message: 'the worker sees the rotated key',
     });
-    const rotated = await enhanced('acme', 'A-3', 'Laptop will not boot');
+    const rotated = await enhanced('soylent', 'A-3', 'Laptop will not boot');
     expect(rotated.request.authorization).toBe(`Bearer ${rotatedKey}`);
 
-    const cleared = await running.app.inject({ method: 'DELETE', url: '/v1/admin/tenants/acme/model', headers: admin });
+    const cleared = await running.app.inject({
+      method: 'DELETE',
+      url: '/v1/admin/tenants/soylent/model',
+      headers: admin,
+    });
     expect(cleared.statusCode).toBe(204);
-    const global = await enhanced('acme', 'A-4', 'Screen flickers');
+    const global = await enhanced('soylent', 'A-4', 'Screen flickers');
     expect(global.server).toBe('global');
     expect(global.request.authorization).toBe(`Bearer ${globalKey}`);
     expect(global.enhancement).toMatchObject({ model: 'global-gpt' });
@@ -230,7 +240,9 @@ describe('streamdesk tenant model', () => {
   it('sets, shows and clears settings without ever printing the key', async () => {
     const set = await cli(
       'set',
-      'initech',
+      'hooli',
+      '--model',
+      'tenant-gpt',
       '--base-url',
       tenantFake.url,
       '--api-key',
@@ -241,25 +253,25 @@ describe('streamdesk tenant model', () => {
     );
     expect(set.code, set.stderr).toBe(0);
     expect(JSON.parse(set.stdout)).toEqual({
-      tenant: 'initech',
+      tenant: 'hooli',
       model: 'tenant-gpt',
       baseUrl: tenantFake.url,
       language: 'pt-BR',
       apiKeySet: true,
     });
-    const rotated = await withStdin(`${rotatedKey}\n`, 'set', 'initech', '--api-key-stdin', '--unset', 'model');
+    const rotated = await withStdin(`${rotatedKey}\n`, 'set', 'hooli', '--api-key-stdin', '--unset', 'model');
     expect(rotated.code, rotated.stderr).toBe(0);
-    expect(rotated.stdout).toMatch(/^initech\tmodel=\(global\)\tbaseUrl=\S+\tapiKey=set\tlanguage=pt-BR\n$/);
-    const shown = await cli('show', 'initech');
+    expect(rotated.stdout).toMatch(/^hooli\tmodel=\(global\)\tbaseUrl=\S+\tapiKey=set\tlanguage=pt-BR\n$/);
+    const shown = await cli('show', 'hooli');
     expect(shown.stdout).toContain('apiKey=set');
-    expect((await t.services.registry.changeModelSettings('initech', (current) => current)).model?.apiKey).toBe(
+    expect((await t.services.registry.changeModelSettings('hooli', (current) => current)).model?.apiKey).toBe(
       rotatedKey,
     );
     for (const output of [set, rotated, shown]) expect(output.stdout + output.stderr).not.toMatch(/sk-/);
 
-    const cleared = await cli('clear', 'initech');
+    const cleared = await cli('clear', 'hooli');
     expect(cleared.code).toBe(0);
-    expect(JSON.parse((await cli('show', 'initech', '--json')).stdout)).toMatchObject({
+    expect(JSON.parse((await cli('show', 'hooli', '--json')).stdout)).toMatchObject({
       model: null,
       apiKeySet: false,
     });
@@ -342,5 +354,9 @@ describe('sealing', () => {
     const onlyNewKey = await TenantRegistry.connect({ ...t.config, secretsKey: secondKey, secretsPreviousKeys: [] });
     expect((await onlyNewKey.get('rekeyed'))?.model).toEqual({ model: 'tenant-gpt', apiKey: tenantKey });
     await onlyNewKey.close();
+    // Every tenant's settings sealed with the running workers' key again, for the tests that use them.
+    const back = await TenantRegistry.connect({ ...t.config, secretsPreviousKeys: [secondKey] });
+    await back.reseal();
+    await back.close();
   });
 });
