@@ -147,7 +147,12 @@ export class StreamRunner {
     this.timers.clear();
     this.wake?.();
     const deadline = sleep(timeoutMs, 'timeout', { ref: false });
-    const finished = Promise.all([this.readLoop, ...this.tasks]).then(() => 'done');
+    // A read that was under way when stop was called may still dispatch: wait for those tasks too.
+    const finished = (async () => {
+      await this.readLoop;
+      while (this.tasks.size > 0) await Promise.all([...this.tasks]);
+      return 'done';
+    })();
     if ((await Promise.race([finished, deadline])) === 'timeout') {
       this.log.warn(
         { group: this.group, inflight: this.inflight },
