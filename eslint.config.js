@@ -46,8 +46,6 @@ export default tseslint.config(
       'src/ingest/accept.ts',
       'src/ingest/admin.ts',
       'src/ingest/app.ts',
-      'src/replay/history.ts',
-      'src/replay/stage-replay.ts',
       'src/telemetry/metrics.ts',
       'src/tenants/registry.ts',
     ],
