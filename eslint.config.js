@@ -45,7 +45,6 @@ export default tseslint.config(
       'src/consumers/stages/enhance.ts',
       'src/ingest/accept.ts',
       'src/ingest/admin.ts',
-      'src/ingest/app.ts',
       'src/telemetry/metrics.ts',
       'src/tenants/registry.ts',
     ],
