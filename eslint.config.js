@@ -44,7 +44,6 @@ export default tseslint.config(
       'src/consumers/enhancers/openai.ts',
       'src/consumers/stages/enhance.ts',
       'src/ingest/accept.ts',
-      'src/ingest/admin.ts',
       'src/telemetry/metrics.ts',
       'src/tenants/registry.ts',
     ],
