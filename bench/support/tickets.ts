@@ -1,4 +1,4 @@
-import { signWebhook } from '../../src/ingest/signature.js';
+import { signWebhook } from '../../src/webhook-signature.js';
 
 const subjects = [
   'VPN down',

@@ -15,7 +15,7 @@ import type { Config } from '../config/config.js';
 import { StreamdeskError } from '../errors.js';
 import { createLogger } from '../runtime/logger.js';
 import { openServices, type Services } from '../runtime/services.js';
-import type { ExtraCommand } from './commands.js';
+import type { Command } from './command.js';
 
 class AdminDataUsageError extends Error {}
 
@@ -43,9 +43,16 @@ async function forTenant<T>(
 const out = (text: string) => process.stdout.write(`${text}\n`);
 
 /** `streamdesk tickets list|search`: the admin API's listing, for a terminal or a script (--json). */
-export const ticketsCommand: ExtraCommand = {
-  usage:
-    "tickets list|search --tenant T [TEXT] [--status S] [--from ISO] [--to ISO] [--limit N] [--cursor C] [--json]\n                                               list or search a tenant's tickets, newest first",
+export const ticketsCommand: Command = {
+  name: 'tickets',
+  help: [
+    {
+      usage: [
+        'tickets list|search --tenant T [TEXT] [--status S] [--from ISO] [--to ISO] [--limit N] [--cursor C] [--json]',
+      ],
+      summary: ["list or search a tenant's tickets, newest first"],
+    },
+  ],
   async run(config, args) {
     const [sub, ...rest] = args;
     if (sub !== 'list' && sub !== 'search') throw new AdminDataUsageError('tickets needs a subcommand: list or search');
@@ -97,90 +104,113 @@ const kindNames: Record<ContextKind, { plural: string; command: string }> = {
   kb: { plural: 'knowledge-base articles', command: 'kb' },
 };
 
-/** `streamdesk assets|kb import|list|delete`: the tenant's context data, as in the admin API. */
-function contextDataCommand(kind: ContextKind): ExtraCommand {
+const contextOptions = {
+  tenant: { type: 'string' },
+  format: { type: 'string' },
+  'dry-run': { type: 'boolean', default: false },
+  q: { type: 'string' },
+  limit: { type: 'string', default: '100' },
+  offset: { type: 'string', default: '0' },
+  json: { type: 'boolean', default: false },
+} as const;
+
+type ContextArgs = {
+  config: Config;
+  kind: ContextKind;
+  values: ReturnType<typeof parseArgs<{ options: typeof contextOptions }>>['values'];
+  positionals: string[];
+};
+
+async function importFile({ config, kind, values, positionals }: ContextArgs): Promise<number> {
   const name = kindNames[kind].command;
+  const file = positionals[0];
+  if (!file)
+    throw new AdminDataUsageError(`${name} import needs a file: streamdesk ${name} import --tenant T assets.csv`);
+  const format = (values.format ?? (extname(file).toLowerCase() === '.json' ? 'json' : 'csv')) as ImportFormat;
+  if (format !== 'csv' && format !== 'json') throw new AdminDataUsageError('--format must be csv or json');
+  let content: string;
+  try {
+    content = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new AdminDataUsageError(`Cannot read ${file}: ${(error as Error).message}`);
+  }
+  return forTenant(config, values.tenant, async ({ db }, tenant) => {
+    const result = await importContextData(db, kind, tenant, { format, content, dryRun: values['dry-run'] });
+    if (values.json) out(JSON.stringify(result, null, 2));
+    else {
+      out(
+        `${result.dryRun ? 'Checked (dry run, nothing written)' : 'Imported'}: ${result.received} row(s), ${result.inserted} added, ${result.updated} replaced, ${result.errors.length} not imported`,
+      );
+      for (const error of result.errors)
+        out(
+          `  row ${error.row}${error.line ? ` (line ${error.line})` : ''}${error.id ? ` id ${error.id}` : ''}: ${error.messages.join('; ')}`,
+        );
+    }
+    return result.errors.length > 0 ? 1 : 0;
+  });
+}
+
+async function list({ config, kind, values }: ContextArgs): Promise<number> {
+  const paging = parseInput(pagingSchema, { limit: values.limit, offset: values.offset });
+  return forTenant(config, values.tenant, async ({ db }, tenant) => {
+    const page = await listContextData(db, kind, tenant, { q: values.q, ...paging });
+    if (values.json) out(JSON.stringify(page, null, 2));
+    else if (page.items.length === 0) out(`No ${kindNames[kind].plural}`);
+    else {
+      for (const item of page.items)
+        out(
+          'hostname' in item
+            ? `${item.id}\t${item.hostname}\t${item.network}\t${item.site ?? ''}\t${item.kind ?? ''}`
+            : `${item.id}\t${item.title}`,
+        );
+      out(`${page.items.length} of ${page.total}`);
+    }
+    return 0;
+  });
+}
+
+async function remove({ config, kind, values, positionals }: ContextArgs): Promise<number> {
+  const id = positionals[0];
+  if (!id) throw new AdminDataUsageError(`${kindNames[kind].command} delete needs an id`);
+  return forTenant(config, values.tenant, async ({ db }, tenant) => {
+    if (!(await deleteContextItem(db, kind, tenant, id)))
+      throw new StreamdeskError(
+        'NOT_FOUND',
+        `No ${kind === 'assets' ? 'asset' : 'article'} "${id}" for tenant "${tenant}"`,
+      );
+    out(`Deleted ${id}`);
+    return 0;
+  });
+}
+
+const contextSubcommands = new Map([
+  ['import', importFile],
+  ['list', list],
+  ['delete', remove],
+]);
+
+/** `streamdesk assets|kb import|list|delete`: the tenant's context data, as in the admin API. */
+function contextDataCommand(kind: ContextKind): Command {
+  const name = kindNames[kind].command;
+  const { plural } = kindNames[kind];
   return {
-    usage: [
-      `${name} import --tenant T FILE [--format csv|json] [--dry-run] [--json]`,
-      `                                               import ${kindNames[kind].plural} from CSV or JSON (upsert by id)`,
-      `  ${name} list --tenant T [--q TEXT] [--limit N] [--offset N] [--json]`,
-      `  ${name} delete --tenant T ID`.padEnd(47) + `list or delete ${kindNames[kind].plural}`,
-    ].join('\n'),
+    name,
+    help: [
+      {
+        usage: [`${name} import --tenant T FILE [--format csv|json] [--dry-run] [--json]`],
+        summary: [`import ${plural} from CSV or JSON (upsert by id)`],
+      },
+      {
+        usage: [`${name} list --tenant T [--q TEXT] [--limit N] [--offset N] [--json]`, `${name} delete --tenant T ID`],
+        summary: [`list or delete ${plural}`],
+      },
+    ],
     async run(config, args) {
       const [sub, ...rest] = args;
-      const { values, positionals } = parseArgs({
-        args: rest,
-        allowPositionals: true,
-        options: {
-          tenant: { type: 'string' },
-          format: { type: 'string' },
-          'dry-run': { type: 'boolean', default: false },
-          q: { type: 'string' },
-          limit: { type: 'string', default: '100' },
-          offset: { type: 'string', default: '0' },
-          json: { type: 'boolean', default: false },
-        },
-      });
-      if (sub === 'import') {
-        const file = positionals[0];
-        if (!file)
-          throw new AdminDataUsageError(`${name} import needs a file: streamdesk ${name} import --tenant T assets.csv`);
-        const format = (values.format ?? (extname(file).toLowerCase() === '.json' ? 'json' : 'csv')) as ImportFormat;
-        if (format !== 'csv' && format !== 'json') throw new AdminDataUsageError('--format must be csv or json');
-        let content: string;
-        try {
-          content = readFileSync(file, 'utf8');
-        } catch (error) {
-          throw new AdminDataUsageError(`Cannot read ${file}: ${(error as Error).message}`);
-        }
-        return forTenant(config, values.tenant, async ({ db }, tenant) => {
-          const result = await importContextData(db, kind, tenant, { format, content, dryRun: values['dry-run'] });
-          if (values.json) out(JSON.stringify(result, null, 2));
-          else {
-            out(
-              `${result.dryRun ? 'Checked (dry run, nothing written)' : 'Imported'}: ${result.received} row(s), ${result.inserted} added, ${result.updated} replaced, ${result.errors.length} not imported`,
-            );
-            for (const error of result.errors)
-              out(
-                `  row ${error.row}${error.line ? ` (line ${error.line})` : ''}${error.id ? ` id ${error.id}` : ''}: ${error.messages.join('; ')}`,
-              );
-          }
-          return result.errors.length > 0 ? 1 : 0;
-        });
-      }
-      if (sub === 'list') {
-        const paging = parseInput(pagingSchema, { limit: values.limit, offset: values.offset });
-        return forTenant(config, values.tenant, async ({ db }, tenant) => {
-          const page = await listContextData(db, kind, tenant, { q: values.q, ...paging });
-          if (values.json) out(JSON.stringify(page, null, 2));
-          else if (page.items.length === 0) out(`No ${kindNames[kind].plural}`);
-          else {
-            for (const item of page.items)
-              out(
-                'hostname' in item
-                  ? `${item.id}\t${item.hostname}\t${item.network}\t${item.site ?? ''}\t${item.kind ?? ''}`
-                  : `${item.id}\t${item.title}`,
-              );
-            out(`${page.items.length} of ${page.total}`);
-          }
-          return 0;
-        });
-      }
-      if (sub === 'delete') {
-        const id = positionals[0];
-        if (!id) throw new AdminDataUsageError(`${name} delete needs an id`);
-        return forTenant(config, values.tenant, async ({ db }, tenant) => {
-          if (!(await deleteContextItem(db, kind, tenant, id)))
-            throw new StreamdeskError(
-              'NOT_FOUND',
-              `No ${kind === 'assets' ? 'asset' : 'article'} "${id}" for tenant "${tenant}"`,
-            );
-          out(`Deleted ${id}`);
-          return 0;
-        });
-      }
-      throw new AdminDataUsageError(`${name} needs a subcommand: import, list or delete`);
+      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: contextOptions });
+      const subcommand = contextSubcommands.get(sub ?? '');
+      if (!subcommand) throw new AdminDataUsageError(`${name} needs a subcommand: import, list or delete`);
+      return subcommand({ config, kind, values, positionals });
     },
   };
 }

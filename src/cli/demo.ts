@@ -3,12 +3,12 @@ import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { StreamdeskError } from '../errors.js';
-import { signWebhook } from '../ingest/signature.js';
+import { signWebhook } from '../webhook-signature.js';
 import { createLogger } from '../runtime/logger.js';
 import { startRole } from '../runtime/roles.js';
 import { openServices, type Services } from '../runtime/services.js';
 import { sqlFiles } from '../sql-files.js';
-import { extraCommands } from './commands.js';
+import type { Command } from './command.js';
 import { demoArticles, demoAssets, demoHistory, demoNewTickets, type DemoTicket } from './demo-data.js';
 
 const demoSql = sqlFiles(new URL('./sql/', import.meta.url), {
@@ -189,6 +189,52 @@ export function formatTable(rows: DemoRow[]): string {
   return [line(header), widths.map((width) => '-'.repeat(width)).join('  '), ...cells.map(line)].join('\n');
 }
 
+/** Sends the past tickets (a second run skips them) and 20 new ones, waits for the new ones and prints them. */
+async function sendAndReport(
+  services: Services,
+  baseUrl: string,
+  secret: string,
+  out: (text: string) => void,
+  timeoutMs: number,
+): Promise<{ rows: DemoRow[]; complete: boolean }> {
+  await sendTickets(
+    baseUrl,
+    secret,
+    demoHistory.map((ticket) => ({ ...ticket, deliveryId: `demo-history-${ticket.id}` })),
+  );
+  const history = await waitUntilSettled(
+    services,
+    demoHistory.map((ticket) => ticket.id),
+    timeoutMs,
+  );
+  out(`${history.rows.length} past tickets in place${history.complete ? '' : ' (some still in progress)'}`);
+
+  const run = Date.now().toString(36);
+  const tickets = demoNewTickets.map((ticket, index) => ({
+    ...ticket,
+    id: `D${run}-${String(index + 1).padStart(2, '0')}`,
+    deliveryId: `demo-${run}-${index + 1}`,
+  }));
+  const started = Date.now();
+  await sendTickets(baseUrl, secret, tickets);
+  out(`Sent ${tickets.length} new tickets; waiting for them to be written back…`);
+  const result = await waitUntilSettled(
+    services,
+    tickets.map((ticket) => ticket.id),
+    timeoutMs,
+  );
+  const byId = new Map(result.rows.map((row) => [row.ticket_id, row]));
+  const rows = tickets.map((ticket) => toDemoRow(ticket.id, ticket, byId.get(ticket.id)));
+  out('');
+  out(formatTable(rows));
+  out('');
+  const done = rows.filter((row) => row.status === 'written_back').length;
+  out(
+    `${done} of ${rows.length} written back in ${((Date.now() - started) / 1_000).toFixed(1)} s${result.complete ? '' : ` (gave up after ${timeoutMs / 1_000} s)`}. Details: tickets table, tenant "${demoTenantId}".`,
+  );
+  return { rows, complete: result.complete };
+}
+
 /**
  * Seeds the demo tenant (assets, KB articles, 50 past tickets), runs the whole pipeline in this
  * process, sends 20 new tickets through the signed webhook and reports how they were enhanced.
@@ -219,42 +265,8 @@ export async function runDemo(config: Config, options: DemoOptions = {}): Promis
       const baseUrl = `http://127.0.0.1:${boundPort}`;
       out(`Pipeline running in-process; webhooks at ${baseUrl}/v1/webhooks/${demoTenantId}/tickets`);
 
-      await sendTickets(
-        baseUrl,
-        secret,
-        demoHistory.map((ticket) => ({ ...ticket, deliveryId: `demo-history-${ticket.id}` })),
-      );
-      const history = await waitUntilSettled(
-        services,
-        demoHistory.map((ticket) => ticket.id),
-        timeoutMs,
-      );
-      out(`${history.rows.length} past tickets in place${history.complete ? '' : ' (some still in progress)'}`);
-
-      const run = Date.now().toString(36);
-      const tickets = demoNewTickets.map((ticket, index) => ({
-        ...ticket,
-        id: `D${run}-${String(index + 1).padStart(2, '0')}`,
-        deliveryId: `demo-${run}-${index + 1}`,
-      }));
-      const started = Date.now();
-      await sendTickets(baseUrl, secret, tickets);
-      out(`Sent ${tickets.length} new tickets; waiting for them to be written back…`);
-      const result = await waitUntilSettled(
-        services,
-        tickets.map((ticket) => ticket.id),
-        timeoutMs,
-      );
-      const byId = new Map(result.rows.map((row) => [row.ticket_id, row]));
-      const rows = tickets.map((ticket) => toDemoRow(ticket.id, ticket, byId.get(ticket.id)));
-      out('');
-      out(formatTable(rows));
-      out('');
-      const done = rows.filter((row) => row.status === 'written_back').length;
-      out(
-        `${done} of ${rows.length} written back in ${((Date.now() - started) / 1_000).toFixed(1)} s${result.complete ? '' : ` (gave up after ${timeoutMs / 1_000} s)`}. Details: tickets table, tenant "${demoTenantId}".`,
-      );
-      return { tenant: demoTenantId, tenantCreated: created, port: boundPort, rows, complete: result.complete };
+      const { rows, complete } = await sendAndReport(services, baseUrl, secret, out, timeoutMs);
+      return { tenant: demoTenantId, tenantCreated: created, port: boundPort, rows, complete };
     } finally {
       await running.stop();
     }
@@ -263,9 +275,9 @@ export async function runDemo(config: Config, options: DemoOptions = {}): Promis
   }
 }
 
-extraCommands.demo = {
-  usage:
-    'demo                                         seed a demo tenant, run 20 tickets through the pipeline, print the results',
+export const demoCommand: Command = {
+  name: 'demo',
+  help: [{ usage: ['demo'], summary: ['seed a demo tenant, run 20 tickets through the pipeline, print the results'] }],
   async run(config, args) {
     parseArgs({ args, options: {}, strict: true });
     const result = await runDemo(config);

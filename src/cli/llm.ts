@@ -6,7 +6,7 @@ import { Budgets, budgetSettingsSchema, type BudgetStatus } from '../llm/budgets
 import { formatUsd, sinceSchema, usageReport, type ModelUsage } from '../llm/usage.js';
 import { createLogger } from '../runtime/logger.js';
 import { openServices, type Services } from '../runtime/services.js';
-import type { ExtraCommand } from './commands.js';
+import type { Command } from './command.js';
 
 class LlmUsageError extends Error {}
 
@@ -96,9 +96,14 @@ async function knownTenant(services: Services, tenant: string | undefined): Prom
   return tenant;
 }
 
-export const usageCommand: ExtraCommand = {
-  usage:
-    'usage [--tenant T] [--since 7d|24h|2026-12-01] [--json]\n                                               LLM tokens, cost and tickets per tenant and model (default: this month)',
+export const usageCommand: Command = {
+  name: 'usage',
+  help: [
+    {
+      usage: ['usage [--tenant T] [--since 7d|24h|2026-12-01] [--json]'],
+      summary: ['LLM tokens, cost and tickets per tenant and model (default: this month)'],
+    },
+  ],
   run: (config, args) =>
     reportingUsage(async () => {
       const { values } = parseArgs({
@@ -127,9 +132,17 @@ const setOptions = {
   json: { type: 'boolean', default: false },
 } as const;
 
-export const budgetCommand: ExtraCommand = {
-  usage:
-    "budget set --tenant T [--daily-tokens N] [--monthly-tokens N] [--daily-usd X] [--monthly-usd X] [--over offline|wait]\n  budget show --tenant T [--json] | budget clear --tenant T\n                                               a tenant's LLM budget",
+export const budgetCommand: Command = {
+  name: 'budget',
+  help: [
+    {
+      usage: [
+        'budget set --tenant T [--daily-tokens N] [--monthly-tokens N] [--daily-usd X] [--monthly-usd X] [--over offline|wait]',
+        'budget show --tenant T [--json] | budget clear --tenant T',
+      ],
+      summary: ["a tenant's LLM budget"],
+    },
+  ],
   run: (config, args) =>
     reportingUsage(async () => {
       const [sub, ...rest] = args;

@@ -8,7 +8,7 @@ import { RebuildInterrupted, rebuildProjection } from '../replay/rebuild.js';
 import { replayStage, toStreamBound } from '../replay/stage-replay.js';
 import { createLogger } from '../runtime/logger.js';
 import { openServices } from '../runtime/services.js';
-import type { ExtraCommand } from './commands.js';
+import type { Command } from './command.js';
 
 const rebuildable = { tickets: ticketsProjection } as const;
 
@@ -120,11 +120,18 @@ async function stage(config: Config, args: string[]): Promise<number> {
   }
 }
 
-export const replayCommand: ExtraCommand = {
-  usage: `replay rebuild --projection tickets [--tenant T ...] [--restart]
-                                               rebuild a projection from history, then swap it in
-  replay stage --stage S --tenant T --from ID|TIME --to ID|TIME [--dry-run] [--run NAME] [--json]
-                                               re-run a stage's current code over a range`,
+export const replayCommand: Command = {
+  name: 'replay',
+  help: [
+    {
+      usage: ['replay rebuild --projection tickets [--tenant T ...] [--restart]'],
+      summary: ['rebuild a projection from history, then swap it in'],
+    },
+    {
+      usage: ['replay stage --stage S --tenant T --from ID|TIME --to ID|TIME [--dry-run] [--run NAME] [--json]'],
+      summary: ["re-run a stage's current code over a range"],
+    },
+  ],
   async run(config, args) {
     const [sub, ...rest] = args;
     try {

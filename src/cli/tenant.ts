@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import type { Config } from '../config/config.js';
 import { checkNewWritebackTarget } from '../consumers/writeback/target-policy.js';
 import { createLogger } from '../runtime/logger.js';
-import { openServices, type Services } from '../runtime/services.js';
+import { openServices } from '../runtime/services.js';
 import { findUnstorable } from '../storable.js';
 import { deleteTenant, type PurgeReport } from '../tenants/purge.js';
 import {
@@ -12,50 +12,57 @@ import {
   publicTenant,
   writebackSchema,
   type InboundAuth,
-  type Tenant,
   type WritebackTarget,
 } from '../tenants/registry.js';
-import { printable, printableJson } from './printable.js';
-import { tenantModelCommand, tenantModelUsage } from './tenant-model.js';
+import { printable } from './printable.js';
+import type { Command, CommandHelp } from './command.js';
+import { credentialName, describe, needId, options, print, type TenantArgs } from './tenant-args.js';
+import { tenantModelCommand, tenantModelHelp, type WithServices } from './tenant-model.js';
+import { reseal, retireSecret, rotateHelpdeskKey, rotateSecret } from './tenant-secrets.js';
 import { UsageError } from './usage-error.js';
 
-export const tenantUsage = `  tenant create <id> [--name N] [--inbound-auth hmac|token|basic] [--writeback-json JSON] [--json]
-                                               register a tenant; prints its signing secret or token once
-  tenant create <id> [<id> ...] --format k6    register signed tenants; prints TENANTS for the k6 load test
-  tenant list [--json]                         list tenants (no secrets)
-  tenant update <id> [--name N] [--inbound-auth M] [--writeback-json JSON] [--json]
-                                               change a tenant's name, inbound auth mode or write-back target
-  tenant rotate-secret <id> [--overlap-seconds S] [--json]
-                                               new secret or token; the old one is accepted for S seconds, or until retired
-  tenant retire-secret <id>                    stop accepting the secret from before the last rotation
-  tenant rotate-helpdesk-key <id> --key K      replace the write-back target's API key, Zoho refresh token or signing secret
-  tenant delete <id> [--purge] [--yes] [--json]
-                                               unregister a tenant; --purge also removes its streams, DLQ,
-                                               markers, rows and archive (asks for the id unless --yes)
-  tenant reseal                                re-encrypt every tenant's secrets with SECRETS_ENCRYPTION_KEY
-${tenantModelUsage}`;
+const help: CommandHelp[] = [
+  {
+    usage: ['tenant create <id> [--name N] [--inbound-auth hmac|token|basic] [--writeback-json JSON] [--json]'],
+    summary: ['register a tenant; prints its signing secret or token once'],
+  },
+  {
+    usage: ['tenant create <id> [<id> ...] --format k6'],
+    summary: ['register signed tenants; prints TENANTS for the k6 load test'],
+  },
+  { usage: ['tenant list [--json]'], summary: ['list tenants (no secrets)'] },
+  {
+    usage: ['tenant update <id> [--name N] [--inbound-auth M] [--writeback-json JSON] [--json]'],
+    summary: ["change a tenant's name, inbound auth mode or write-back target"],
+  },
+  {
+    usage: ['tenant rotate-secret <id> [--overlap-seconds S] [--json]'],
+    summary: ['new secret or token; the old one is accepted for S seconds, or until retired'],
+  },
+  {
+    usage: ['tenant retire-secret <id>'],
+    summary: ['stop accepting the secret from before the last rotation'],
+  },
+  {
+    usage: ['tenant rotate-helpdesk-key <id> --key K'],
+    summary: ["replace the write-back target's API key, Zoho refresh token or signing secret"],
+  },
+  {
+    usage: ['tenant delete <id> [--purge] [--yes] [--json]'],
+    summary: [
+      'unregister a tenant; --purge also removes its streams, DLQ,',
+      'markers, rows and archive (asks for the id unless --yes)',
+    ],
+  },
+  { usage: ['tenant reseal'], summary: ["re-encrypt every tenant's secrets with SECRETS_ENCRYPTION_KEY"] },
+  ...tenantModelHelp,
+];
 
 export const unencryptedWarning =
   'SECRETS_ENCRYPTION_KEY is not set: tenant secrets, tokens, helpdesk keys and LLM API keys are stored unencrypted in Redis';
 
 /** Commands that store a secret say when it is stored unencrypted. */
 const storingSecrets = new Set(['create', 'update', 'rotate-secret', 'rotate-helpdesk-key']);
-
-const options = {
-  name: { type: 'string' },
-  'inbound-auth': { type: 'string' },
-  'writeback-json': { type: 'string' },
-  'overlap-seconds': { type: 'string' },
-  key: { type: 'string' },
-  purge: { type: 'boolean', default: false },
-  format: { type: 'string' },
-  yes: { type: 'boolean', default: false },
-  json: { type: 'boolean', default: false },
-} as const;
-
-function print(value: unknown, asJson: boolean, text: () => string): void {
-  process.stdout.write(`${asJson ? printableJson(value) : text()}\n`);
-}
 
 function parseWriteback(json: string | undefined): WritebackTarget | undefined {
   if (json === undefined) return undefined;
@@ -90,17 +97,6 @@ function parseName(name: string | undefined): string | undefined {
     throw new UsageError('--name must be 1 to 200 characters');
   return name;
 }
-
-const describe = (tenant: Tenant) => {
-  const shown = publicTenant(tenant);
-  const overlap =
-    shown.previousSecretExpiresAt === undefined
-      ? ''
-      : `\tprevious secret accepted ${shown.previousSecretExpiresAt === null ? 'until retired' : `until ${shown.previousSecretExpiresAt}`}`;
-  return `${shown.id}\t${printable(shown.name)}\tauth=${shown.inboundAuth}\twriteback=${shown.writeback.type}\tcreated ${shown.createdAt}${overlap}`;
-};
-
-const credentialName = (tenant: Tenant) => (tenant.inboundAuth === 'hmac' ? 'Signing secret' : 'Token');
 
 function reportText(report: PurgeReport): string {
   const lines = [`Deleted tenant ${report.tenant}${report.registration ? '' : ' (it was not registered)'}`];
@@ -137,11 +133,91 @@ async function confirmed(id: string, yes: boolean): Promise<boolean> {
   }
 }
 
-/** `streamdesk tenant <subcommand>`: the tenant lifecycle. */
-export async function tenantCommand(config: Config, rest: string[]): Promise<number> {
-  const [sub, ...args] = rest;
-  const storesSecret = storingSecrets.has(sub ?? '') || (sub === 'model' && args[0] === 'set');
-  const withServices = async (work: (services: Services) => Promise<number>): Promise<number> => {
+async function create(args: TenantArgs): Promise<number> {
+  const { config, values, positionals, withServices } = args;
+  if (values.format !== undefined && values.format !== 'k6')
+    throw new UsageError(`--format must be k6 (got "${printable(values.format)}"); use --json for JSON`);
+  if (values.format === 'k6') return createForK6(positionals, values.name, values['inbound-auth'], withServices);
+  if (positionals.length > 1) throw new UsageError('tenant create takes one id (several only with --format k6)');
+  const input = {
+    id: needId(args),
+    name: parseName(values.name),
+    inboundAuth: parseInboundAuth(values['inbound-auth']),
+    writeback: parseWriteback(values['writeback-json']),
+  };
+  if (input.writeback) await checkNewWritebackTarget(input.writeback, { allowPrivate: config.writebackAllowPrivate });
+  return withServices(async ({ registry }) => {
+    const tenant = await registry.create(input);
+    print(
+      { id: tenant.id, secret: tenant.secret, inboundAuth: tenant.inboundAuth },
+      values.json,
+      () => `Created tenant ${tenant.id}\n${credentialName(tenant)} (shown only now, keep it safe): ${tenant.secret}`,
+    );
+    return 0;
+  });
+}
+
+async function list({ values, withServices }: TenantArgs): Promise<number> {
+  return withServices(async ({ registry }) => {
+    const tenants = await registry.list();
+    print({ tenants: tenants.map(publicTenant) }, values.json, () =>
+      tenants.length === 0 ? 'No tenants' : tenants.map(describe).join('\n'),
+    );
+    return 0;
+  });
+}
+
+async function update(args: TenantArgs): Promise<number> {
+  const { config, values, withServices } = args;
+  const tenantId = needId(args);
+  const changes = {
+    name: parseName(values.name),
+    inboundAuth: parseInboundAuth(values['inbound-auth']),
+    writeback: parseWriteback(values['writeback-json']),
+  };
+  if (Object.values(changes).every((value) => value === undefined))
+    throw new UsageError('tenant update needs --name, --inbound-auth or --writeback-json');
+  if (changes.writeback)
+    await checkNewWritebackTarget(changes.writeback, { allowPrivate: config.writebackAllowPrivate });
+  return withServices(async ({ registry }) => {
+    const tenant = await registry.update(tenantId, changes);
+    print(publicTenant(tenant), values.json, () => `Updated ${describe(tenant)}`);
+    return 0;
+  });
+}
+
+async function remove(args: TenantArgs): Promise<number> {
+  const { values, withServices } = args;
+  const tenantId = needId(args);
+  return withServices(async ({ registry, redis, keys, db }) => {
+    if (values.purge && !(await confirmed(tenantId, values.yes))) {
+      process.stderr.write('Not confirmed; nothing was deleted\n');
+      return 1;
+    }
+    const report = await deleteTenant({ registry, redis, keys, db }, tenantId, { purge: values.purge });
+    if (!report.registration && !values.purge) {
+      process.stderr.write(`streamdesk: Tenant "${tenantId}" does not exist\n`);
+      return 1;
+    }
+    print(report, values.json, () => reportText(report));
+    return 0;
+  });
+}
+
+const subcommands = new Map<string, (args: TenantArgs) => Promise<number>>([
+  ['create', create],
+  ['list', list],
+  ['update', update],
+  ['rotate-secret', rotateSecret],
+  ['retire-secret', retireSecret],
+  ['rotate-helpdesk-key', rotateHelpdeskKey],
+  ['delete', remove],
+  ['reseal', reseal],
+]);
+
+/** Opens the services for one subcommand, warning first when it stores a secret unencrypted. */
+function servicesFor(config: Config, storesSecret: boolean): WithServices {
+  return async (work) => {
     const services = await openServices(
       config,
       createLogger(
@@ -158,140 +234,26 @@ export async function tenantCommand(config: Config, rest: string[]): Promise<num
       await services.close();
     }
   };
-  if (sub === 'model') return tenantModelCommand(args, withServices);
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options });
-  const id = positionals[0];
-  const needId = () => {
-    if (!id) throw new UsageError(`tenant ${sub} needs an id: streamdesk tenant ${sub} <id>`);
-    return id;
-  };
+}
 
-  switch (sub) {
-    case 'create': {
-      if (values.format !== undefined && values.format !== 'k6')
-        throw new UsageError(`--format must be k6 (got "${printable(values.format)}"); use --json for JSON`);
-      if (values.format === 'k6') return createForK6(positionals, values.name, values['inbound-auth'], withServices);
-      if (positionals.length > 1) throw new UsageError('tenant create takes one id (several only with --format k6)');
-      const tenantId = needId();
-      const input = {
-        id: tenantId,
-        name: parseName(values.name),
-        inboundAuth: parseInboundAuth(values['inbound-auth']),
-        writeback: parseWriteback(values['writeback-json']),
-      };
-      if (input.writeback)
-        await checkNewWritebackTarget(input.writeback, { allowPrivate: config.writebackAllowPrivate });
-      return withServices(async ({ registry }) => {
-        const tenant = await registry.create(input);
-        print(
-          { id: tenant.id, secret: tenant.secret, inboundAuth: tenant.inboundAuth },
-          values.json,
-          () =>
-            `Created tenant ${tenant.id}\n${credentialName(tenant)} (shown only now, keep it safe): ${tenant.secret}`,
-        );
-        return 0;
-      });
-    }
-    case 'list':
-      return withServices(async ({ registry }) => {
-        const tenants = await registry.list();
-        print({ tenants: tenants.map(publicTenant) }, values.json, () =>
-          tenants.length === 0 ? 'No tenants' : tenants.map(describe).join('\n'),
-        );
-        return 0;
-      });
-    case 'update': {
-      const tenantId = needId();
-      const changes = {
-        name: parseName(values.name),
-        inboundAuth: parseInboundAuth(values['inbound-auth']),
-        writeback: parseWriteback(values['writeback-json']),
-      };
-      if (Object.values(changes).every((value) => value === undefined))
-        throw new UsageError('tenant update needs --name, --inbound-auth or --writeback-json');
-      if (changes.writeback)
-        await checkNewWritebackTarget(changes.writeback, { allowPrivate: config.writebackAllowPrivate });
-      return withServices(async ({ registry }) => {
-        const tenant = await registry.update(tenantId, changes);
-        print(publicTenant(tenant), values.json, () => `Updated ${describe(tenant)}`);
-        return 0;
-      });
-    }
-    case 'rotate-secret': {
-      const tenantId = needId();
-      const overlap = values['overlap-seconds'];
-      if (overlap !== undefined && !/^\d{1,8}$/.test(overlap))
-        throw new UsageError('--overlap-seconds must be a whole number of seconds');
-      return withServices(async ({ registry }) => {
-        const tenant = await registry.rotateSecret(tenantId, overlap === undefined ? undefined : Number(overlap));
-        const until = publicTenant(tenant).previousSecretExpiresAt;
-        print(
-          { id: tenant.id, secret: tenant.secret, inboundAuth: tenant.inboundAuth, previousSecretExpiresAt: until },
-          values.json,
-          () =>
-            [
-              `New ${credentialName(tenant).toLowerCase()} for ${tenant.id} (shown only now, keep it safe): ${tenant.secret}`,
-              `The previous one is accepted ${until ? `until ${until}` : 'until you run: streamdesk tenant retire-secret ' + tenant.id}`,
-            ].join('\n'),
-        );
-        return 0;
-      });
-    }
-    case 'retire-secret': {
-      const tenantId = needId();
-      return withServices(async ({ registry }) => {
-        const retired = await registry.retirePreviousSecret(tenantId);
-        print({ id: tenantId, retired }, values.json, () =>
-          retired ? `Retired the previous secret of ${tenantId}` : `${tenantId} has no previous secret to retire`,
-        );
-        return 0;
-      });
-    }
-    case 'rotate-helpdesk-key': {
-      const tenantId = needId();
-      const key = values.key;
-      if (!key) throw new UsageError('tenant rotate-helpdesk-key needs --key K');
-      return withServices(async ({ registry }) => {
-        const tenant = await registry.rotateHelpdeskKey(tenantId, key);
-        const what =
-          tenant.writeback.type === 'servicedesk-plus' && tenant.writeback.auth ? 'Zoho OAuth refresh token' : 'key';
-        print(publicTenant(tenant), values.json, () => `Replaced the ${tenant.writeback.type} ${what} of ${tenant.id}`);
-        return 0;
-      });
-    }
-    case 'delete': {
-      const tenantId = needId();
-      return withServices(async ({ registry, redis, keys, db }) => {
-        if (values.purge && !(await confirmed(tenantId, values.yes))) {
-          process.stderr.write('Not confirmed; nothing was deleted\n');
-          return 1;
-        }
-        const report = await deleteTenant({ registry, redis, keys, db }, tenantId, { purge: values.purge });
-        if (!report.registration && !values.purge) {
-          process.stderr.write(`streamdesk: Tenant "${tenantId}" does not exist\n`);
-          return 1;
-        }
-        print(report, values.json, () => reportText(report));
-        return 0;
-      });
-    }
-    case 'reseal':
-      return withServices(async ({ registry }) => {
-        if (!registry.encryptsSecrets) throw new UsageError('tenant reseal needs SECRETS_ENCRYPTION_KEY');
-        const count = await registry.reseal();
-        print(
-          { resealed: count },
-          values.json,
-          () => `Re-encrypted the secrets of ${count} tenant(s) with the current key`,
-        );
-        return 0;
-      });
-    default:
+/** `streamdesk tenant <subcommand>`: the tenant lifecycle. */
+export const tenantCommand: Command = {
+  name: 'tenant',
+  help,
+  async run(config, rest) {
+    const [sub, ...args] = rest;
+    const storesSecret = storingSecrets.has(sub ?? '') || (sub === 'model' && args[0] === 'set');
+    const withServices = servicesFor(config, storesSecret);
+    if (sub === 'model') return tenantModelCommand(args, withServices);
+    const { values, positionals } = parseArgs({ args, allowPositionals: true, options });
+    const subcommand = subcommands.get(sub ?? '');
+    if (sub === undefined || !subcommand)
       throw new UsageError(
         'tenant needs a subcommand: create, list, update, rotate-secret, retire-secret, rotate-helpdesk-key, delete, reseal or model',
       );
-  }
-}
+    return subcommand({ config, sub, values, positionals, withServices });
+  },
+};
 
 /**
  * `tenant create a b c --format k6`: one line, `a:<secret>,b:<secret>,c:<secret>`, the TENANTS value the
@@ -301,7 +263,7 @@ async function createForK6(
   ids: string[],
   name: string | undefined,
   inboundAuth: string | undefined,
-  withServices: (work: (services: Services) => Promise<number>) => Promise<number>,
+  withServices: WithServices,
 ): Promise<number> {
   if (ids.length === 0) throw new UsageError('tenant create --format k6 needs at least one id');
   if (name !== undefined) throw new UsageError('--name names one tenant; it does not go with --format k6');

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defaultPrices, modelPriceSchema, type PriceTable } from '../llm/prices.js';
+import { defaultPrices, modelPriceSchema, type PriceTable } from './prices.js';
 
 const intInRange = (min: number, max: number) =>
   z

@@ -75,24 +75,11 @@ const redriveBody = z
 /** Admin inputs are request parts: a failure names the body when the whole body is wrong. */
 const parse = <T>(schema: z.ZodType<T>, value: unknown): T => parseInput(schema, value, 'body');
 
-/** The admin API, registered only when ADMIN_TOKEN is configured. */
-export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promise<void> {
+type KnownTenant = (tenant: string) => Promise<string>;
+
+/** Create, list, show, change and delete tenants. */
+function tenantRoutes(app: FastifyInstance, deps: AdminDeps, knownTenant: KnownTenant): void {
   const { redis, keys, registry, db } = deps;
-  const expected = Buffer.from(`Bearer ${deps.adminToken}`);
-
-  app.addHook('onRequest', async (request) => {
-    if (!request.headers.authorization && deps.console?.sessions.authorises(request)) return;
-    const given = Buffer.from(request.headers.authorization ?? '');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected))
-      throw new StreamdeskError('UNAUTHORIZED');
-  });
-
-  const knownTenant = async (tenant: string) => {
-    parse(tenantIdSchema, tenant);
-    if (!(await registry.get(tenant))) throw new StreamdeskError('UNKNOWN_TENANT', `Tenant "${tenant}" does not exist`);
-    return tenant;
-  };
-
   app.post('/v1/admin/tenants', async (request, reply) => {
     const body = parse(createTenantBody, request.body);
     if (body.writeback) await checkNewWritebackTarget(body.writeback, deps.targetPolicy);
@@ -116,6 +103,24 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
     return publicTenant(await registry.update(tenant, changes));
   });
 
+  // Deleting is confirmed by repeating the tenant id: ?confirm=<id>; ?purge=true also removes its data.
+  app.delete<{ Params: { tenant: string }; Querystring: Record<string, string> }>(
+    '/v1/admin/tenants/:tenant',
+    async (request) => {
+      const tenant = await knownTenant(request.params.tenant);
+      const query = parse(deleteQuery, request.query);
+      if (query.confirm !== tenant) {
+        throw new StreamdeskError('BAD_REQUEST', 'Deleting a tenant needs ?confirm=<tenant id>', [
+          { path: 'confirm', message: 'must repeat the tenant id' },
+        ]);
+      }
+      return deleteTenant({ registry, redis, keys, db }, tenant, { purge: query.purge === 'true' });
+    },
+  );
+}
+
+/** A tenant's credentials: rotate and retire its secret, replace its helpdesk key. */
+function credentialRoutes(app: FastifyInstance, { registry }: AdminDeps, knownTenant: KnownTenant): void {
   // The new secret (or token) is shown only in this answer; the old one stays accepted during the overlap.
   app.post<{ Params: { tenant: string } }>('/v1/admin/tenants/:tenant/secret/rotate', async (request) => {
     const tenant = await knownTenant(request.params.tenant);
@@ -137,22 +142,11 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
     const tenant = await knownTenant(request.params.tenant);
     return publicTenant(await registry.rotateHelpdeskKey(tenant, parse(helpdeskKeyBody, request.body).key));
   });
+}
 
-  // Deleting is confirmed by repeating the tenant id: ?confirm=<id>; ?purge=true also removes its data.
-  app.delete<{ Params: { tenant: string }; Querystring: Record<string, string> }>(
-    '/v1/admin/tenants/:tenant',
-    async (request) => {
-      const tenant = await knownTenant(request.params.tenant);
-      const query = parse(deleteQuery, request.query);
-      if (query.confirm !== tenant) {
-        throw new StreamdeskError('BAD_REQUEST', 'Deleting a tenant needs ?confirm=<tenant id>', [
-          { path: 'confirm', message: 'must repeat the tenant id' },
-        ]);
-      }
-      return deleteTenant({ registry, redis, keys, db }, tenant, { purge: query.purge === 'true' });
-    },
-  );
-
+/** What the pipeline holds: status, a ticket's events, dead letters and their redrive. */
+function pipelineRoutes(app: FastifyInstance, deps: AdminDeps, knownTenant: KnownTenant): void {
+  const { redis, keys, registry, db } = deps;
   app.get('/v1/admin/status', async () => {
     const tenants = await registry.list();
     return { tenants: await Promise.all(tenants.map((tenant) => tenantStatus(redis, keys, tenant.id))) };
@@ -182,7 +176,29 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
     const { ids } = parse(redriveBody, request.body ?? {});
     return redriveDeadLetters(redis, keys, tenant, ids);
   });
+}
 
+/** The admin API, registered only when ADMIN_TOKEN is configured. */
+export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promise<void> {
+  const { registry, db } = deps;
+  const expected = Buffer.from(`Bearer ${deps.adminToken}`);
+
+  app.addHook('onRequest', async (request) => {
+    if (!request.headers.authorization && deps.console?.sessions.authorises(request)) return;
+    const given = Buffer.from(request.headers.authorization ?? '');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected))
+      throw new StreamdeskError('UNAUTHORIZED');
+  });
+
+  const knownTenant = async (tenant: string) => {
+    parse(tenantIdSchema, tenant);
+    if (!(await registry.get(tenant))) throw new StreamdeskError('UNKNOWN_TENANT', `Tenant "${tenant}" does not exist`);
+    return tenant;
+  };
+
+  tenantRoutes(app, deps, knownTenant);
+  credentialRoutes(app, deps, knownTenant);
+  pipelineRoutes(app, deps, knownTenant);
   await adminTicketRoutes(app, { db, knownTenant });
   // Its own scope: the CSV import's text parser must not make other admin routes take text bodies.
   await app.register(async (scope) => adminContextRoutes(scope, { db, knownTenant }));

@@ -20,7 +20,10 @@ import type { Metrics } from '../telemetry/metrics.js';
 import { adminRoutes } from './admin.js';
 import { answerClientError, errorBody, maxParamLength, toHttpError } from './http-errors.js';
 import { serviceDeskPlusRoutes } from './servicedesk-plus.js';
+import { sqlFiles } from '../sql-files.js';
 import { webhookRoutes } from './webhook.js';
+
+const ingestSql = sqlFiles(new URL('./sql/', import.meta.url), { ready: 'ready' });
 
 export type AppDeps = {
   logger: Logger;
@@ -32,11 +35,11 @@ export type AppDeps = {
   registry?: TenantRegistry;
 };
 
-/** Builds the HTTP app (not listening): webhooks and admin for the ingest role, health and metrics for every role. */
-export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyInstance> {
+/** Fastify with the HTTP limits: slow or idle clients cannot hold connections, framework errors use the catalogue. */
+function createFastify(config: Config, logger: Logger): FastifyInstance {
   const { http } = config;
   const app = Fastify({
-    loggerInstance: deps.logger as FastifyBaseLogger,
+    loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: 256 * 1024,
     // Slow or idle clients cannot hold connections: whole request, headers, silence and keep-alive are bounded.
     requestTimeout: http.requestTimeoutMs,
@@ -58,7 +61,12 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: true,
   });
+  app.server.maxConnections = http.maxConnections;
+  return app;
+}
 
+/** Every route's errors as catalogue bodies, its input checked storable, its response counted. */
+function guardRequests(app: FastifyInstance, metrics: Metrics): void {
   app.setErrorHandler<FastifyError | StreamdeskError>((error, request, reply) => {
     const failure = toHttpError(error);
     if (failure.status >= 500 && failure.code !== 'REDIS_UNAVAILABLE' && failure.code !== 'POSTGRES_UNAVAILABLE')
@@ -67,7 +75,6 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
       reply.header('Retry-After', '1');
     void reply.status(failure.status).send(errorBody(failure));
   });
-  app.server.maxConnections = http.maxConnections;
   // Only JSON bodies are taken (routes that need another type register their own parser).
   app.removeContentTypeParser('text/plain');
   // What a handler receives can be stored: Postgres refuses NUL and lone surrogates in any field.
@@ -82,14 +89,12 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
       .send(errorBody(new StreamdeskError('NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}`)));
   });
   app.addHook('onResponse', async (request, reply) => {
-    deps.metrics.httpRequest(
-      request.routeOptions.url ?? 'unknown',
-      request.method,
-      reply.statusCode,
-      reply.elapsedTime,
-    );
+    metrics.httpRequest(request.routeOptions.url ?? 'unknown', request.method, reply.statusCode, reply.elapsedTime);
   });
+}
 
+/** Health, readiness (Redis and Postgres answer) and metrics: served by every role. */
+function operationsRoutes(app: FastifyInstance, deps: AppDeps): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const [redis, postgres] = await Promise.all([
@@ -97,7 +102,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
         () => true,
         () => false,
       ),
-      deps.db.query('SELECT 1').then(
+      deps.db.query(ingestSql.ready).then(
         () => true,
         () => false,
       ),
@@ -110,7 +115,43 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     void reply.header('Content-Type', deps.metrics.contentType);
     return deps.metrics.render();
   });
+}
 
+/** The admin API and the console, each in its own scope; only with an admin token configured. */
+async function adminAndConsole(
+  app: FastifyInstance,
+  config: Config,
+  deps: AppDeps,
+  registry: TenantRegistry,
+  adminToken: string,
+): Promise<void> {
+  const sessions = new ConsoleSessions(adminToken);
+  const overview = new OverviewSource({
+    redis: deps.redis,
+    keys: deps.keys,
+    registry,
+    db: deps.db,
+    claimIdleMs: config.retry.claimIdleMs,
+  });
+  await app.register(async (scope) =>
+    adminRoutes(scope, {
+      adminToken,
+      redis: deps.redis,
+      keys: deps.keys,
+      registry,
+      db: deps.db,
+      targetPolicy: { allowPrivate: config.writebackAllowPrivate },
+      console: { sessions, overview, jaegerUiUrl: config.jaegerUiUrl },
+    }),
+  );
+  await app.register(async (scope) => consoleRoutes(scope, { sessions, logger: deps.logger }));
+}
+
+/** Builds the HTTP app (not listening): webhooks and admin for the ingest role, health and metrics for every role. */
+export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyInstance> {
+  const app = createFastify(config, deps.logger);
+  guardRequests(app, deps.metrics);
+  operationsRoutes(app, deps);
   if (deps.registry) {
     const registry = deps.registry;
     const ingestDeps = {
@@ -122,29 +163,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     };
     await app.register(async (scope) => webhookRoutes(scope, ingestDeps));
     await app.register(async (scope) => serviceDeskPlusRoutes(scope, ingestDeps));
-    if (config.adminToken) {
-      const adminToken = config.adminToken;
-      const sessions = new ConsoleSessions(adminToken);
-      const overview = new OverviewSource({
-        redis: deps.redis,
-        keys: deps.keys,
-        registry,
-        db: deps.db,
-        claimIdleMs: config.retry.claimIdleMs,
-      });
-      await app.register(async (scope) =>
-        adminRoutes(scope, {
-          adminToken,
-          redis: deps.redis,
-          keys: deps.keys,
-          registry,
-          db: deps.db,
-          targetPolicy: { allowPrivate: config.writebackAllowPrivate },
-          console: { sessions, overview, jaegerUiUrl: config.jaegerUiUrl },
-        }),
-      );
-      await app.register(async (scope) => consoleRoutes(scope, { sessions, logger: deps.logger }));
-    }
+    if (config.adminToken) await adminAndConsole(app, config, deps, registry, config.adminToken);
   }
   return app;
 }

@@ -2,7 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { StreamdeskError } from '../errors.js';
 import { acceptedSecrets, type InboundAuth, type Tenant } from '../tenants/registry.js';
-import { verifyWebhookSignature } from './signature.js';
+import { verifyWebhookSignature } from '../webhook-signature.js';
 
 /** How a webhook proved itself: signed requests can be told apart by their signature, tokens cannot. */
 export type Authenticated = { kind: 'signed'; timestamp: string } | { kind: 'token' };

@@ -4,6 +4,7 @@ import { compareStreamIds } from '../streams/ids.js';
 import type { RedisKeys } from '../streams/keys.js';
 import type { StreamEvent } from '../streams/processor.js';
 import type { RedisClient } from '../streams/redis.js';
+import { replaySql } from './sql.js';
 
 export type HistorySource = { db: Db; redis: RedisClient; keys: RedisKeys };
 
@@ -47,31 +48,13 @@ function archivedEntry(row: ArchiveRow): Record<string, string> {
   };
 }
 
-type Source = AsyncIterator<StreamEvent | { streamId: string; invalid: true }>;
+type Decoded = StreamEvent | { streamId: string; invalid: true };
+type Source = AsyncIterator<Decoded>;
+type Decode = (streamId: string, fields: Record<string, string> | string[], archivedData?: unknown) => Decoded;
 
-/**
- * A tenant's whole history as one ordered sequence: the archive for what its lanes no longer hold,
- * merged with both lanes. Both lanes draw their ids from one sequence, so ids order the tenant's
- * events and name one entry each. The archive part stops strictly before the later of the lanes'
- * first entries: below it one lane may have been trimmed (those entries come from the archive)
- * while the other still holds its own (those come from the lane, and their archived copy is
- * dropped as the same id), so there is no gap and no overlap. Every entry goes through the same
- * decoding (and upcasting) as live consumption.
- */
-export async function* readHistory(
-  source: HistorySource,
-  tenant: string,
-  options: HistoryOptions = {},
-): AsyncGenerator<StreamEvent[]> {
-  const { db, redis, keys } = source;
-  const batchSize = options.batchSize ?? 1_000;
-  const inRange = (streamId: string) => !options.until || compareStreamIds(streamId, options.until) <= 0;
-
-  const decode = (
-    streamId: string,
-    fields: Record<string, string> | string[],
-    archivedData?: unknown,
-  ): StreamEvent | { streamId: string; invalid: true } => {
+/** Every entry through the same decoding (and upcasting) as live consumption; a failure is reported and marked. */
+function decoder(onInvalid: HistoryOptions['onInvalid']): Decode {
+  return (streamId, fields, archivedData) => {
     try {
       return {
         streamId,
@@ -81,53 +64,51 @@ export async function* readHistory(
             : decodeArchivedEvent(fields as Record<string, string>, archivedData),
       };
     } catch (error) {
-      options.onInvalid?.(streamId, error as Error);
+      onInvalid?.(streamId, error as Error);
       return { streamId, invalid: true };
     }
   };
+}
 
-  async function* lane(key: string): Source {
-    let last = options.after;
-    while (true) {
-      const entries = (await redis.xrange(key, last ? `(${last}` : '-', options.until ?? '+', 'COUNT', batchSize)) as [
-        string,
-        string[],
-      ][];
-      if (entries.length === 0) return;
-      last = entries.at(-1)![0];
-      for (const [id, fields] of entries) if (inRange(id)) yield decode(id, fields);
-      if (entries.length < batchSize) return;
-    }
+type Range = { after: string | undefined; until: string | undefined; batchSize: number; decode: Decode };
+
+async function* laneEntries(redis: RedisClient, key: string, range: Range): Source {
+  const inRange = (streamId: string) => !range.until || compareStreamIds(streamId, range.until) <= 0;
+  let last = range.after;
+  while (true) {
+    const entries = (await redis.xrange(
+      key,
+      last ? `(${last}` : '-',
+      range.until ?? '+',
+      'COUNT',
+      range.batchSize,
+    )) as [string, string[]][];
+    if (entries.length === 0) return;
+    last = entries.at(-1)![0];
+    for (const [id, fields] of entries) if (inRange(id)) yield range.decode(id, fields);
+    if (entries.length < range.batchSize) return;
   }
+}
 
-  async function* archive(before: string | undefined): Source {
-    let last = options.after;
-    while (true) {
-      const { rows } = await db.query<ArchiveRow>(
-        `SELECT stream_id, event_id, type, version, tenant_id, ticket_id, causation_id, correlation_id, traceparent, replay_id, data,
-                (extract(epoch FROM occurred_at) * 1000)::bigint::text AS occurred_ms
-           FROM events
-          WHERE tenant_id = $1
-            AND ($2::text IS NULL OR stream_position(stream_id) > stream_position($2))
-            AND ($3::text IS NULL OR stream_position(stream_id) < stream_position($3))
-            AND ($4::text IS NULL OR stream_position(stream_id) <= stream_position($4))
-          ORDER BY stream_position(stream_id)
-          LIMIT $5`,
-        [tenant, last ?? null, before ?? null, options.until ?? null, batchSize],
-      );
-      if (rows.length === 0) return;
-      last = rows.at(-1)!.stream_id;
-      for (const row of rows) yield decode(row.stream_id, archivedEntry(row), row.data);
-      if (rows.length < batchSize) return;
-    }
+async function* archivedEntries(db: Db, tenant: string, before: string | undefined, range: Range): Source {
+  let last = range.after;
+  while (true) {
+    const { rows } = await db.query<ArchiveRow>(replaySql.archivePage, [
+      tenant,
+      last ?? null,
+      before ?? null,
+      range.until ?? null,
+      range.batchSize,
+    ]);
+    if (rows.length === 0) return;
+    last = rows.at(-1)!.stream_id;
+    for (const row of rows) yield range.decode(row.stream_id, archivedEntry(row), row.data);
+    if (rows.length < range.batchSize) return;
   }
+}
 
-  const firsts = await laneFirstIds(redis, keys, tenant);
-  // With both lanes empty, all of it is archived; `before` undefined reads the archive to its end.
-  const archiveBefore =
-    firsts.length === 0 ? undefined : firsts.reduce((a, b) => (compareStreamIds(a, b) >= 0 ? a : b));
-  // Lanes first: where a lane and the archive hold the same id, the lane's entry is taken.
-  const sources = [...keys.lanes(tenant).map((key) => lane(key)), archive(archiveBefore)];
+/** The sources merged by stream id, in batches; of entries with the same id the first source's is taken. */
+async function* mergedById(sources: Source[], batchSize: number): AsyncGenerator<StreamEvent[]> {
   const heads = await Promise.all(sources.map((next) => next.next()));
   let batch: StreamEvent[] = [];
   let lastId: string | undefined;
@@ -156,6 +137,39 @@ export async function* readHistory(
   if (batch.length > 0) yield batch;
 }
 
+/**
+ * A tenant's whole history as one ordered sequence: the archive for what its lanes no longer hold,
+ * merged with both lanes. Both lanes draw their ids from one sequence, so ids order the tenant's
+ * events and name one entry each. The archive part stops strictly before the later of the lanes'
+ * first entries: below it one lane may have been trimmed (those entries come from the archive)
+ * while the other still holds its own (those come from the lane, and their archived copy is
+ * dropped as the same id), so there is no gap and no overlap. Every entry goes through the same
+ * decoding (and upcasting) as live consumption.
+ */
+export async function* readHistory(
+  source: HistorySource,
+  tenant: string,
+  options: HistoryOptions = {},
+): AsyncGenerator<StreamEvent[]> {
+  const { db, redis, keys } = source;
+  const range: Range = {
+    after: options.after,
+    until: options.until,
+    batchSize: options.batchSize ?? 1_000,
+    decode: decoder(options.onInvalid),
+  };
+  const firsts = await laneFirstIds(redis, keys, tenant);
+  // With both lanes empty, all of it is archived; `before` undefined reads the archive to its end.
+  const archiveBefore =
+    firsts.length === 0 ? undefined : firsts.reduce((a, b) => (compareStreamIds(a, b) >= 0 ? a : b));
+  // Lanes first: where a lane and the archive hold the same id, the lane's entry is taken.
+  const sources = [
+    ...keys.lanes(tenant).map((key) => laneEntries(redis, key, range)),
+    archivedEntries(db, tenant, archiveBefore, range),
+  ];
+  yield* mergedById(sources, range.batchSize);
+}
+
 /** The first id of each of the tenant's lanes that holds entries. */
 async function laneFirstIds(redis: RedisClient, keys: RedisKeys, tenant: string): Promise<string[]> {
   const firsts = await Promise.all(
@@ -171,12 +185,7 @@ export async function countHistory(source: HistorySource, tenant: string, after?
   const { db, redis, keys } = source;
   const firsts = await laneFirstIds(redis, keys, tenant);
   const before = firsts.length === 0 ? undefined : firsts.reduce((a, b) => (compareStreamIds(a, b) >= 0 ? a : b));
-  const { rows } = await db.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM events WHERE tenant_id = $1
-        AND ($2::text IS NULL OR stream_position(stream_id) > stream_position($2))
-        AND ($3::text IS NULL OR stream_position(stream_id) < stream_position($3))`,
-    [tenant, after ?? null, before ?? null],
-  );
+  const { rows } = await db.query<{ n: number }>(replaySql.countArchived, [tenant, after ?? null, before ?? null]);
   // The lanes are counted whole (and what both hold below the archive bound twice): an upper bound, good enough for an ETA.
   const lengths = await Promise.all(keys.lanes(tenant).map((key) => redis.xlen(key)));
   return (rows[0]?.n ?? 0) + lengths.reduce((a, b) => a + b, 0);

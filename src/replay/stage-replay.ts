@@ -90,6 +90,92 @@ function originalOutcome(originals: readonly Comparable[]): unknown[] {
   return (succeeded.length > 0 ? succeeded : originals.slice(-1)).map(whatMatters);
 }
 
+type Processor = ReturnType<typeof stageProcessor>;
+type Input = Parameters<Processor['process']>[0][number];
+
+/** What a run has found so far. */
+type Tally = {
+  /** Ids only: a redriven copy carries its original's id and must not call the handler (the model) again. */
+  handled: Set<string>;
+  /** Per ticket: whether any of its inputs gave follow-ons that differ from the original ones. */
+  tickets: Map<string, boolean>;
+  failed: StageReplayResult['failed'];
+  appended: number;
+};
+
+type Run = { options: StageReplayOptions; processor: Processor; runId: string; signal: AbortSignal; tally: Tally };
+
+/** The original follow-ons of some inputs, by input event id. */
+async function originalsOf(options: StageReplayOptions, ids: string[]): Promise<Map<string, Comparable[]>> {
+  const { rows } = await options.db.query<{ causation_id: string; type: string; data: unknown }>(
+    replaySql.originalFollowOns,
+    [options.tenant, ids],
+  );
+  const originals = new Map<string, Comparable[]>();
+  for (const row of rows)
+    originals.set(row.causation_id, [...(originals.get(row.causation_id) ?? []), { type: row.type, data: row.data }]);
+  return originals;
+}
+
+/** Appends an input's follow-ons marked with the run, to the normal lane; how many were new. */
+async function appendFollowOns(
+  { options, runId }: Run,
+  input: Input['event'],
+  outcome: { emit: Parameters<typeof followOnEvent>[1][]; traceparent?: string | undefined },
+): Promise<number> {
+  const { redis, keys, tenant, stage } = options;
+  let appended = 0;
+  for (const [position, followOn] of outcome.emit.entries()) {
+    const event = followOnEvent(input, followOn, {
+      group: stage.name,
+      index: position,
+      traceparent: outcome.traceparent ?? currentTraceparent(),
+      replay: runId,
+    });
+    // A replay's follow-ons are a repair, not a customer waiting: they go to the normal lane.
+    const added = await appendAndMarkWork(redis, keys, tenant, {
+      stream: keys.events(tenant),
+      otherLane: keys.priorityEvents(tenant),
+      laneSequence: keys.laneSequence(tenant),
+      marker: keys.eventEmitted(tenant, event.id),
+      markerTtlSeconds: options.emittedTtlSeconds,
+      eventId: event.id,
+      fields: encodeEvent(event),
+    });
+    if (added.outcome === 'appended') appended += 1;
+  }
+  return appended;
+}
+
+/** Runs the stage over one chunk of inputs, compares with the originals and (unless a dry run) appends. */
+async function replayChunk(run: Run, chunk: Input[]): Promise<void> {
+  const { options, processor, signal, tally } = run;
+  const ids = chunk.map(({ event }) => event.id);
+  const [outcomes, originals] = await Promise.all([
+    processor.process(chunk, {
+      group: options.stage.name,
+      tenant: options.tenant,
+      signal,
+      attempts: new Map(ids.map((id) => [id, 1])),
+    }),
+    originalsOf(options, ids),
+  ]);
+  for (const [index, { event: input }] of chunk.entries()) {
+    const outcome = outcomes[index]!;
+    if (!tally.tickets.has(input.ticket)) tally.tickets.set(input.ticket, false);
+    if (!outcome.ok) {
+      tally.failed.push({ eventId: input.id, ticket: input.ticket, error: outcome.error.message });
+      continue;
+    }
+    const after = outcome.emit.map((followOn) =>
+      whatMatters({ type: followOn.type, data: JSON.parse(JSON.stringify(followOn.data)) as unknown }),
+    );
+    if (!isDeepStrictEqual(originalOutcome(originals.get(input.id) ?? []), after))
+      tally.tickets.set(input.ticket, true);
+    if (!options.dryRun) tally.appended += await appendFollowOns(run, input, outcome);
+  }
+}
+
 /**
  * Re-runs the current code of one stage over a range of a tenant's history and appends its
  * follow-on events marked as a replay. History is read in batches and each batch goes through the
@@ -98,12 +184,16 @@ function originalOutcome(originals: readonly Comparable[]): unknown[] {
  * applies the new events like any newer event; later stages pick them up like live events.
  */
 export async function replayStage(options: StageReplayOptions): Promise<StageReplayResult> {
-  const { stage, tenant, redis, keys, db } = options;
-  const dryRun = options.dryRun ?? false;
-  const runId = derivedEventId('replay', stage.name, tenant, options.from, options.to, options.run ?? '');
+  const { stage, tenant, db } = options;
   const handles = stage.handles as readonly string[];
-  const processor = stageProcessor(stage, options.logger);
-  const signal = options.signal ?? new AbortController().signal;
+  const run: Run = {
+    options,
+    processor: stageProcessor(stage, options.logger),
+    runId: derivedEventId('replay', stage.name, tenant, options.from, options.to, options.run ?? ''),
+    signal: options.signal ?? new AbortController().signal,
+    tally: { handled: new Set(), tickets: new Map(), failed: [], appended: 0 },
+  };
+  const { processor, signal, tally } = run;
   const { rows: counted } = await db.query<{ n: number }>(replaySql.countStageInputs, [
     tenant,
     handles,
@@ -111,12 +201,6 @@ export async function replayStage(options: StageReplayOptions): Promise<StageRep
     options.to,
   ]);
   let total = counted[0]?.n ?? 0;
-
-  // Ids only: a redriven copy carries its original's id and must not call the handler (the model) again.
-  const handled = new Set<string>();
-  const tickets = new Map<string, boolean>();
-  const failed: StageReplayResult['failed'] = [];
-  let appended = 0;
   let done = 0;
   for await (const batch of readHistory(options, tenant, {
     after: justBefore(options.from),
@@ -124,56 +208,13 @@ export async function replayStage(options: StageReplayOptions): Promise<StageRep
     batchSize: options.batchSize ?? 500,
   })) {
     const inputs = batch.filter(({ event }) => {
-      if (!handles.includes(event.type) || event.replay || handled.has(event.id)) return false;
-      handled.add(event.id);
+      if (!handles.includes(event.type) || event.replay || tally.handled.has(event.id)) return false;
+      tally.handled.add(event.id);
       return true;
     });
     for (let start = 0; start < inputs.length && !signal.aborted; start += processor.concurrency) {
       const chunk = inputs.slice(start, start + processor.concurrency);
-      const ids = chunk.map(({ event }) => event.id);
-      const [outcomes, originals] = await Promise.all([
-        processor.process(chunk, { group: stage.name, tenant, signal, attempts: new Map(ids.map((id) => [id, 1])) }),
-        db.query<{ causation_id: string; type: string; data: unknown }>(replaySql.originalFollowOns, [tenant, ids]),
-      ]);
-      const originalsOf = new Map<string, Comparable[]>();
-      for (const row of originals.rows)
-        originalsOf.set(row.causation_id, [
-          ...(originalsOf.get(row.causation_id) ?? []),
-          { type: row.type, data: row.data },
-        ]);
-      for (const [index, { event: input }] of chunk.entries()) {
-        const outcome = outcomes[index]!;
-        if (!tickets.has(input.ticket)) tickets.set(input.ticket, false);
-        if (!outcome.ok) {
-          failed.push({ eventId: input.id, ticket: input.ticket, error: outcome.error.message });
-          continue;
-        }
-        const after = outcome.emit.map((followOn) =>
-          whatMatters({ type: followOn.type, data: JSON.parse(JSON.stringify(followOn.data)) as unknown }),
-        );
-        if (!isDeepStrictEqual(originalOutcome(originalsOf.get(input.id) ?? []), after))
-          tickets.set(input.ticket, true);
-        if (dryRun) continue;
-        for (const [position, followOn] of outcome.emit.entries()) {
-          const event = followOnEvent(input, followOn, {
-            group: stage.name,
-            index: position,
-            traceparent: outcome.traceparent ?? currentTraceparent(),
-            replay: runId,
-          });
-          // A replay's follow-ons are a repair, not a customer waiting: they go to the normal lane.
-          const added = await appendAndMarkWork(redis, keys, tenant, {
-            stream: keys.events(tenant),
-            otherLane: keys.priorityEvents(tenant),
-            laneSequence: keys.laneSequence(tenant),
-            marker: keys.eventEmitted(tenant, event.id),
-            markerTtlSeconds: options.emittedTtlSeconds,
-            eventId: event.id,
-            fields: encodeEvent(event),
-          });
-          if (added.outcome === 'appended') appended += 1;
-        }
-      }
+      await replayChunk(run, chunk);
       done += chunk.length;
       // The total counts archived inputs; inputs only in the stream raise it as they come.
       total = Math.max(total, done);
@@ -181,15 +222,15 @@ export async function replayStage(options: StageReplayOptions): Promise<StageRep
     }
     if (signal.aborted) break;
   }
-  const changed = [...tickets.values()].filter(Boolean).length;
+  const changed = [...tally.tickets.values()].filter(Boolean).length;
   return {
-    runId,
-    inputs: handled.size,
+    runId: run.runId,
+    inputs: tally.handled.size,
     ticketsChanged: changed,
-    ticketsUnchanged: tickets.size - changed,
-    appended,
-    failed,
-    dryRun,
+    ticketsUnchanged: tally.tickets.size - changed,
+    appended: tally.appended,
+    failed: tally.failed,
+    dryRun: options.dryRun ?? false,
   };
 }
 

@@ -1,8 +1,9 @@
 import { Cluster, Redis } from 'ioredis';
 import type { Config } from '../config/config.js';
+import type { RedisClient } from './client.js';
 import { defineScripts } from './scripts.js';
 
-export type RedisClient = Redis | Cluster;
+export type { RedisClient } from './client.js';
 
 export type RedisPurpose = 'ingest' | 'commands' | 'blocking' | 'registry';
 

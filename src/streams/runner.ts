@@ -1,49 +1,19 @@
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { processBatch, type BatchRunner } from './batch.js';
 import { toDelivery, type Delivery } from './delivery.js';
-import type { RedisKeys } from './keys.js';
 import type { Lane } from './lanes.js';
 import { ensureGroup, heartbeat, leaveGroup, refreshTenants, removeDeadConsumers, type Member } from './maintenance.js';
-import { noopObserver, type RunnerObserver } from './observer.js';
+import { noopObserver } from './observer.js';
 import { retryDelay } from './outcomes.js';
-import type { GroupProcessor, RetryPolicy } from './processor.js';
+import type { RetryPolicy } from './processor.js';
+import { consumerName, type RunnerOptions } from './runner-options.js';
 import { GroupReader, isForOtherGroups, type StreamEntry } from './reader.js';
-import type { RedisClient } from './redis.js';
 import { settleBatch, type Settler } from './settle.js';
 import { StreamsWithWork } from './work.js';
 import { claimIdle, touchHeld } from './takeover.js';
 
-export type RunnerOptions = {
-  /** Shared connection for commands. */
-  redis: RedisClient;
-  /** A connection of this runner's own: XREADGROUP BLOCK holds it. */
-  blockingRedis: RedisClient;
-  keys: RedisKeys;
-  processor: GroupProcessor;
-  /** Defaults; the processor's own `retry` overrides them. */
-  retry: RetryPolicy;
-  /** How long follow-on event ids are remembered for de-duplication. */
-  emittedTtlSeconds: number;
-  logger: Logger;
-  observer?: RunnerObserver;
-  consumerName?: string;
-  blockMs?: number;
-  batchSize?: number;
-  tenantRefreshMs?: number;
-  /** Consumers idle this long with nothing pending are removed from the group. */
-  deadConsumerIdleMs?: number;
-  /** Share of each read a tenant's priority lane may take (see lanes.ts `laneCounts`). */
-  priorityShare?: number;
-  /** How often every tenant's streams are read, marked or not (see work.ts). */
-  fullReadMs?: number;
-};
-
-function consumerName(): string {
-  return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
-}
+export type { RunnerOptions } from './runner-options.js';
 
 /**
  * Drives one consumer group over every tenant's stream: discovers tenants, reads them fairly,

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { ChainableCommander, Result } from 'ioredis';
 import { StreamdeskError } from '../errors.js';
 import { encodeEvent, type TicketEvent } from '../events.js';
-import type { RedisClient } from './redis.js';
+import type { RedisClient } from './client.js';
 
 /**
  * The Lua scripts (lua/*.lua, each documented in its header) and the one typed wrapper of each:

@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Cluster } from 'ioredis';
 import type { RedisKeys } from './keys.js';
-import type { StreamEntry } from './reader.js';
 import type { RedisClient } from './redis.js';
 import {
   appendUnlessSeen,
@@ -79,7 +78,7 @@ export class StreamsWithWork {
   }
 
   /** After a read of `named` streams: those the reply left out had nothing new for this group. */
-  afterRead(named: readonly string[], reply: readonly [string, StreamEntry[]][] | null): void {
+  afterRead(named: readonly string[], reply: readonly (readonly [stream: string, entries: unknown])[] | null): void {
     if (!this.enabled) return;
     const answered = new Set((reply ?? []).map(([stream]) => stream));
     for (const stream of named) if (!answered.has(stream)) this.streams.delete(stream);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { StreamdeskError } from '../errors.js';
+import { badRequest } from '../admin/input.js';
 
 const languageNames = new Intl.DisplayNames(['en'], { type: 'language', fallback: 'none' });
 
@@ -75,8 +75,7 @@ export function applyModelChange(
   if (Object.keys(merged).length === 0) return undefined;
   const parsed = tenantModelSettingsSchema.safeParse(merged);
   if (parsed.success) return parsed.data;
-  const details = parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
-  throw new StreamdeskError('BAD_REQUEST', details.map((d) => `${d.path || 'body'}: ${d.message}`).join('; '), details);
+  throw badRequest(parsed.error);
 }
 
 export type PublicModelSettings = {

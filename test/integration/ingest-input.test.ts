@@ -5,7 +5,7 @@ import { UsageError, main } from '../../src/cli/main.js';
 import { errorCatalogue } from '../../src/errors.js';
 import { buildApp } from '../../src/ingest/app.js';
 import { storableString } from '../../src/storable.js';
-import { signWebhook } from '../../src/ingest/signature.js';
+import { signWebhook } from '../../src/webhook-signature.js';
 import { createTestEnv, type TestEnv } from '../support/env.js';
 import { rawRequest, type RawResponse } from '../support/raw-http.js';
 import { signedHeaders } from '../support/webhook.js';

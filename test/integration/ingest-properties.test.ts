@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorCatalogue } from '../../src/errors.js';
 import { buildApp } from '../../src/ingest/app.js';
-import { signWebhook } from '../../src/ingest/signature.js';
+import { signWebhook } from '../../src/webhook-signature.js';
 import { createTestEnv, type TestEnv } from '../support/env.js';
 import { rawRequest } from '../support/raw-http.js';
 

@@ -1,12 +1,12 @@
 // The k6 load test signs webhooks with its own JavaScript (loadtest/lib). These tests run that very
 // code in Node, with node:crypto standing in for k6/crypto, and check that the server agrees: same
-// signature as src/ingest/signature.ts, bodies valid for the webhook schema, and a 202 from the real
+// signature as src/webhook-signature.ts, bodies valid for the webhook schema, and a 202 from the real
 // route. A drift between the load test and the contract fails here instead of as a wall of 401s.
 import { createHmac } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildApp } from '../../src/ingest/app.js';
-import { signWebhook, verifyWebhookSignature } from '../../src/ingest/signature.js';
+import { signWebhook, verifyWebhookSignature } from '../../src/webhook-signature.js';
 import { webhookBodySchema } from '../../src/ingest/webhook.js';
 import { createTestEnv, type TestEnv } from '../support/env.js';
 

@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWritebackStage } from '../../src/consumers/stages/writeback.js';
 import { decodeEvent, type TicketEvent, type TicketEventOf } from '../../src/events.js';
-import { verifyWebhookSignature } from '../../src/ingest/signature.js';
+import { verifyWebhookSignature } from '../../src/webhook-signature.js';
 import { startRole } from '../../src/runtime/roles.js';
 import { uuidv7 } from '../../src/streams/ids.js';
 import { createTestEnv, waitFor, type TestEnv } from '../support/env.js';

@@ -1,4 +1,4 @@
-import { signWebhook } from '../../src/ingest/signature.js';
+import { signWebhook } from '../../src/webhook-signature.js';
 
 export type TicketInput = {
   id: string;

@@ -3,7 +3,8 @@ import { ticketSchema, type EventData, type TicketEventOf } from '../../events.j
 import type { Db } from '../../projections/db.js';
 import type { Metrics } from '../../telemetry/metrics.js';
 import { exceededLimit, untilPeriodEnd, type Budgets } from '../../llm/budgets.js';
-import { costUsd, type PriceTable } from '../../llm/prices.js';
+import type { PriceTable } from '../../config/prices.js';
+import { costUsd } from '../../llm/prices.js';
 import type { Enhancer, EnhancementRequest, EnhancementResult } from '../enhancers/enhancer.js';
 import { offlineEnhancer } from '../enhancers/offline.js';
 import { stageSql } from '../sql.js';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Enhancement } from '../../events.js';
-import { signWebhook } from '../../ingest/signature.js';
+import { signWebhook } from '../../webhook-signature.js';
 import type { WritebackTarget } from '../../tenants/registry.js';
 import { sendToPeer } from './http.js';
 import type { TargetPolicy } from './target-policy.js';

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { StreamdeskError } from '../errors.js';
+import { StreamdeskError } from './errors.js';
 
 /** `v1=<hex HMAC-SHA256(secret, timestamp + "." + raw body)>` */
 export function signWebhook(secret: string, timestamp: string | number, rawBody: string | Buffer): string {
