@@ -33,13 +33,10 @@ export default tseslint.config(
   // ---- TEMPORARY: not split yet on this branch. ----
   {
     files: [
-      'src/config/config.ts',
       'src/consumers/enhancers/offline.ts',
       'src/consumers/enhancers/openai.ts',
       'src/consumers/stages/enhance.ts',
       'src/ingest/accept.ts',
-      'src/telemetry/metrics.ts',
-      'src/tenants/registry.ts',
     ],
     rules: { 'max-lines': 'off', 'max-lines-per-function': 'off' },
   },

@@ -150,7 +150,7 @@ export type Config = Readonly<{
   llmPrices: PriceTable;
   /** How often a ticket waiting for its tenant's budget checks again. */
   budgetRecheckMs: number;
-  logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+  logLevel: Env['LOG_LEVEL'];
   shutdownTimeoutMs: number;
   retry: Readonly<{ maxAttempts: number; baseMs: number; maxMs: number; claimIdleMs: number }>;
   tenantBacklogLimit: number;
@@ -181,21 +181,24 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-/** Reads and validates the environment once; everything else receives the frozen result. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+type Env = z.infer<typeof envSchema>;
+
+/** The environment's non-empty values, validated; ConfigError names every problem (secrets' values withheld). */
+function parseEnv(env: NodeJS.ProcessEnv): Env {
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
   const parsed = envSchema.safeParse(present);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => {
-      const name = String(issue.path[0] ?? 'environment');
-      const got =
-        typeof present[name] === 'string' && !/KEY|TOKEN|SECRET|PASSWORD/.test(name) ? ` (got "${present[name]}")` : '';
-      return `${name}: ${issue.message}${got}`;
-    });
-    throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
-  }
-  const e = parsed.data;
-  return Object.freeze({
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => {
+    const name = String(issue.path[0] ?? 'environment');
+    const got =
+      typeof present[name] === 'string' && !/KEY|TOKEN|SECRET|PASSWORD/.test(name) ? ` (got "${present[name]}")` : '';
+    return `${name}: ${issue.message}${got}`;
+  });
+  throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
+}
+
+function connectionConfig(e: Env) {
+  return {
     redisUrl: e.REDIS_URL,
     redisClusterNodes: e.REDIS_CLUSTER_NODES?.split(',').map((node) => {
       const [host = '', port = '6379'] = node.split(':');
@@ -207,6 +210,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: e.PORT,
     host: e.HOST,
     adminToken: e.ADMIN_TOKEN,
+  };
+}
+
+function llmConfig(e: Env) {
+  return {
     openai: Object.freeze({
       apiKey: e.OPENAI_API_KEY,
       baseUrl: e.OPENAI_BASE_URL,
@@ -222,6 +230,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }),
     llmPrices: Object.freeze({ ...defaultPrices, ...e.LLM_PRICES }),
     budgetRecheckMs: e.BUDGET_RECHECK_MS,
+  };
+}
+
+function pipelineConfig(e: Env) {
+  return {
     logLevel: e.LOG_LEVEL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     retry: Object.freeze({
@@ -240,6 +253,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxLength: e.STREAM_MAX_LENGTH,
       intervalMs: e.TRIM_INTERVAL_MS,
     }),
+  };
+}
+
+function serverConfig(e: Env) {
+  return {
     secretsKey: e.SECRETS_ENCRYPTION_KEY,
     secretsPreviousKeys: Object.freeze(e.SECRETS_ENCRYPTION_PREVIOUS_KEYS ?? []),
     http: Object.freeze({
@@ -252,5 +270,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }),
     writebackAllowPrivate: e.WRITEBACK_ALLOW_PRIVATE,
     jaegerUiUrl: e.JAEGER_UI_URL?.replace(/\/+$/, ''),
-  });
+  };
+}
+
+/** Reads and validates the environment once; everything else receives the frozen result. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const e = parseEnv(env);
+  return Object.freeze({ ...connectionConfig(e), ...llmConfig(e), ...pipelineConfig(e), ...serverConfig(e) });
 }

@@ -1,11 +1,11 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { groupMetrics, type GroupStatusOptions, type GroupStatusSource } from './group-metrics.js';
 import type { RedisKeys } from '../streams/keys.js';
 import type { RunnerObserver } from '../streams/observer.js';
 import type { RedisClient } from '../streams/redis.js';
 import { tenantStatus, type TenantStatus } from '../streams/status.js';
 
-/** Reads the tenants' stream status; should stop working once `signal` aborts (the scrape has moved on). */
-export type GroupStatusSource = (signal: AbortSignal) => Promise<TenantStatus[]>;
+export type { GroupStatusSource } from './group-metrics.js';
 
 export type Metrics = RunnerObserver & {
   readonly registry: Registry;
@@ -32,19 +32,15 @@ export type Metrics = RunnerObserver & {
    * Fills the per-group lag, pending and oldest-pending-age gauges from `source` at scrape time,
    * at most once per `minIntervalMs` and for at most `timeoutMs` (past it, the last values stay).
    */
-  collectGroupStatus(source: GroupStatusSource, options?: { timeoutMs?: number; minIntervalMs?: number }): void;
+  collectGroupStatus(source: GroupStatusSource, options?: GroupStatusOptions): void;
 };
 
-/**
- * Prometheus metrics. With `tenantLabel` off, every per-tenant series collapses into one
- * (tenant="*"), which bounds cardinality for deployments with many tenants.
- */
-export function createMetrics(options: { tenantLabel: boolean; defaultMetrics?: boolean }): Metrics {
-  const registry = new Registry();
-  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'streamdesk_' });
-  const t = (tenant: string) => (options.tenantLabel ? tenant : '*');
-  const latencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+type TenantLabel = (tenant: string) => string;
 
+const latencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+
+/** HTTP requests and accepted webhooks. */
+function ingestMetrics(registry: Registry, t: TenantLabel): Pick<Metrics, 'httpRequest' | 'webhookAccepted'> {
   const httpRequests = new Counter({
     name: 'streamdesk_http_requests_total',
     help: 'HTTP requests by route, method and status',
@@ -64,12 +60,23 @@ export function createMetrics(options: { tenantLabel: boolean; defaultMetrics?: 
     labelNames: ['tenant', 'duplicate'],
     registers: [registry],
   });
-  const handled = new Counter({
-    name: 'streamdesk_events_processed_total',
-    help: 'Events handled by a consumer group',
-    labelNames: ['group', 'tenant'],
-    registers: [registry],
-  });
+  return {
+    httpRequest(route, method, status, durationMs) {
+      httpRequests.inc({ route, method, status: String(status) });
+      httpDuration.observe({ route, method }, durationMs / 1_000);
+    },
+    webhookAccepted: (tenant, duplicate) => webhooks.inc({ tenant: t(tenant), duplicate: String(duplicate) }),
+  };
+}
+
+/** What the consumer groups report as they work, and each ticket's time to write-back. */
+function pipelineMetrics(registry: Registry, t: TenantLabel): RunnerObserver & Pick<Metrics, 'ticketCompleted'> {
+  const counter = (name: string, help: string, labelNames: string[]) =>
+    new Counter({ name, help, labelNames, registers: [registry] });
+  const handled = counter('streamdesk_events_processed_total', 'Events handled by a consumer group', [
+    'group',
+    'tenant',
+  ]);
   const handlerDuration = new Histogram({
     name: 'streamdesk_handler_duration_seconds',
     help: 'Duration of a group handler call (one batch)',
@@ -77,30 +84,21 @@ export function createMetrics(options: { tenantLabel: boolean; defaultMetrics?: 
     buckets: latencyBuckets,
     registers: [registry],
   });
-  const failed = new Counter({
-    name: 'streamdesk_events_failed_total',
-    help: 'Handler failures, by error code',
-    labelNames: ['group', 'tenant', 'code'],
-    registers: [registry],
-  });
-  const retried = new Counter({
-    name: 'streamdesk_events_retried_total',
-    help: 'Retries scheduled after a failure',
-    labelNames: ['group', 'tenant'],
-    registers: [registry],
-  });
-  const deadLettered = new Counter({
-    name: 'streamdesk_events_dead_lettered_total',
-    help: 'Entries moved to the dead-letter stream',
-    labelNames: ['group', 'tenant', 'code'],
-    registers: [registry],
-  });
-  const reclaimed = new Counter({
-    name: 'streamdesk_events_reclaimed_total',
-    help: 'Entries taken over from an idle consumer',
-    labelNames: ['group', 'tenant'],
-    registers: [registry],
-  });
+  const failed = counter('streamdesk_events_failed_total', 'Handler failures, by error code', [
+    'group',
+    'tenant',
+    'code',
+  ]);
+  const retried = counter('streamdesk_events_retried_total', 'Retries scheduled after a failure', ['group', 'tenant']);
+  const deadLettered = counter('streamdesk_events_dead_lettered_total', 'Entries moved to the dead-letter stream', [
+    'group',
+    'tenant',
+    'code',
+  ]);
+  const reclaimed = counter('streamdesk_events_reclaimed_total', 'Entries taken over from an idle consumer', [
+    'group',
+    'tenant',
+  ]);
   const ticketLatency = new Histogram({
     name: 'streamdesk_ticket_latency_seconds',
     help: 'Time from webhook to written back, per ticket',
@@ -108,144 +106,43 @@ export function createMetrics(options: { tenantLabel: boolean; defaultMetrics?: 
     buckets: latencyBuckets,
     registers: [registry],
   });
-  const tokens = new Counter({
-    name: 'streamdesk_llm_tokens_total',
-    help: 'LLM tokens used',
-    labelNames: ['model', 'kind'],
-    registers: [registry],
-  });
-  const tenantTokens = new Counter({
-    name: 'streamdesk_tenant_llm_tokens_total',
-    help: 'LLM tokens used, by tenant, model and kind',
-    labelNames: ['tenant', 'model', 'kind'],
-    registers: [registry],
-  });
-  const tenantCost = new Counter({
-    name: 'streamdesk_tenant_llm_cost_usd_total',
-    help: 'LLM cost in USD from the price table, by tenant and model',
-    labelNames: ['tenant', 'model'],
-    registers: [registry],
-  });
-  const budgetDecisions = new Counter({
-    name: 'streamdesk_budget_decisions_total',
-    help: 'Tickets of an over-budget tenant enhanced offline or made to wait (each wait counted once per check)',
-    labelNames: ['tenant', 'action'],
-    registers: [registry],
-  });
-  const gateWaits = new Counter({
-    name: 'streamdesk_llm_gate_waits_total',
-    help: 'LLM calls that waited at the shared gate, by reason (requests, tokens, concurrency, paused, open, probing)',
-    labelNames: ['provider', 'reason'],
-    registers: [registry],
-  });
-  const gateWindow = new Gauge({
-    name: 'streamdesk_llm_concurrency_window',
-    help: 'Adaptive limit of LLM calls in flight across all workers',
-    labelNames: ['provider'],
-    registers: [registry],
-  });
-  const gateOpen = new Gauge({
-    name: 'streamdesk_llm_breaker_open',
-    help: '1 while the circuit breaker towards the provider is open or half-open',
-    labelNames: ['provider'],
-    registers: [registry],
-  });
-  const gatePaused = new Gauge({
-    name: 'streamdesk_llm_paused_seconds',
-    help: 'Seconds calls to the provider stay paused after a 429, as of the last call',
-    labelNames: ['provider'],
-    registers: [registry],
-  });
-  const groupStatusErrors = new Counter({
-    name: 'streamdesk_group_status_errors_total',
-    help: 'Scrapes whose group status read failed or timed out (the group gauges kept their last values)',
-    registers: [registry],
-    // Metrics are collected concurrently: wait for this scrape's read, so a failure shows in the same scrape.
-    collect: () => refreshGroupGauges(),
-  });
-
-  let groupStatus: { source: GroupStatusSource; timeoutMs: number; minIntervalMs: number } | undefined;
-  let refreshing: Promise<void> | undefined;
-  let reading = false;
-  let refreshedAt = -Infinity;
-  // The gauges share one read per scrape: whichever collects first starts it, the others await it.
-  const refreshGroupGauges = (): Promise<void> => {
-    if (!groupStatus) return Promise.resolve();
-    if (refreshing && (reading || performance.now() - refreshedAt < groupStatus.minIntervalMs)) return refreshing;
-    const { source, timeoutMs } = groupStatus;
-    refreshedAt = performance.now();
-    reading = true;
-    refreshing = (async () => {
-      const signal = AbortSignal.timeout(timeoutMs);
-      const timedOut = new Promise<never>((_, reject) =>
-        signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true }),
-      );
-      try {
-        setGroupGauges(await Promise.race([source(signal), timedOut]));
-      } catch {
-        groupStatusErrors.inc();
-      } finally {
-        reading = false;
-      }
-    })();
-    return refreshing;
-  };
-  const lag = new Gauge({
-    name: 'streamdesk_group_lag',
-    help: 'Entries not yet delivered to the group',
-    labelNames: ['group', 'tenant'],
-    registers: [registry],
-    collect: refreshGroupGauges,
-  });
-  const pending = new Gauge({
-    name: 'streamdesk_group_pending',
-    help: 'Entries delivered but not acknowledged',
-    labelNames: ['group', 'tenant'],
-    registers: [registry],
-    collect: refreshGroupGauges,
-  });
-  const oldestPending = new Gauge({
-    name: 'streamdesk_group_oldest_pending_age_seconds',
-    help: 'Age of the oldest unacknowledged entry',
-    labelNames: ['group', 'tenant'],
-    registers: [registry],
-    collect: refreshGroupGauges,
-  });
-
-  /** Replaces the group gauges; with the tenant label collapsed, lag and pending add up and the oldest age is the maximum. */
-  function setGroupGauges(statuses: readonly TenantStatus[]): void {
-    const series = new Map<string, { group: string; tenant: string; lag: number; pending: number; oldestMs: number }>();
-    for (const status of statuses) {
-      for (const group of status.groups) {
-        const tenant = t(status.tenant);
-        const key = `${group.name} ${tenant}`;
-        const entry = series.get(key) ?? { group: group.name, tenant, lag: 0, pending: 0, oldestMs: 0 };
-        entry.lag += group.lag ?? 0;
-        entry.pending += group.pending;
-        entry.oldestMs = Math.max(entry.oldestMs, group.oldestPendingAgeMs ?? 0);
-        series.set(key, entry);
-      }
-    }
-    lag.reset();
-    pending.reset();
-    oldestPending.reset();
-    for (const { group, tenant, ...values } of series.values()) {
-      lag.set({ group, tenant }, values.lag);
-      pending.set({ group, tenant }, values.pending);
-      oldestPending.set({ group, tenant }, values.oldestMs / 1_000);
-    }
-  }
-
   return {
-    registry,
-    contentType: registry.contentType,
-    render: () => registry.metrics(),
-    httpRequest(route, method, status, durationMs) {
-      httpRequests.inc({ route, method, status: String(status) });
-      httpDuration.observe({ route, method }, durationMs / 1_000);
+    handled(group, tenant, count, durationMs) {
+      handled.inc({ group, tenant: t(tenant) }, count);
+      handlerDuration.observe({ group }, durationMs / 1_000);
     },
-    webhookAccepted: (tenant, duplicate) => webhooks.inc({ tenant: t(tenant), duplicate: String(duplicate) }),
+    failed: (group, tenant, code) => failed.inc({ group, tenant: t(tenant), code }),
+    retried: (group, tenant) => retried.inc({ group, tenant: t(tenant) }),
+    deadLettered: (group, tenant, code) => deadLettered.inc({ group, tenant: t(tenant), code }),
+    reclaimed: (group, tenant, count) => reclaimed.inc({ group, tenant: t(tenant) }, count),
     ticketCompleted: (tenant, latencyMs) => ticketLatency.observe({ tenant: t(tenant) }, latencyMs / 1_000),
+  };
+}
+
+/** LLM tokens and cost, budget decisions. */
+function llmUsageMetrics(
+  registry: Registry,
+  t: TenantLabel,
+): Pick<Metrics, 'llmTokens' | 'llmUsage' | 'budgetDecision'> {
+  const counter = (name: string, help: string, labelNames: string[]) =>
+    new Counter({ name, help, labelNames, registers: [registry] });
+  const tokens = counter('streamdesk_llm_tokens_total', 'LLM tokens used', ['model', 'kind']);
+  const tenantTokens = counter('streamdesk_tenant_llm_tokens_total', 'LLM tokens used, by tenant, model and kind', [
+    'tenant',
+    'model',
+    'kind',
+  ]);
+  const tenantCost = counter(
+    'streamdesk_tenant_llm_cost_usd_total',
+    'LLM cost in USD from the price table, by tenant and model',
+    ['tenant', 'model'],
+  );
+  const budgetDecisions = counter(
+    'streamdesk_budget_decisions_total',
+    'Tickets of an over-budget tenant enhanced offline or made to wait (each wait counted once per check)',
+    ['tenant', 'action'],
+  );
+  return {
     llmTokens(model, prompt, completion) {
       tokens.inc({ model, kind: 'prompt' }, prompt);
       tokens.inc({ model, kind: 'completion' }, completion);
@@ -256,28 +153,59 @@ export function createMetrics(options: { tenantLabel: boolean; defaultMetrics?: 
       if (costUsd !== undefined) tenantCost.inc({ tenant: t(tenant), model }, costUsd);
     },
     budgetDecision: (tenant, action) => budgetDecisions.inc({ tenant: t(tenant), action }),
+  };
+}
+
+/** The shared gate towards the LLM provider: waits, concurrency window, breaker, pause. */
+function llmGateMetrics(registry: Registry): Pick<Metrics, 'llmGateWaited' | 'llmGateState'> {
+  const gateWaits = new Counter({
+    name: 'streamdesk_llm_gate_waits_total',
+    help: 'LLM calls that waited at the shared gate, by reason (requests, tokens, concurrency, paused, open, probing)',
+    labelNames: ['provider', 'reason'],
+    registers: [registry],
+  });
+  const gauge = (name: string, help: string) =>
+    new Gauge({ name, help, labelNames: ['provider'], registers: [registry] });
+  const gateWindow = gauge(
+    'streamdesk_llm_concurrency_window',
+    'Adaptive limit of LLM calls in flight across all workers',
+  );
+  const gateOpen = gauge(
+    'streamdesk_llm_breaker_open',
+    '1 while the circuit breaker towards the provider is open or half-open',
+  );
+  const gatePaused = gauge(
+    'streamdesk_llm_paused_seconds',
+    'Seconds calls to the provider stay paused after a 429, as of the last call',
+  );
+  return {
     llmGateWaited: (provider, reason) => gateWaits.inc({ provider, reason }),
     llmGateState(provider, state) {
       gateWindow.set({ provider }, state.window);
       gateOpen.set({ provider }, state.breaker === 'closed' ? 0 : 1);
       gatePaused.set({ provider }, state.pausedMs / 1_000);
     },
-    collectGroupStatus(source, collectOptions = {}) {
-      groupStatus = {
-        source,
-        timeoutMs: collectOptions.timeoutMs ?? 5_000,
-        minIntervalMs: collectOptions.minIntervalMs ?? 1_000,
-      };
-      refreshing = undefined;
-    },
-    handled(group, tenant, count, durationMs) {
-      handled.inc({ group, tenant: t(tenant) }, count);
-      handlerDuration.observe({ group }, durationMs / 1_000);
-    },
-    failed: (group, tenant, code) => failed.inc({ group, tenant: t(tenant), code }),
-    retried: (group, tenant) => retried.inc({ group, tenant: t(tenant) }),
-    deadLettered: (group, tenant, code) => deadLettered.inc({ group, tenant: t(tenant), code }),
-    reclaimed: (group, tenant, count) => reclaimed.inc({ group, tenant: t(tenant) }, count),
+  };
+}
+
+/**
+ * Prometheus metrics. With `tenantLabel` off, every per-tenant series collapses into one
+ * (tenant="*"), which bounds cardinality for deployments with many tenants.
+ */
+export function createMetrics(options: { tenantLabel: boolean; defaultMetrics?: boolean }): Metrics {
+  const registry = new Registry();
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'streamdesk_' });
+  const t = (tenant: string) => (options.tenantLabel ? tenant : '*');
+  // Registered in this order, which is the order of the exposition.
+  return {
+    registry,
+    contentType: registry.contentType,
+    render: () => registry.metrics(),
+    ...ingestMetrics(registry, t),
+    ...pipelineMetrics(registry, t),
+    ...llmUsageMetrics(registry, t),
+    ...llmGateMetrics(registry),
+    ...groupMetrics(registry, t),
   };
 }
 

@@ -1,119 +1,38 @@
-import { randomBytes } from 'node:crypto';
 import { createClient, createCluster } from 'redis';
-import { Repository, Schema, type Entity } from 'redis-om';
-import { z } from 'zod';
+import { Repository, Schema } from 'redis-om';
 import type { Config } from '../config/config.js';
 import { StreamdeskError } from '../errors.js';
-import { redisKeys, tenantIdPattern } from '../streams/keys.js';
+import { redisKeys } from '../streams/keys.js';
 import { BoundedCache } from './cache.js';
 import { tenantModelSettingsSchema, type TenantModelSettings } from './model-settings.js';
+import { fromEntity, tenantEntityFields, toEntity, type TenantEntity } from './record.js';
 import { SecretBox } from './secret-box.js';
+import {
+  newSecret,
+  tenantIdSchema,
+  writebackSchema,
+  type InboundAuth,
+  type Tenant,
+  type WritebackTarget,
+} from './tenant.js';
 
-/**
- * ServiceDesk Plus Cloud (and MSP Cloud): a Zoho "self client" whose refresh token buys one-hour
- * access tokens from the accounts server of the portal's data centre.
- */
-export const zohoOAuthSchema = z.object({
-  type: z.literal('zoho-oauth'),
-  accountsUrl: z.url({ protocol: /^https?$/ }),
-  clientId: z.string().min(1),
-  clientSecret: z.string().min(1),
-  refreshToken: z.string().min(1),
-});
-export type ZohoOAuth = z.infer<typeof zohoOAuthSchema>;
-
-export const writebackSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('none') }),
-  // On-premises: the technician key in `authToken`; Cloud: Zoho OAuth in `auth`. Exactly one of the two.
-  z
-    .object({
-      type: z.literal('servicedesk-plus'),
-      baseUrl: z.url({ protocol: /^https?$/ }),
-      authToken: z.string().min(1).optional(),
-      auth: zohoOAuthSchema.optional(),
-    })
-    .refine((target) => (target.authToken === undefined) !== (target.auth === undefined), {
-      message:
-        'give either authToken (on-premises technician key) or auth (Zoho OAuth for ServiceDesk Plus Cloud), not both or neither',
-      path: ['auth'],
-    }),
-  z.object({ type: z.literal('webhook'), url: z.url({ protocol: /^https?$/ }), secret: z.string().min(16) }),
-]);
-export type WritebackTarget = z.infer<typeof writebackSchema>;
-
-export const tenantIdSchema = z.string().regex(tenantIdPattern, 'must match ^[a-z0-9][a-z0-9-]{0,62}$');
-
-/** How a tenant's helpdesk proves itself: an HMAC signature (strongest), a token header, or HTTP Basic. */
-export const inboundAuthModes = ['hmac', 'token', 'basic'] as const;
-export type InboundAuth = (typeof inboundAuthModes)[number];
-export const inboundAuthSchema = z.enum(inboundAuthModes);
-
-export type Tenant = Readonly<{
-  id: string;
-  name: string;
-  inboundAuth: InboundAuth;
-  /** The signing secret (hmac) or token (token, basic). */
-  secret: string;
-  /** The secret before the last rotation, still accepted until retired or expired. */
-  previousSecret: Readonly<{ value: string; expiresAt: Date | undefined }> | undefined;
-  writeback: WritebackTarget;
-  /** Its own model, base URL, API key and prompt language for the enhance stage; absent: the global ones. */
-  model: TenantModelSettings | undefined;
-  createdAt: Date;
-  updatedAt: Date;
-}>;
-
-export type PublicTenant = {
-  id: string;
-  name: string;
-  inboundAuth: InboundAuth;
-  previousSecretExpiresAt: string | null | undefined;
-  writeback: { type: WritebackTarget['type'] };
-  createdAt: string;
-  updatedAt: string;
-};
-
-/** What may be shown of a tenant: no signing secret or token, no helpdesk credentials. */
-export function publicTenant(tenant: Tenant): PublicTenant {
-  return {
-    id: tenant.id,
-    name: tenant.name,
-    inboundAuth: tenant.inboundAuth,
-    // undefined: no previous secret; null: one, accepted until retired.
-    previousSecretExpiresAt: tenant.previousSecret
-      ? (tenant.previousSecret.expiresAt?.toISOString() ?? null)
-      : undefined,
-    writeback: { type: tenant.writeback.type },
-    createdAt: tenant.createdAt.toISOString(),
-    updatedAt: tenant.updatedAt.toISOString(),
-  };
-}
-
-/** The secrets a request may be verified with right now: the current one, and the previous one during its overlap. */
-export function acceptedSecrets(tenant: Tenant, now = Date.now()): string[] {
-  const previous = tenant.previousSecret;
-  return previous && (!previous.expiresAt || previous.expiresAt.getTime() > now)
-    ? [tenant.secret, previous.value]
-    : [tenant.secret];
-}
-
-export function newSecret(): string {
-  return `whsec_${randomBytes(24).toString('hex')}`;
-}
+export {
+  acceptedSecrets,
+  inboundAuthModes,
+  inboundAuthSchema,
+  newSecret,
+  publicTenant,
+  tenantIdSchema,
+  writebackSchema,
+  zohoOAuthSchema,
+  type InboundAuth,
+  type PublicTenant,
+  type Tenant,
+  type WritebackTarget,
+  type ZohoOAuth,
+} from './tenant.js';
 
 type RegistryClient = ReturnType<typeof createClient> | ReturnType<typeof createCluster>;
-
-type TenantEntity = Entity & {
-  name?: string;
-  inboundAuth?: string;
-  secret?: string;
-  previousSecret?: string;
-  previousSecretExpiresAt?: number;
-  writeback?: string;
-  model?: string;
-  createdAt?: Date;
-  updatedAt?: Date;
-};
 
 export type TenantChanges = {
   name?: string | undefined;
@@ -159,21 +78,7 @@ export class TenantRegistry {
     client.on('error', () => undefined);
     await client.connect();
     const keys = redisKeys(config.redisPrefix);
-    const schema = new Schema<TenantEntity>(
-      keys.tenantEntityPrefix,
-      {
-        name: { type: 'string' },
-        inboundAuth: { type: 'string' },
-        secret: { type: 'string' },
-        previousSecret: { type: 'string' },
-        previousSecretExpiresAt: { type: 'number' },
-        writeback: { type: 'string' },
-        model: { type: 'string' },
-        createdAt: { type: 'date' },
-        updatedAt: { type: 'date' },
-      },
-      { dataStructure: 'HASH' },
-    );
+    const schema = new Schema<TenantEntity>(keys.tenantEntityPrefix, tenantEntityFields, { dataStructure: 'HASH' });
     return new TenantRegistry(client, new Repository(schema, client as never), keys.tenantIds, box, {
       cacheMs: options.cacheMs ?? 1_000,
       cacheEntries: options.cacheEntries ?? 10_000,
@@ -347,50 +252,12 @@ export class TenantRegistry {
   }
 
   private async save(tenant: Tenant): Promise<Tenant> {
-    const { id, previousSecret } = tenant;
-    await this.repository.save(id, {
-      name: tenant.name,
-      inboundAuth: tenant.inboundAuth,
-      secret: this.box.seal(tenant.secret, `${id}:secret`),
-      ...(previousSecret ? { previousSecret: this.box.seal(previousSecret.value, `${id}:previousSecret`) } : {}),
-      ...(previousSecret?.expiresAt ? { previousSecretExpiresAt: previousSecret.expiresAt.getTime() } : {}),
-      writeback: this.box.seal(JSON.stringify(tenant.writeback), `${id}:writeback`),
-      // Sealed whole, like the write-back target: the key with the server it is meant for.
-      ...(tenant.model ? { model: this.box.seal(JSON.stringify(tenant.model), `${id}:model`) } : {}),
-      createdAt: tenant.createdAt,
-      updatedAt: tenant.updatedAt,
-    });
-    this.cache.delete(id);
+    await this.repository.save(tenant.id, toEntity(tenant, this.box));
+    this.cache.delete(tenant.id);
     return tenant;
   }
 
   private async read(id: string): Promise<Tenant | undefined> {
-    const entity = await this.repository.fetch(id);
-    if (!entity.secret) return undefined;
-    const writeback = writebackSchema.safeParse(
-      JSON.parse(this.box.open(entity.writeback ?? '{"type":"none"}', `${id}:writeback`)),
-    );
-    const model = entity.model
-      ? tenantModelSettingsSchema.safeParse(JSON.parse(this.box.open(entity.model, `${id}:model`)))
-      : undefined;
-    const inboundAuth = inboundAuthSchema.safeParse(entity.inboundAuth ?? 'hmac');
-    const createdAt = entity.createdAt instanceof Date ? entity.createdAt : new Date(0);
-    return {
-      id,
-      name: entity.name ?? id,
-      inboundAuth: inboundAuth.success ? inboundAuth.data : 'hmac',
-      secret: this.box.open(entity.secret, `${id}:secret`),
-      previousSecret: entity.previousSecret
-        ? {
-            value: this.box.open(entity.previousSecret, `${id}:previousSecret`),
-            expiresAt:
-              typeof entity.previousSecretExpiresAt === 'number' ? new Date(entity.previousSecretExpiresAt) : undefined,
-          }
-        : undefined,
-      writeback: writeback.success ? writeback.data : { type: 'none' },
-      model: model?.success ? model.data : undefined,
-      createdAt,
-      updatedAt: entity.updatedAt instanceof Date ? entity.updatedAt : createdAt,
-    };
+    return fromEntity(id, await this.repository.fetch(id), this.box);
   }
 }
