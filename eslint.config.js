@@ -32,15 +32,7 @@ export default tseslint.config(
   },
   // ---- TEMPORARY: not split yet on this branch. ----
   {
-    files: [
-      'src/config/config.ts',
-      'src/consumers/enhancers/offline.ts',
-      'src/consumers/enhancers/openai.ts',
-      'src/consumers/stages/enhance.ts',
-      'src/ingest/accept.ts',
-      'src/telemetry/metrics.ts',
-      'src/tenants/registry.ts',
-    ],
+    files: ['src/config/config.ts', 'src/telemetry/metrics.ts', 'src/tenants/registry.ts'],
     rules: { 'max-lines': 'off', 'max-lines-per-function': 'off' },
   },
   // ---- end of TEMPORARY ----
