@@ -48,6 +48,123 @@ export async function lookUpTenant(registry: TenantRegistry, tenantId: string): 
   });
 }
 
+type AcceptInput = {
+  tenantId: string;
+  auth: Authenticated;
+  rawBody: Buffer;
+  action: TicketAction;
+  ticket: Ticket;
+  modifiedAt?: string | undefined;
+};
+
+type Dedupe = { key: string; ttlSeconds: number };
+
+/** The delivery id: the helpdesk's X-Streamdesk-Delivery if it sent one, else the body's hash. */
+function deliveryIdOf(request: FastifyRequest, rawBody: Buffer): string {
+  const deliveryHeader = header(request.headers['x-streamdesk-delivery']);
+  if (deliveryHeader !== undefined && !deliveryIdPattern.test(deliveryHeader)) {
+    throw new StreamdeskError(
+      'BAD_REQUEST',
+      'X-Streamdesk-Delivery must be 1 to 200 characters of A-Z, a-z, 0-9, ".", "_", ":" or "-"',
+    );
+  }
+  return deliveryHeader ?? `sha256:${createHash('sha256').update(rawBody).digest('hex')}`;
+}
+
+/** The key that tells a repeat of this request or of this ticket event apart, and how long it is kept. */
+function dedupeOf(config: Config, keys: RedisKeys, input: AcceptInput, bodyHash: string): Dedupe {
+  const { tenantId, auth, action, ticket } = input;
+  // A signed request can be replayed while its timestamp is inside the window on either side of now.
+  if (auth.kind === 'signed')
+    return {
+      key: keys.dedupe(tenantId, sha256('signed', auth.timestamp, bodyHash)),
+      ttlSeconds: 2 * config.webhookToleranceSeconds + 60,
+    };
+  // Without a modification time, an update is told apart by its body, so a real later update is never dropped.
+  const modified = input.modifiedAt ?? (action === 'ticket.updated' ? `body:${bodyHash}` : '');
+  return {
+    key: keys.dedupe(tenantId, sha256('ticket', ticket.id, action, modified)),
+    ttlSeconds: config.idempotencyTtlSeconds,
+  };
+}
+
+function receivedEvent(eventId: string, input: AcceptInput, deliveryId: string): TicketEventOf<'ticket.received'> {
+  const { tenantId, action, ticket } = input;
+  return {
+    id: eventId,
+    type: 'ticket.received',
+    v: currentVersion['ticket.received'],
+    tenant: tenantId,
+    ticket: ticket.id,
+    ts: Date.now(),
+    causation: '',
+    correlation: eventId,
+    traceparent: currentTraceparent(),
+    data: { action, ticket, deliveryId },
+  };
+}
+
+/** Appends the ticket.received event (or finds the first one of a repeat) inside a producer span. */
+async function appendReceived(
+  deps: IngestDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  input: AcceptInput,
+  ids: { deliveryId: string; bodyHash: string; dedupe: Dedupe },
+): Promise<IngestOutcome> {
+  const { config, redis, keys } = deps;
+  const { tenantId, ticket } = input;
+  const eventId = uuidv7();
+  // A high or urgent ticket is handled in the priority lane, ahead of the tenant's backlog.
+  const lane = laneOfPriority(normalizePriority(ticket.priority));
+  const stream = keys.lane(tenantId, lane);
+  trace.getActiveSpan()?.setAttribute(Attr.ticketId, ticket.id);
+  // The event carries this span's traceparent: every consumer's span of the ticket is its descendant.
+  const sendAttributes = producerAttributes(stream, {
+    id: eventId,
+    type: 'ticket.received',
+    tenant: tenantId,
+    ticket: ticket.id,
+  });
+  return withSpan(
+    sendSpanName('ticket.received'),
+    sendAttributes,
+    async (span) => {
+      let outcome: IngestOutcome;
+      try {
+        outcome = await appendAndMarkWork(redis, keys, tenantId, {
+          stream,
+          otherLane: keys.otherLane(tenantId, lane),
+          laneSequence: keys.laneSequence(tenantId),
+          marker: keys.deliverySeen(tenantId, ids.deliveryId),
+          markerTtlSeconds: config.idempotencyTtlSeconds,
+          eventId,
+          bodyHash: ids.bodyHash,
+          dedupe: ids.dedupe,
+          fields: encodeEvent(receivedEvent(eventId, input, ids.deliveryId)),
+        });
+      } catch (error) {
+        request.log.error({ err: toStreamdeskError(error), tenant: tenantId }, 'append failed');
+        reply.header('Retry-After', '1');
+        throw new StreamdeskError(
+          'REDIS_UNAVAILABLE',
+          'The event store is unavailable; the webhook was not accepted, retry later',
+          undefined,
+          { cause: error },
+        );
+      }
+      // A repeat appended nothing: the event of the first delivery is the one in the stream.
+      span.setAttributes({
+        [Attr.duplicate]: outcome.outcome !== 'appended',
+        [Attr.messagingMessageId]: outcome.eventId,
+        [Attr.eventId]: outcome.eventId,
+      });
+      return outcome;
+    },
+    { kind: SpanKind.PRODUCER },
+  );
+}
+
 /**
  * Appends a verified, validated ticket as `ticket.received`, once: a repeated delivery id with the
  * same body, a replayed signed request (same timestamp and body, any delivery id) and, for token
@@ -68,49 +185,7 @@ export function ticketIngest(deps: IngestDeps) {
     return value;
   }
 
-  return async function accept(
-    request: FastifyRequest,
-    reply: FastifyReply,
-    input: {
-      tenantId: string;
-      auth: Authenticated;
-      rawBody: Buffer;
-      action: TicketAction;
-      ticket: Ticket;
-      modifiedAt?: string | undefined;
-    },
-  ): Promise<FastifyReply> {
-    const { tenantId, auth, rawBody, action, ticket } = input;
-    const deliveryHeader = header(request.headers['x-streamdesk-delivery']);
-    if (deliveryHeader !== undefined && !deliveryIdPattern.test(deliveryHeader)) {
-      throw new StreamdeskError(
-        'BAD_REQUEST',
-        'X-Streamdesk-Delivery must be 1 to 200 characters of A-Z, a-z, 0-9, ".", "_", ":" or "-"',
-      );
-    }
-    const bodyHash = sha256(rawBody);
-    const deliveryId = deliveryHeader ?? `sha256:${createHash('sha256').update(rawBody).digest('hex')}`;
-    // A signed request can be replayed while its timestamp is inside the window on either side of now.
-    const dedupe =
-      auth.kind === 'signed'
-        ? {
-            key: keys.dedupe(tenantId, sha256('signed', auth.timestamp, bodyHash)),
-            ttlSeconds: 2 * config.webhookToleranceSeconds + 60,
-          }
-        : {
-            // Without a modification time, an update is told apart by its body, so a real later update is never dropped.
-            key: keys.dedupe(
-              tenantId,
-              sha256(
-                'ticket',
-                ticket.id,
-                action,
-                input.modifiedAt ?? (action === 'ticket.updated' ? `body:${bodyHash}` : ''),
-              ),
-            ),
-            ttlSeconds: config.idempotencyTtlSeconds,
-          };
-
+  async function refuseWhenBacklogFull(tenantId: string, reply: FastifyReply): Promise<void> {
     const pending = await backlogOfTenant(tenantId).catch(() => 0);
     if (pending >= config.tenantBacklogLimit) {
       reply.header('Retry-After', '5');
@@ -119,68 +194,19 @@ export function ticketIngest(deps: IngestDeps) {
         `Tenant "${tenantId}" has ${pending} unprocessed events (limit ${config.tenantBacklogLimit}); retry later`,
       );
     }
+  }
 
-    const eventId = uuidv7();
-    // A high or urgent ticket is handled in the priority lane, ahead of the tenant's backlog.
-    const lane = laneOfPriority(normalizePriority(ticket.priority));
-    const stream = keys.lane(tenantId, lane);
-    trace.getActiveSpan()?.setAttribute(Attr.ticketId, ticket.id);
-    // The event carries this span's traceparent: every consumer's span of the ticket is its descendant.
-    const sendAttributes = producerAttributes(stream, {
-      id: eventId,
-      type: 'ticket.received',
-      tenant: tenantId,
-      ticket: ticket.id,
-    });
-    const result = await withSpan(
-      sendSpanName('ticket.received'),
-      sendAttributes,
-      async (span) => {
-        const event: TicketEventOf<'ticket.received'> = {
-          id: eventId,
-          type: 'ticket.received',
-          v: currentVersion['ticket.received'],
-          tenant: tenantId,
-          ticket: ticket.id,
-          ts: Date.now(),
-          causation: '',
-          correlation: eventId,
-          traceparent: currentTraceparent(),
-          data: { action, ticket, deliveryId },
-        };
-        let outcome: IngestOutcome;
-        try {
-          outcome = await appendAndMarkWork(redis, keys, tenantId, {
-            stream,
-            otherLane: keys.otherLane(tenantId, lane),
-            laneSequence: keys.laneSequence(tenantId),
-            marker: keys.deliverySeen(tenantId, deliveryId),
-            markerTtlSeconds: config.idempotencyTtlSeconds,
-            eventId,
-            bodyHash,
-            dedupe,
-            fields: encodeEvent(event),
-          });
-        } catch (error) {
-          request.log.error({ err: toStreamdeskError(error), tenant: tenantId }, 'append failed');
-          reply.header('Retry-After', '1');
-          throw new StreamdeskError(
-            'REDIS_UNAVAILABLE',
-            'The event store is unavailable; the webhook was not accepted, retry later',
-            undefined,
-            { cause: error },
-          );
-        }
-        // A repeat appended nothing: the event of the first delivery is the one in the stream.
-        span.setAttributes({
-          [Attr.duplicate]: outcome.outcome !== 'appended',
-          [Attr.messagingMessageId]: outcome.eventId,
-          [Attr.eventId]: outcome.eventId,
-        });
-        return outcome;
-      },
-      { kind: SpanKind.PRODUCER },
-    );
+  return async function accept(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    input: AcceptInput,
+  ): Promise<FastifyReply> {
+    const { tenantId, ticket } = input;
+    const deliveryId = deliveryIdOf(request, input.rawBody);
+    const bodyHash = sha256(input.rawBody);
+    const dedupe = dedupeOf(config, keys, input, bodyHash);
+    await refuseWhenBacklogFull(tenantId, reply);
+    const result = await appendReceived(deps, request, reply, input, { deliveryId, bodyHash, dedupe });
     if (result.outcome === 'conflict') {
       throw new StreamdeskError(
         'DELIVERY_CONFLICT',

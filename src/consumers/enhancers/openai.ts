@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Config } from '../../config/config.js';
 import { StreamdeskError } from '../../errors.js';
 import { enhancementSchema } from '../../events.js';
-import type { CallOutcome, ProviderGate } from '../../llm/gate.js';
+import type { CallOutcome, GateLease, ProviderGate } from '../../llm/gate.js';
 import { Attr } from '../../telemetry/attributes.js';
 import { genAiChatAttributes, genAiChatSpanName, withSpan } from '../../telemetry/tracing.js';
 import { retryAfterMs as retryAfterMsOf } from '../retry-after.js';
@@ -64,6 +64,53 @@ function outcomeOf(error: StreamdeskError, signal: AbortSignal): CallOutcome {
   return 'ok';
 }
 
+/** The Chat Completions request: the prompts, and the enhancement schema as a strict structured-output format. */
+function chatRequest(
+  model: string,
+  systemPrompt: string,
+  user: string,
+): OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming {
+  return {
+    model,
+    messages: [
+      { role: 'system', content: systemPrompt },
+      { role: 'user', content: user },
+    ],
+    response_format: {
+      type: 'json_schema',
+      json_schema: { name: 'ticket_enhancement', strict: true, schema: enhancementJsonSchema },
+    },
+  };
+}
+
+type Caller = { client: OpenAI; gate?: ProviderGate | undefined; redact: (message: string) => string };
+
+/** Makes the call and gives the gate's lease back with what it learned: the outcome and the tokens used. */
+async function complete(
+  { client, gate, redact }: Caller,
+  body: OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming,
+  lease: GateLease | undefined,
+  signal: AbortSignal,
+): Promise<unknown> {
+  let raw: unknown;
+  try {
+    raw = await client.chat.completions.create(body, { signal });
+  } catch (error) {
+    const failure = llmError(error, redact);
+    // A refused call used no tokens; one that timed out may have: keep its estimate.
+    if (lease && gate)
+      await gate.release(
+        lease,
+        outcomeOf(failure, signal),
+        failure.code === 'LLM_UNAVAILABLE' ? lease.estimatedTokens : 0,
+        failure.retryAfterMs ?? -1,
+      );
+    throw failure;
+  }
+  if (lease && gate) await gate.release(lease, 'ok', usedTokens(raw) ?? lease.estimatedTokens);
+  return raw;
+}
+
 /**
  * Enhances through the Chat Completions API of OpenAI or any compatible server, with a strict
  * JSON-schema answer. With a gate, every call waits for its turn under the provider's shared limits.
@@ -78,7 +125,11 @@ export function createOpenAiEnhancer(
     // The runner retries with backoff and dead-letters; SDK retries inside one attempt would hide failures from it.
     maxRetries: 0,
   });
-  const redact = (message: string) => message.split(options.apiKey).join('[redacted]');
+  const caller: Caller = {
+    client,
+    gate: options.gate,
+    redact: (message) => message.split(options.apiKey).join('[redacted]'),
+  };
   const systemPrompt = systemPromptFor(options.language);
   const spanAttributes = {
     ...genAiChatAttributes(options.model),
@@ -96,35 +147,7 @@ export function createOpenAiEnhancer(
         genAiChatSpanName(options.model),
         spanAttributes,
         async (span): Promise<EnhancementResult> => {
-          let raw: unknown;
-          try {
-            raw = await client.chat.completions.create(
-              {
-                model: options.model,
-                messages: [
-                  { role: 'system', content: systemPrompt },
-                  { role: 'user', content: user },
-                ],
-                response_format: {
-                  type: 'json_schema',
-                  json_schema: { name: 'ticket_enhancement', strict: true, schema: enhancementJsonSchema },
-                },
-              },
-              { signal },
-            );
-          } catch (error) {
-            const failure = llmError(error, redact);
-            // A refused call used no tokens; one that timed out may have: keep its estimate.
-            if (lease)
-              await options.gate!.release(
-                lease,
-                outcomeOf(failure, signal),
-                failure.code === 'LLM_UNAVAILABLE' ? lease.estimatedTokens : 0,
-                failure.retryAfterMs ?? -1,
-              );
-            throw failure;
-          }
-          if (lease) await options.gate!.release(lease, 'ok', usedTokens(raw) ?? lease.estimatedTokens);
+          const raw = await complete(caller, chatRequest(options.model, systemPrompt, user), lease, signal);
           const result = parseCompletion(raw, options.model);
           span.setAttributes({
             [Attr.genAiResponseModel]: result.model,

@@ -58,54 +58,75 @@ async function ticketOf(
 
 type BudgetOutcome = { enhancer: Enhancer; budget?: EventData<'ticket.enhanced'>['budget']; waited?: boolean };
 
+/**
+ * Which enhancer a ticket gets under its tenant's budget; throws BUDGET_EXCEEDED when it must wait.
+ * `heldBack` holds the tenants waiting for their budget, with when to read them again.
+ */
+async function underBudget(
+  deps: EnhanceStageDeps,
+  heldBack: Map<string, number>,
+  event: TicketEventOf<'ticket.context_gathered'>,
+  tenant: string,
+): Promise<BudgetOutcome> {
+  const { budgets } = deps;
+  const enhancer = deps.enhancerFor ? await deps.enhancerFor(tenant) : deps.enhancer;
+  // The offline enhancer costs nothing: no budget applies to it.
+  if (!budgets || enhancer === (deps.offline ?? offlineEnhancer)) return { enhancer };
+  const now = new Date();
+  const [settings, usage, waited] = await Promise.all([
+    budgets.settings(tenant),
+    budgets.usage(tenant, now),
+    budgets.waited(tenant, event.id),
+  ]);
+  const exceeded = settings && exceededLimit(settings, usage);
+  if (!settings || !exceeded) {
+    heldBack.delete(tenant);
+    return waited
+      ? {
+          enhancer,
+          budget: { exceeded: waited.exceeded, action: 'waited', waitingSince: waited.since },
+          waited: true,
+        }
+      : { enhancer };
+  }
+  if (settings.overBudget === 'offline') {
+    deps.metrics.budgetDecision?.(tenant, 'offline');
+    return {
+      enhancer: deps.offline ?? offlineEnhancer,
+      budget: { exceeded, action: 'offline' },
+      waited: waited !== undefined,
+    };
+  }
+  await budgets.markWaiting(tenant, event.id, exceeded, now);
+  deps.metrics.budgetDecision?.(tenant, 'wait');
+  const retryAfterMs = Math.min(deps.budgetRecheckMs ?? 60_000, untilPeriodEnd(exceeded, now));
+  heldBack.set(tenant, Date.now() + retryAfterMs);
+  throw new StreamdeskError(
+    'BUDGET_EXCEEDED',
+    `Tenant "${tenant}" reached its ${exceeded} budget; the ticket waits`,
+    undefined,
+    { retryAfterMs },
+  );
+}
+
+/** Counts a call's tokens and cost in the metrics and, for LLM calls, against the tenant's budget; returns the cost. */
+async function recordUsage(
+  deps: EnhanceStageDeps,
+  tenant: string,
+  result: EnhancementResult,
+): Promise<number | undefined> {
+  const cost = deps.prices ? costUsd(deps.prices, result.model, result.tokens) : undefined;
+  deps.metrics.llmTokens(result.model, result.tokens.prompt, result.tokens.completion);
+  deps.metrics.llmUsage?.(tenant, result.model, result.tokens, cost);
+  if (deps.budgets && result.model !== 'offline')
+    await deps.budgets.record(tenant, result.tokens.prompt + result.tokens.completion, cost ?? 0);
+  return cost;
+}
+
 /** ticket.context_gathered → ticket.enhanced, through the LLM or the offline enhancer. */
 export function createEnhanceStage(deps: EnhanceStageDeps): Stage<'ticket.context_gathered'> {
-  const recheckMs = deps.budgetRecheckMs ?? 60_000;
   // Tenants waiting for their budget: left unread until then, so their tickets do not fill the slots.
   const heldBack = new Map<string, number>();
-
-  /** Which enhancer a ticket gets under its tenant's budget; throws BUDGET_EXCEEDED when it must wait. */
-  async function underBudget(event: TicketEventOf<'ticket.context_gathered'>, tenant: string): Promise<BudgetOutcome> {
-    const { budgets } = deps;
-    const enhancer = deps.enhancerFor ? await deps.enhancerFor(tenant) : deps.enhancer;
-    // The offline enhancer costs nothing: no budget applies to it.
-    if (!budgets || enhancer === (deps.offline ?? offlineEnhancer)) return { enhancer };
-    const now = new Date();
-    const [settings, usage, waited] = await Promise.all([
-      budgets.settings(tenant),
-      budgets.usage(tenant, now),
-      budgets.waited(tenant, event.id),
-    ]);
-    const exceeded = settings && exceededLimit(settings, usage);
-    if (!settings || !exceeded) {
-      heldBack.delete(tenant);
-      return waited
-        ? {
-            enhancer,
-            budget: { exceeded: waited.exceeded, action: 'waited', waitingSince: waited.since },
-            waited: true,
-          }
-        : { enhancer };
-    }
-    if (settings.overBudget === 'offline') {
-      deps.metrics.budgetDecision?.(tenant, 'offline');
-      return {
-        enhancer: deps.offline ?? offlineEnhancer,
-        budget: { exceeded, action: 'offline' },
-        waited: waited !== undefined,
-      };
-    }
-    await budgets.markWaiting(tenant, event.id, exceeded, now);
-    deps.metrics.budgetDecision?.(tenant, 'wait');
-    const retryAfterMs = Math.min(recheckMs, untilPeriodEnd(exceeded, now));
-    heldBack.set(tenant, Date.now() + retryAfterMs);
-    throw new StreamdeskError(
-      'BUDGET_EXCEEDED',
-      `Tenant "${tenant}" reached its ${exceeded} budget; the ticket waits`,
-      undefined,
-      { retryAfterMs },
-    );
-  }
 
   return {
     name: groupNames.enhance,
@@ -115,15 +136,11 @@ export function createEnhanceStage(deps: EnhanceStageDeps): Stage<'ticket.contex
     holdsBack: (tenant) => (heldBack.get(tenant) ?? 0) > Date.now(),
     async handle(event, ctx) {
       const ticket = await ticketOf(deps.db, event);
-      const { enhancer, budget, waited } = await underBudget(event, ctx.tenant);
+      const { enhancer, budget, waited } = await underBudget(deps, heldBack, event, ctx.tenant);
       const started = performance.now();
       const result: EnhancementResult = await enhancer.enhance({ ticket, context: event.data.context }, ctx.signal);
       const latencyMs = Math.round(performance.now() - started) - (result.queuedMs ?? 0);
-      const cost = deps.prices ? costUsd(deps.prices, result.model, result.tokens) : undefined;
-      deps.metrics.llmTokens(result.model, result.tokens.prompt, result.tokens.completion);
-      deps.metrics.llmUsage?.(ctx.tenant, result.model, result.tokens, cost);
-      if (deps.budgets && result.model !== 'offline')
-        await deps.budgets.record(ctx.tenant, result.tokens.prompt + result.tokens.completion, cost ?? 0);
+      const cost = await recordUsage(deps, ctx.tenant, result);
       if (waited) await deps.budgets?.doneWaiting(ctx.tenant, event.id);
       ctx.log.debug({ model: result.model, tokens: result.tokens, latencyMs, costUsd: cost }, 'ticket enhanced');
       return [
