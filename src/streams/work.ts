@@ -25,11 +25,15 @@ import {
  * `fullReadMs`. On Redis Cluster the mark lives in another slot than the tenant's keys, so there is
  * none: every stream counts as having work and the reader reads them all, as it always did.
  */
+/** How often a runner busy with streams that have work looks for new marks. */
+const lookEveryMs = 5;
+
 export class StreamsWithWork {
   readonly enabled: boolean;
   private readonly streams = new Set<string>();
   private readonly known = new Set<string>();
   private cursor = 0;
+  private lookedAt = 0;
   private bell = '0-0';
   private fullReadAt: number;
 
@@ -63,6 +67,12 @@ export class StreamsWithWork {
       this.fullReadAt = Date.now() + this.fullReadMs;
       for (const tenant of tenants) this.mark(tenant);
     }
+    // While streams have work the reads keep the runner busy: a look per read would double its round
+    // trips, so a new mark waits at most `lookEveryMs`. A runner with nothing to read always looks
+    // before it blocks on the bell.
+    const now = Date.now();
+    if (this.streams.size > 0 && now - this.lookedAt < lookEveryMs) return;
+    this.lookedAt = now;
     let reply: WorkSince;
     try {
       reply = await workSince(this.redis, workKeys(this.keys), this.cursor);
