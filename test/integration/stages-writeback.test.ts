@@ -1,5 +1,3 @@
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWritebackStage } from '../../src/consumers/stages/writeback.js';
 import { decodeEvent, type TicketEvent, type TicketEventOf } from '../../src/events.js';
@@ -11,6 +9,7 @@ import { appendEvent, readStream } from '../support/events.js';
 import { sampleEnhancement } from '../support/fake-openai.js';
 import { startFakeHelpdesk, type FakeHelpdesk, type HelpdeskReply } from '../support/fake-helpdesk.js';
 import { rejection } from '../support/rejection.js';
+import { capturingLogger } from '../support/log.js';
 
 const sdpToken = 'SDP-TOKEN-5F3A2B1C-0D4E';
 const hookSecret = 'hook-secret-0123456789abcdef';
@@ -19,15 +18,7 @@ let helpdesk: FakeHelpdesk;
 /** Scripted answers per request path; the nth request to a path gets the nth reply (the last one repeats). */
 const scripts = new Map<string, HelpdeskReply[]>();
 const logLines: string[] = [];
-const log = pino(
-  { level: 'trace' },
-  new Writable({
-    write(chunk, _encoding, done) {
-      logLines.push(String(chunk));
-      done();
-    },
-  }),
-);
+const log = capturingLogger(logLines);
 
 beforeAll(async () => {
   helpdesk = await startFakeHelpdesk((request) => {

@@ -1,5 +1,3 @@
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { createWritebackStage } from '../../src/consumers/stages/writeback.js';
@@ -15,6 +13,8 @@ import { appendEvent, readStream } from '../support/events.js';
 import { sampleEnhancement } from '../support/fake-openai.js';
 import { startFakeHelpdesk, type FakeHelpdesk } from '../support/fake-helpdesk.js';
 import { rejection } from '../support/rejection.js';
+import { capturingLogger } from '../support/log.js';
+import { pino } from 'pino';
 
 const strict: TargetPolicy = { allowPrivate: false };
 const internalTargets = [
@@ -252,15 +252,7 @@ describe('at call time', () => {
         authToken: 'sdp-token',
       },
     });
-    const logger = pino(
-      { level: 'info' },
-      new Writable({
-        write(chunk, _encoding, done) {
-          logLines.push(String(chunk));
-          done();
-        },
-      }),
-    );
+    const logger = capturingLogger(logLines, 'info');
     const running = await startRole(
       'worker',
       { ...t.services, logger },

@@ -1,6 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWritebackStage } from '../../src/consumers/stages/writeback.js';
 import { checkNewWritebackTarget } from '../../src/consumers/writeback/target-policy.js';
@@ -19,6 +17,7 @@ import { appendEvent, readStream } from '../support/events.js';
 import { sampleEnhancement } from '../support/fake-openai.js';
 import { startFakeZoho, type FakeZoho, type ZohoClient } from '../support/fake-zoho.js';
 import { rejection } from '../support/rejection.js';
+import { capturingLogger } from '../support/log.js';
 
 const secret = (name: string) => `${name}-${randomBytes(12).toString('hex')}`;
 const client = (name: string): ZohoClient => ({
@@ -43,15 +42,7 @@ const allSecrets = Object.values(clients).flatMap((entry) => [entry.clientSecret
 let t: TestEnv;
 let zoho: FakeZoho;
 const logLines: string[] = [];
-const log = pino(
-  { level: 'trace' },
-  new Writable({
-    write(chunk, _encoding, done) {
-      logLines.push(String(chunk));
-      done();
-    },
-  }),
-);
+const log = capturingLogger(logLines);
 
 function cloudTarget(entry: ZohoClient, refreshToken = entry.refreshTokens[0] ?? ''): WritebackTarget {
   return {
@@ -276,15 +267,7 @@ describe('write-back to ServiceDesk Plus Cloud with Zoho OAuth', () => {
 
   it('an invalid refresh token dead-letters at once with WRITEBACK_AUTH_FAILED and a fix, and no secret in the letter, the event or the logs', async () => {
     const lines: string[] = [];
-    const logger = pino(
-      { level: 'info' },
-      new Writable({
-        write(chunk, _encoding, done) {
-          lines.push(String(chunk));
-          done();
-        },
-      }),
-    );
+    const logger = capturingLogger(lines, 'info');
     const running = await startRole(
       'worker',
       { ...t.services, logger },
