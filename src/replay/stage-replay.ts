@@ -137,7 +137,7 @@ async function appendFollowOns(
       stream: keys.events(tenant),
       otherLane: keys.priorityEvents(tenant),
       laneSequence: keys.laneSequence(tenant),
-      marker: keys.eventEmitted(tenant, event.id),
+      marker: keys.eventEmitted(tenant, event.ticket, event.id),
       markerTtlSeconds: options.emittedTtlSeconds,
       eventId: event.id,
       fields: encodeEvent(event),

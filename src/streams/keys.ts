@@ -1,5 +1,11 @@
 import type { Lane } from './lanes.js';
 
+/**
+ * A dedupe marker (markers.lua): a delivery's own string key (field ''), or a follow-on event's field of its
+ * ticket's marker hashes with its string key from before they were folded.
+ */
+export type Marker = Readonly<{ key: string; field: string; legacyKey: string }>;
+
 /** The one place that builds and parses Redis key names. Every tenant key carries the `{tenant}` hash tag. */
 export type RedisKeys = ReturnType<typeof redisKeys>;
 
@@ -33,12 +39,21 @@ export function redisKeys(prefix: string) {
     /** The lane of a tenant's event stream key. */
     laneOf: (key: string): Lane => (key === laneKey(tenantOfKey(key), 'priority') ? 'priority' : 'normal'),
     dlq: (tenant: string) => tenantKey(tenant, 'dlq'),
-    deliverySeen: (tenant: string, deliveryId: string) => tenantKey(tenant, `seen:${deliveryId}`),
+    /** A webhook delivery already accepted: the tenant's, whatever ticket it names. */
+    deliverySeen: (tenant: string, deliveryId: string): Marker => {
+      const key = tenantKey(tenant, `seen:${deliveryId}`);
+      return { key, field: '', legacyKey: key };
+    },
     /** A signed request (hash of timestamp and body) or a ticket event (hash of ticket, type, modification time) already accepted. */
     dedupe: (tenant: string, hash: string) => tenantKey(tenant, `dedupe:${hash}`),
     /** Every key of a tenant matches this pattern (SCAN MATCH), for purging. */
     tenantKeyPattern: (tenant: string) => tenantKey(tenant, '*'),
-    eventEmitted: (tenant: string, eventId: string) => tenantKey(tenant, `emitted:${eventId}`),
+    /** A follow-on event of a ticket already appended. */
+    eventEmitted: (tenant: string, ticket: string, eventId: string): Marker => ({
+      key: tenantKey(tenant, `marks:${ticket}`),
+      field: `e:${eventId}`,
+      legacyKey: tenantKey(tenant, `emitted:${eventId}`),
+    }),
     retryState: (tenant: string, group: string) => tenantKey(tenant, `retry:${group}`),
     /** A tenant's LLM budget settings (hash). */
     budget: (tenant: string) => tenantKey(tenant, 'budget'),

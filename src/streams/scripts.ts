@@ -3,6 +3,7 @@ import type { ChainableCommander, Result } from 'ioredis';
 import { StreamdeskError } from '../errors.js';
 import { encodeEvent, type TicketEvent } from '../events.js';
 import type { RedisClient } from './client.js';
+import type { Marker } from './keys.js';
 
 /**
  * The Lua scripts (lua/*.lua, each documented in its header) and the one typed wrapper of each:
@@ -27,10 +28,12 @@ declare module 'ioredis' {
 const lua = (name: string) => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
 // Scripts that append to a tenant's lanes share its id sequence through this prelude.
 const appending = (name: string) => `${lua('lane-id')}\n${lua(name)}`;
+// Scripts that check and set dedupe markers share how they are kept (per ticket and period).
+const marking = (name: string) => `${lua('lane-id')}\n${lua('markers')}\n${lua(name)}`;
 const definitions = {
   // Without numberOfKeys: the key count is the first argument.
-  sdIngest: { lua: appending('ingest') },
-  sdSettle: { lua: appending('settle') },
+  sdIngest: { lua: marking('ingest') },
+  sdSettle: { lua: marking('settle') },
   sdRedrive: { numberOfKeys: 4, lua: appending('redrive') },
   sdTouch: { numberOfKeys: 1, lua: lua('touch') },
   sdReleaseConsumer: { numberOfKeys: 1, lua: lua('release-consumer') },
@@ -66,6 +69,9 @@ function list(script: string, reply: unknown, length?: number): unknown[] {
 
 // ingest.lua
 
+/** Hex digits of the body's hash a delivery marker keeps: 96 bits tell a resend from a different body. */
+const bodyHashInMarker = 24;
+
 export type IngestOutcome =
   { outcome: 'appended'; eventId: string; streamId: string } | { outcome: 'duplicate' | 'conflict'; eventId: string };
 
@@ -74,7 +80,8 @@ export type IngestInput = {
   stream: string;
   otherLane: string;
   laneSequence: string;
-  marker: string;
+  marker: Marker;
+  /** How long the marker must be kept, seconds. */
   markerTtlSeconds: number;
   eventId: string;
   bodyHash?: string;
@@ -94,14 +101,17 @@ export function parseIngestReply(reply: unknown): IngestOutcome {
 /** ingest.lua: appends an entry unless its delivery marker or dedupe key says it was seen. */
 export async function appendUnlessSeen(redis: RedisClient, input: IngestInput): Promise<IngestOutcome> {
   const lanes = [input.stream, input.otherLane, input.laneSequence];
-  const keys = input.dedupe ? [...lanes, input.marker, input.dedupe.key] : [...lanes, input.marker];
+  const markerKeys = [input.marker.key, input.marker.legacyKey];
+  const keys = input.dedupe ? [...lanes, ...markerKeys, input.dedupe.key] : [...lanes, ...markerKeys];
   const reply = await redis.sdIngest(
     keys.length,
     ...keys,
     input.markerTtlSeconds,
     input.eventId,
-    input.bodyHash ?? '',
+    // A prefix keeps the marker short enough for Redis's compact hash encoding (values up to 64 bytes).
+    input.bodyHash?.slice(0, bodyHashInMarker) ?? '',
     input.dedupe?.ttlSeconds ?? 0,
+    input.marker.field,
     ...input.fields,
   );
   return parseIngestReply(reply);
@@ -124,8 +134,8 @@ export type SettleInput = Readonly<{
   dlq: string;
   retryRecords: string;
   laneSequence: string;
-  /** The emitted-marker key of a follow-on event. */
-  emittedMarker: (eventId: string) => string;
+  /** The marker of a follow-on event. */
+  emittedMarker: (event: TicketEvent) => Marker;
   group: string;
   consumer: string;
   emittedTtlSeconds: number;
@@ -136,25 +146,26 @@ export type SettleInput = Readonly<{
 export type SettleResult = number | 'taken-over';
 
 function settleArgs(input: SettleInput): (string | number)[] {
-  const markers = input.entries.flatMap(({ events }) => events.map((event) => input.emittedMarker(event.id)));
+  const markers = input.entries.flatMap(({ events }) => events.map((event) => input.emittedMarker(event)));
   const args: (string | number)[] = [
-    5 + markers.length,
+    5 + 2 * markers.length,
     input.lane,
     input.otherLane,
     input.dlq,
     input.retryRecords,
     input.laneSequence,
-    ...markers,
+    ...markers.flatMap((marker) => [marker.key, marker.legacyKey]),
     input.group,
     input.consumer,
     input.emittedTtlSeconds,
     input.entries.length,
   ];
+  let next = 0;
   for (const { streamId, events, deadLetter } of input.entries) {
     args.push(streamId, events.length, deadLetter.length, ...deadLetter);
     for (const event of events) {
       const fields = encodeEvent(event);
-      args.push(fields.length, ...fields);
+      args.push(markers[next++]!.field, fields.length, ...fields);
     }
   }
   return args;

@@ -107,7 +107,7 @@ function settleInput(
     dlq: keys.dlq(tenant),
     retryRecords: keys.retryState(tenant, group),
     laneSequence: keys.laneSequence(tenant),
-    emittedMarker: (eventId) => keys.eventEmitted(tenant, eventId),
+    emittedMarker: (event) => keys.eventEmitted(tenant, event.ticket, event.id),
     group,
     consumer,
     emittedTtlSeconds,
