@@ -5,7 +5,7 @@
  * kind and divided by the tickets. The hops' events are small: a real ticket's events (description,
  * context, enhancement) make the stream's share larger, the markers' share stays the same.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { stageProcessor } from '../src/consumers/stage.js';
 import { encodeEvent } from '../src/events.js';
 import { appendAndMarkWork } from '../src/streams/work.js';
@@ -47,7 +47,8 @@ export async function runMemory(env: BenchEnv, settings: MemorySettings): Promis
           marker: keys.deliverySeen(tenant, deliveryId),
           markerTtlSeconds: config.idempotencyTtlSeconds,
           eventId: event.id,
-          bodyHash: randomUUID().replace(/-/g, ''),
+          // As ingest computes it: the SHA-256 of the raw body, in hex.
+          bodyHash: createHash('sha256').update(deliveryId).digest('hex'),
           fields: encodeEvent(event),
         });
       }),
