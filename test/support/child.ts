@@ -24,13 +24,23 @@ export function runCli(args: string[], env: Record<string, string>, timeoutMs = 
   });
 }
 
+// Children still running when this test process exits (a failed test that never reached its cleanup, a
+// timeout): killed on the way out, so no `streamdesk start` outlives the run holding its schema and keys.
+const running = new Set<ChildProcessWithoutNullStreams>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 /** Starts the real CLI in a child process, with only the given environment (plus PATH). */
 export function spawnCli(args: string[], env: Record<string, string>): ChildProcessWithoutNullStreams {
-  return spawn(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', ...args], {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: 'pipe',
   });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  return child;
 }
 
 /** Resolves with the port once a started child logs that it listens (LOG_LEVEL must be info or lower). */
