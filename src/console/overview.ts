@@ -1,7 +1,7 @@
 import type { Db } from '../projections/db.js';
 import type { RedisKeys } from '../streams/keys.js';
 import type { RedisClient } from '../streams/redis.js';
-import { toRecord } from '../streams/reply.js';
+import { infoRecords } from '../streams/reply.js';
 import { allTenantsStatus, type GroupStatus } from '../streams/status.js';
 import { sqlFiles } from '../sql-files.js';
 import type { TenantRegistry } from '../tenants/registry.js';
@@ -110,8 +110,9 @@ export class OverviewSource {
   private async groupProgress(tenant: string): Promise<Map<string, number>> {
     const read = new Map<string, number>();
     for (const stream of this.deps.keys.lanes(tenant)) {
-      const groups = (await this.deps.redis.xinfo('GROUPS', stream).catch(() => [])) as unknown[][];
-      for (const info of groups.map((raw) => toRecord(raw)))
+      // A lane not created yet has no groups.
+      const groups = await this.deps.redis.xinfo('GROUPS', stream).catch(() => []);
+      for (const info of infoRecords('XINFO GROUPS', groups))
         read.set(String(info.name), (read.get(String(info.name)) ?? 0) + Number(info['entries-read'] ?? 0));
     }
     return read;

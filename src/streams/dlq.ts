@@ -2,6 +2,7 @@ import type { RedisKeys } from './keys.js';
 import type { Lane } from './lanes.js';
 import { fieldsToRecord } from '../events.js';
 import type { RedisClient } from './redis.js';
+import { streamEntries } from './reply.js';
 import { redrive } from './scripts.js';
 import { markWork } from './work.js';
 
@@ -73,7 +74,7 @@ export async function listDeadLetters(
   tenant: string,
   limit = 100,
 ): Promise<DeadLetter[]> {
-  const entries = (await redis.xrange(keys.dlq(tenant), '-', '+', 'COUNT', limit)) as [string, string[]][];
+  const entries = streamEntries('XRANGE', await redis.xrange(keys.dlq(tenant), '-', '+', 'COUNT', limit));
   return entries.map(([id, fields]) => toDeadLetter(id, fields));
 }
 
@@ -95,9 +96,9 @@ export async function redriveDeadLetters(
   const letters =
     ids && ids.length > 0
       ? (
-          await Promise.all(ids.map(async (id) => ((await redis.xrange(dlqKey, id, id)) as [string, string[]][])[0]))
+          await Promise.all(ids.map(async (id) => streamEntries('XRANGE', await redis.xrange(dlqKey, id, id))[0]))
         ).filter((entry) => entry !== undefined)
-      : ((await redis.xrange(dlqKey, '-', '+')) as [string, string[]][]);
+      : streamEntries('XRANGE', await redis.xrange(dlqKey, '-', '+'));
   const found = new Set(letters.map(([id]) => id));
   let redriven = 0;
   for (const [id, fields] of letters) {

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { RedisKeys } from './keys.js';
 import type { RedisClient } from './redis.js';
-import { toRecord } from './reply.js';
+import { infoRecords } from './reply.js';
 import { releaseConsumer } from './scripts.js';
 
 /**
@@ -49,9 +49,7 @@ export async function removeDeadConsumers(member: Member, tenants: Iterable<stri
   const { redis, keys, group } = member;
   await redis.zremrangebyscore(keys.consumersSeen, '-inf', Date.now() - idleMs);
   for (const stream of [...tenants].flatMap((tenant) => keys.lanes(tenant))) {
-    const consumers = await redis.xinfo('CONSUMERS', stream, group);
-    for (const info of Array.isArray(consumers) ? consumers : []) {
-      const consumer = toRecord(Array.isArray(info) ? info : []);
+    for (const consumer of infoRecords('XINFO CONSUMERS', await redis.xinfo('CONSUMERS', stream, group))) {
       const name = typeof consumer.name === 'string' ? consumer.name : undefined;
       if (name && name !== member.consumer && consumer.pending === 0 && Number(consumer.idle) > idleMs)
         await releaseConsumer(redis, stream, group, name);

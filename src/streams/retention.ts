@@ -3,7 +3,7 @@ import { sqlFiles } from '../sql-files.js';
 import { archiveTable, groupNames } from './groups.js';
 import { compareStreamIds } from './ids.js';
 import type { RedisKeys } from './keys.js';
-import { toRecord } from './reply.js';
+import { infoRecords, pendingSummary, streamEntries } from './reply.js';
 import type { RedisClient } from './redis.js';
 import { trim } from './scripts.js';
 
@@ -67,12 +67,12 @@ async function trimLane(
   const replies =
     (await redis.pipeline().xlen(stream).xrange(stream, '-', '+', 'COUNT', 1).xinfo('GROUPS', stream).exec()) ?? [];
   const length = Number(replies[0]?.[1] ?? 0);
-  const [first] = (replies[1]?.[1] ?? []) as [string, string[]][];
+  const [first] = streamEntries('XRANGE', replies[1]?.[1] ?? []);
   if (!first || (length <= policy.maxLength && compareStreamIds(first[0], ageBound) >= 0))
     return { tenant, trimmed: 0, minId: undefined, heldBy: undefined };
 
-  const groups = ((replies[2]?.[0] ? [] : replies[2]?.[1]) ?? []) as unknown[][];
-  const byName = new Map(groups.map((raw) => toRecord(raw)).map((info) => [String(info.name), info]));
+  const groups = infoRecords('XINFO GROUPS', (replies[2]?.[0] ? [] : replies[2]?.[1]) ?? []);
+  const byName = new Map(groups.map((info) => [String(info.name), info]));
   if (!byName.has(groupNames.archiver))
     return { tenant, trimmed: 0, minId: undefined, heldBy: `${groupNames.archiver} (no archiver group yet)` };
 
@@ -96,8 +96,8 @@ async function trimLane(
   withPending.forEach(([name], index) => {
     const [error, summary] = pendingReplies?.[index] ?? [new Error('no reply'), null];
     if (error) throw error;
-    const oldest = (summary as [number, string | null])[1];
-    if (oldest) hold(oldest, name);
+    const { oldestId } = pendingSummary(summary);
+    if (oldestId) hold(oldestId, name);
   });
   hold(checkpoint.rows[0] ? successor(checkpoint.rows[0].stream_id) : '0-1', 'archive');
 

@@ -1,6 +1,6 @@
 import { compareStreamIds } from './ids.js';
 import type { RedisKeys } from './keys.js';
-import { toRecord } from './reply.js';
+import { infoRecords, pendingSummary } from './reply.js';
 import type { RedisClient } from './redis.js';
 import { parseCountAfterReply, queueCountAfter } from './scripts.js';
 
@@ -150,7 +150,7 @@ async function laneStatus(
     redis.pipeline().xlen(stream).xlen(dlq).xinfo('GROUPS', stream),
     (error) => error.message.includes('no such key'),
   );
-  const infos = ((rawGroups ?? []) as unknown[][]).map((raw) => toRecord(raw));
+  const infos = infoRecords('XINFO GROUPS', rawGroups ?? []);
   if (infos.length === 0) return { length: Number(streamLength), dlqLength: Number(dlqLength), groups: [] };
 
   const classify = options.claimIdleMs !== undefined;
@@ -179,15 +179,15 @@ async function laneStatus(
     const pending = Number(info.pending ?? 0);
     let oldestPendingAgeMs: number | null = null;
     if (pending > 0) {
-      const [, oldestId] = rest.shift() as [number, string | null];
+      const { oldestId } = pendingSummary(rest.shift());
       if (oldestId) oldestPendingAgeMs = Math.max(0, now - Number(oldestId.split('-')[0]));
     }
     const lag = lagOf.get(name) ?? 0;
     const group: GroupStatus = { name, lag, pending, oldestPendingAgeMs, consumers: Number(info.consumers ?? 0) };
     if (lag >= lagCap) group.lagCapped = true;
     if (classify)
-      group.consumerStates = ((rest.shift() ?? []) as unknown[][]).map((raw) =>
-        consumerStatus(toRecord(raw), now, options.claimIdleMs!, heartbeats!),
+      group.consumerStates = infoRecords('XINFO CONSUMERS', rest.shift() ?? []).map((info) =>
+        consumerStatus(info, now, options.claimIdleMs!, heartbeats!),
       );
     return group;
   });
