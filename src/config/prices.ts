@@ -7,10 +7,10 @@ export const modelPriceSchema = z
 export type ModelPrice = z.infer<typeof modelPriceSchema>;
 export type PriceTable = Readonly<Record<string, ModelPrice>>;
 
-/** The date the defaults were taken from OpenAI's published list prices (standard tier, no batch or cache discounts). */
-export const defaultPricesDate = '2025-08-07';
-
-/** Defaults for current OpenAI models; LLM_PRICES overrides or adds models. */
+/**
+ * Defaults for current OpenAI models, from OpenAI's published list prices of 2025-08-07 (standard tier, no batch
+ * or cache discounts); LLM_PRICES overrides or adds models.
+ */
 export const defaultPrices: PriceTable = {
   'gpt-5': { input: 1.25, output: 10 },
   'gpt-5-mini': { input: 0.25, output: 2 },
