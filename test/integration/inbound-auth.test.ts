@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../src/ingest/app.js';
 import { TenantRegistry } from '../../src/tenants/registry.js';
 import { BoundedCache } from '../../src/tenants/cache.js';
+import { ingestApp } from '../support/app.js';
 import { createTestEnv, type TestEnv } from '../support/env.js';
 import { signedHeaders, ticketBody } from '../support/webhook.js';
 
@@ -16,14 +16,7 @@ const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:
 beforeAll(async () => {
   t = await createTestEnv();
   const { services } = t;
-  app = await buildApp(t.config, {
-    logger: services.logger,
-    redis: services.ingestRedis,
-    keys: services.keys,
-    db: services.db,
-    metrics: services.metrics,
-    registry: services.registry,
-  });
+  app = await ingestApp(t.config, services);
   secrets.set('signer', (await services.registry.create({ id: 'signer' })).secret);
   secrets.set('tokened', (await services.registry.create({ id: 'tokened', inboundAuth: 'token' })).secret);
   secrets.set('basics', (await services.registry.create({ id: 'basics', inboundAuth: 'basic' })).secret);

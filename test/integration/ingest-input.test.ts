@@ -3,9 +3,9 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageError, main } from '../../src/cli/main.js';
 import { errorCatalogue } from '../../src/errors.js';
-import { buildApp } from '../../src/ingest/app.js';
 import { storableString } from '../../src/storable.js';
 import { signWebhook } from '../../src/webhook-signature.js';
+import { ingestApp } from '../support/app.js';
 import { createTestEnv, type TestEnv } from '../support/env.js';
 import { rawRequest, type RawResponse } from '../support/raw-http.js';
 import { signedHeaders } from '../support/webhook.js';
@@ -21,14 +21,7 @@ const streamLength = () => t.services.redis.xlen(t.services.keys.events('acme'))
 beforeAll(async () => {
   t = await createTestEnv();
   const { services } = t;
-  app = await buildApp(t.config, {
-    logger: services.logger,
-    redis: services.ingestRedis,
-    keys: services.keys,
-    db: services.db,
-    metrics: services.metrics,
-    registry: services.registry,
-  });
+  app = await ingestApp(t.config, services);
   await app.listen({ port: 0, host: '127.0.0.1' });
   port = (app.server.address() as AddressInfo).port;
   secret = (await services.registry.create({ id: 'acme' })).secret;

@@ -3,8 +3,8 @@ import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorCatalogue } from '../../src/errors.js';
-import { buildApp } from '../../src/ingest/app.js';
 import { signWebhook } from '../../src/webhook-signature.js';
+import { ingestApp } from '../support/app.js';
 import { createTestEnv, type TestEnv } from '../support/env.js';
 import { rawRequest } from '../support/raw-http.js';
 
@@ -17,14 +17,7 @@ beforeAll(async () => {
   // Short HTTP bounds: a generated request whose body is shorter than its Content-Length is answered 408 quickly.
   t = await createTestEnv({ HTTP_REQUEST_TIMEOUT_MS: '1000', HTTP_HEADERS_TIMEOUT_MS: '1000' });
   const { services } = t;
-  app = await buildApp(t.config, {
-    logger: services.logger,
-    redis: services.ingestRedis,
-    keys: services.keys,
-    db: services.db,
-    metrics: services.metrics,
-    registry: services.registry,
-  });
+  app = await ingestApp(t.config, services);
   await app.listen({ port: 0, host: '127.0.0.1' });
   port = (app.server.address() as AddressInfo).port;
   secret = (await services.registry.create({ id: 'acme' })).secret;

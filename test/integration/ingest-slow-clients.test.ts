@@ -2,7 +2,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/config.js';
-import { buildApp } from '../../src/ingest/app.js';
+import { ingestApp } from '../support/app.js';
 import { createTestEnv, waitFor, type TestEnv } from '../support/env.js';
 import { openSocket, parseResponse, rawRequest } from '../support/raw-http.js';
 import { signedHeaders, ticketBody } from '../support/webhook.js';
@@ -25,14 +25,7 @@ afterEach(async () => {
 async function start(env: Record<string, string>): Promise<{ port: number; secret: string }> {
   t = await createTestEnv(env);
   const { services } = t;
-  app = await buildApp(t.config, {
-    logger: services.logger,
-    redis: services.ingestRedis,
-    keys: services.keys,
-    db: services.db,
-    metrics: services.metrics,
-    registry: services.registry,
-  });
+  app = await ingestApp(t.config, services);
   await app.listen({ port: 0, host: '127.0.0.1' });
   const { secret } = await services.registry.create({ id: 'acme' });
   return { port: (app.server.address() as AddressInfo).port, secret };

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../src/ingest/app.js';
 import { decodeEvent } from '../../src/events.js';
+import { ingestApp } from '../support/app.js';
 import { createTestEnv, type TestEnv } from '../support/env.js';
 import { signedHeaders, ticketBody } from '../support/webhook.js';
 
@@ -18,14 +18,7 @@ const streamLength = async (tenant: string) =>
 beforeAll(async () => {
   t = await createTestEnv();
   const { services } = t;
-  app = await buildApp(t.config, {
-    logger: services.logger,
-    redis: services.ingestRedis,
-    keys: services.keys,
-    db: services.db,
-    metrics: services.metrics,
-    registry: services.registry,
-  });
+  app = await ingestApp(t.config, services);
   acme = await services.registry.create({ id: 'acme' });
   globex = await services.registry.create({ id: 'globex' });
 });
@@ -253,14 +246,7 @@ describe('admin routes without ADMIN_TOKEN', () => {
   it('are off, not open', async () => {
     const config = { ...t.config, adminToken: undefined };
     const { services } = t;
-    const closed = await buildApp(config, {
-      logger: services.logger,
-      redis: services.ingestRedis,
-      keys: services.keys,
-      db: services.db,
-      metrics: services.metrics,
-      registry: services.registry,
-    });
+    const closed = await ingestApp(config, services);
     const response = await closed.inject({ method: 'GET', url: '/v1/admin/tenants' });
     expect(response.statusCode).toBe(404);
     await closed.close();

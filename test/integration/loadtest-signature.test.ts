@@ -5,9 +5,9 @@
 import { createHmac } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { buildApp } from '../../src/ingest/app.js';
 import { signWebhook, verifyWebhookSignature } from '../../src/webhook-signature.js';
 import { webhookBodySchema } from '../../src/ingest/webhook.js';
+import { ingestApp } from '../support/app.js';
 import { createTestEnv, type TestEnv } from '../support/env.js';
 
 type Tenant = { id: string; secret: string };
@@ -182,14 +182,7 @@ describe('load test requests through the real webhook route', () => {
   beforeAll(async () => {
     t = await createTestEnv();
     const { services } = t;
-    app = await buildApp(t.config, {
-      logger: services.logger,
-      redis: services.ingestRedis,
-      keys: services.keys,
-      db: services.db,
-      metrics: services.metrics,
-      registry: services.registry,
-    });
+    app = await ingestApp(t.config, services);
     tenants = await Promise.all(
       ['acme', 'globex-eu'].map(async (id) => {
         const created = await services.registry.create({ id });

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareStreamIds } from '../../src/streams/ids.js';
 import { decodeEvent, type TicketEventOf } from '../../src/events.js';
-import { buildApp } from '../../src/ingest/app.js';
+import { ingestApp } from '../support/app.js';
 import { createTestEnv, type TestEnv } from '../support/env.js';
 import { escapedJsonBody, formBody, rawJsonBody, type SdpValues } from '../support/servicedesk-plus.js';
 
@@ -14,14 +14,7 @@ const secrets = new Map<string, string>();
 beforeAll(async () => {
   t = await createTestEnv();
   const { services } = t;
-  app = await buildApp(t.config, {
-    logger: services.logger,
-    redis: services.ingestRedis,
-    keys: services.keys,
-    db: services.db,
-    metrics: services.metrics,
-    registry: services.registry,
-  });
+  app = await ingestApp(t.config, services);
   secrets.set('sdp-token', (await services.registry.create({ id: 'sdp-token', inboundAuth: 'token' })).secret);
   secrets.set('sdp-basic', (await services.registry.create({ id: 'sdp-basic', inboundAuth: 'basic' })).secret);
   secrets.set('sdp-hmac', (await services.registry.create({ id: 'sdp-hmac' })).secret);

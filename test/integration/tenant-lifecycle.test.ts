@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../src/ingest/app.js';
 import { TenantRegistry } from '../../src/tenants/registry.js';
+import { ingestApp } from '../support/app.js';
 import { createTestEnv, type TestEnv } from '../support/env.js';
 import { signedHeaders, ticketBody } from '../support/webhook.js';
 
@@ -17,14 +17,7 @@ beforeAll(async () => {
   // Write-back targets here are never called; loopback ones, as every test's fake helpdesk, are allowed.
   t = await createTestEnv({ SECRETS_ENCRYPTION_KEY: firstKey, WRITEBACK_ALLOW_PRIVATE: 'true' });
   const { services } = t;
-  app = await buildApp(t.config, {
-    logger: services.logger,
-    redis: services.ingestRedis,
-    keys: services.keys,
-    db: services.db,
-    metrics: services.metrics,
-    registry: services.registry,
-  });
+  app = await ingestApp(t.config, services);
 });
 
 afterAll(async () => {

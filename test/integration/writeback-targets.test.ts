@@ -4,10 +4,10 @@ import { createWritebackStage } from '../../src/consumers/stages/writeback.js';
 import { checkTargetAddress, checkTargetUrl, type TargetPolicy } from '../../src/consumers/writeback/target-policy.js';
 import { redactCredentials } from '../../src/errors.js';
 import type { TicketEvent, TicketEventOf } from '../../src/events.js';
-import { buildApp } from '../../src/ingest/app.js';
 import { startRole } from '../../src/runtime/roles.js';
 import { listDeadLetters } from '../../src/streams/dlq.js';
 import { uuidv7 } from '../../src/streams/ids.js';
+import { ingestApp } from '../support/app.js';
 import { createTestEnv, waitFor, type TestEnv } from '../support/env.js';
 import { appendEvent, readStream } from '../support/events.js';
 import { sampleEnhancement } from '../support/fake-openai.js';
@@ -126,14 +126,7 @@ describe('the target check', () => {
 describe('at creation', () => {
   it('the admin API refuses internal targets and credentials in the URL with 400 WRITEBACK_TARGET_REFUSED, and creates nothing', async () => {
     const { services } = t;
-    const app = await buildApp(t.config, {
-      logger: services.logger,
-      redis: services.ingestRedis,
-      keys: services.keys,
-      db: services.db,
-      metrics: services.metrics,
-      registry: services.registry,
-    });
+    const app = await ingestApp(t.config, services);
     const create = (id: string, writeback: unknown) =>
       app.inject({
         method: 'POST',
@@ -165,14 +158,7 @@ describe('at creation', () => {
 
   it('a tenant update is checked the same way, and a refused one leaves the target as it was', async () => {
     const { services } = t;
-    const app = await buildApp(t.config, {
-      logger: services.logger,
-      redis: services.ingestRedis,
-      keys: services.keys,
-      db: services.db,
-      metrics: services.metrics,
-      registry: services.registry,
-    });
+    const app = await ingestApp(t.config, services);
     const publicTarget = { type: 'servicedesk-plus', baseUrl: 'https://93.184.216.34/', authToken: 't' } as const;
     await services.registry.create({ id: 'updated-target', writeback: publicTarget });
     try {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { currentVersion, upcasters } from '../../src/events.js';
-import { buildApp } from '../../src/ingest/app.js';
 import { startRole, type RunningRole } from '../../src/runtime/roles.js';
+import { ingestApp } from '../support/app.js';
 import { createTestEnv, waitFor, type TestEnv } from '../support/env.js';
 import { runCli } from '../support/child.js';
 import { appendEvent, receivedEvent } from '../support/events.js';
@@ -149,14 +149,7 @@ describe('backpressure', () => {
       // A group that has not processed anything yet: its lag is the backlog.
       await services.redis.xgroup('CREATE', services.keys.events('slow'), 'projector', '0', 'MKSTREAM');
       for (let i = 0; i < 5; i++) await appendEvent(services, receivedEvent('slow', `B-${i}`));
-      const app = await buildApp(limited.config, {
-        logger: services.logger,
-        redis: services.ingestRedis,
-        keys: services.keys,
-        db: services.db,
-        metrics: services.metrics,
-        registry: services.registry,
-      });
+      const app = await ingestApp(limited.config, services);
       const body = ticketBody({ id: 'B-9', subject: 'One too many', description: 'x' });
       const response = await app.inject({
         method: 'POST',

@@ -5,13 +5,13 @@ import { checkNewWritebackTarget } from '../../src/consumers/writeback/target-po
 import { ZohoTokenCache } from '../../src/consumers/writeback/zoho-oauth.js';
 import { redisTokenStore } from '../../src/consumers/writeback/zoho-token-store.js';
 import type { TicketEvent, TicketEventOf } from '../../src/events.js';
-import { buildApp } from '../../src/ingest/app.js';
 import { startRole } from '../../src/runtime/roles.js';
 import { listDeadLetters } from '../../src/streams/dlq.js';
 import { uuidv7 } from '../../src/streams/ids.js';
 import { publicTenant, type WritebackTarget } from '../../src/tenants/registry.js';
 import { SecretBox } from '../../src/tenants/secret-box.js';
 import { runCli } from '../support/child.js';
+import { ingestApp } from '../support/app.js';
 import { createTestEnv, waitFor, type TestEnv } from '../support/env.js';
 import { appendEvent, readStream } from '../support/events.js';
 import { sampleEnhancement } from '../support/fake-openai.js';
@@ -377,14 +377,7 @@ describe('the Cloud target as stored and administered', () => {
 
   it('the admin API and the CLI accept the OAuth target, and refuse half of one or an internal accounts server', async () => {
     const { services } = t;
-    const app = await buildApp(t.config, {
-      logger: services.logger,
-      redis: services.ingestRedis,
-      keys: services.keys,
-      db: services.db,
-      metrics: services.metrics,
-      registry: services.registry,
-    });
+    const app = await ingestApp(t.config, services);
     const create = (id: string, writeback: unknown) =>
       app.inject({
         method: 'POST',
