@@ -168,7 +168,7 @@ async function measure(
 
 type EnvFactory = (name: string) => Promise<BenchEnv & { close(): Promise<void> }>;
 
-type Job = Pick<LoadJob, 'mode' | 'connections' | 'amount' | 'overallRate' | 'durationSeconds'>;
+type Job = Pick<LoadJob, 'mode' | 'connections' | 'amount' | 'overallRate' | 'durationSeconds' | 'texts'>;
 
 /**
  * One measurement on a fresh prefix and schema with role `all`: the tenant's history (which the
@@ -254,6 +254,15 @@ export async function runE2e(
     return { settings, runs };
   }
   runs.push(report(await runOnce(openEnv, cleanups, settings, 'saturation', saturation)));
+  // The similar-ticket search's worst case: every ticket matches every earlier one.
+  runs.push(
+    report(
+      await runOnce(openEnv, cleanups, settings, 'saturation, repetitive texts', {
+        ...saturation,
+        texts: 'repetitive',
+      }),
+    ),
+  );
   if (settings.idleTenant.tickets > 0) {
     const job: Job = {
       mode: 'autocannon',

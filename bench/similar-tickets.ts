@@ -15,12 +15,7 @@ import pg from 'pg';
 import { contextLimits } from '../src/consumers/stages/context.js';
 import { stageSql } from '../src/consumers/sql.js';
 import { migrate } from '../src/projections/migrate.js';
-
-type SeedTicket = { id: string; subject: string; description: string };
-/** loadtest/lib/ticket.js: JavaScript typed by JSDoc (checked by `tsc -p loadtest`), outside this project's tsconfig. */
-const { ticketCreatedBody } = (await import(new URL('../loadtest/lib/ticket.js', import.meta.url).href)) as {
-  ticketCreatedBody(input: { runId: string; sequence: number; tenantId: string }): { ticket: SeedTicket };
-};
+import { ticketCreatedBody } from './support/tickets.js';
 
 type Probe = { label: string; tenant: string; text: string };
 

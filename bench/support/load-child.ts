@@ -22,7 +22,7 @@ async function runAutocannon(job: LoadJob): Promise<LoadSummary> {
         path: `/v1/webhooks/${job.tenant}/tickets`,
         // A fresh ticket, delivery id, timestamp and signature for every request.
         setupRequest: (request) => {
-          const { body, headers } = signedTicket(job.secret, `${job.idPrefix}-${sequence++}`);
+          const { body, headers } = signedTicket(job.secret, `${job.idPrefix}-${sequence++}`, job.texts);
           return { ...request, body, headers };
         },
       },

@@ -1,5 +1,6 @@
 import { fork } from 'node:child_process';
 import type { Cleanups } from './cleanup.js';
+import type { TicketTexts } from './tickets.js';
 
 /**
  * One load run of signed ticket webhooks. `autocannon`: closed model, `connections` requests in
@@ -17,6 +18,8 @@ export type LoadJob = {
   durationSeconds?: number;
   amount?: number;
   overallRate?: number;
+  /** Default `varied` (see tickets.ts). */
+  texts?: TicketTexts;
 };
 
 export type LoadSummary = {

@@ -29,7 +29,7 @@ export async function runPaced(job: LoadJob & { overallRate: number; durationSec
       if (++completed === total) resolve();
     };
     const send = (index: number, due: number) => {
-      const { body, headers } = signedTicket(job.secret, `${job.idPrefix}-${index}`);
+      const { body, headers } = signedTicket(job.secret, `${job.idPrefix}-${index}`, job.texts);
       sendLags.push(performance.now() - due);
       const request = http.request(
         {
