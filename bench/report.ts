@@ -20,6 +20,8 @@ export type BenchReport = {
   /** Run under the in-process CPU profiler (--profile): figures are a few per cent lower. */
   profiled: boolean;
   loadAverage1mAtPhaseStart: Record<string, number>;
+  /** With --repeat N: every run's headline figure; `phases` holds the run with the median one. */
+  repeats?: { ingestRequestsPerSecond: number[]; e2eTicketsPerSecond: number[]; rebuildEventsPerSecond: number[] };
   phases: {
     engine?: EngineResult;
     ingest?: IngestResult;
@@ -228,10 +230,24 @@ export function formatReport(report: BenchReport): string {
     `streamdesk bench — ${report.git.commit.slice(0, 12)}${report.git.commit.endsWith('+dirty') ? '+dirty' : ''}, ${m.cpus} × ${m.cpuModel}, ${m.totalMemoryGiB} GiB, Node ${m.node}, Redis ${m.redis.split(' ')[0]}, ${m.postgres.split(' ').slice(0, 2).join(' ')}`,
     '',
     table(rows),
+    ...repeatLines(report.repeats),
     '',
     'targets:',
     ...targets,
   ].join('\n');
+}
+
+function repeatLines(repeats: BenchReport['repeats']): string[] {
+  if (!repeats) return [];
+  const runs = (label: string, values: number[], unit: string) =>
+    values.length > 0 ? [`  ${label}: ${values.map(n).join(' / ')} ${unit}`] : [];
+  return [
+    '',
+    'every run (the table shows the median one):',
+    ...runs('ingest at saturation', repeats.ingestRequestsPerSecond, 'req/s'),
+    ...runs('end to end at saturation', repeats.e2eTicketsPerSecond, 'tickets/s'),
+    ...runs('rebuild', repeats.rebuildEventsPerSecond, 'events/s'),
+  ];
 }
 
 /** Writes bench/results/<ISO timestamp>.json and returns its path. */

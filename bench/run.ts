@@ -3,7 +3,10 @@
  * end, and a projection rebuild, on the local Redis and Postgres, each phase on a key prefix and a
  * schema of its own that are removed afterwards (also on failure and on Ctrl-C).
  *
- *   npm run bench [-- --only engine,ingest,e2e,rebuild,tenants,memory] [--quick] [--profile] [--log-level info] [--log-file /dev/null]
+ *   npm run bench [-- --only engine,ingest,e2e,rebuild,tenants,memory] [--repeat 3] [--quick] [--profile] [--log-level info] [--log-file /dev/null]
+ *
+ * --repeat N runs ingest, e2e and rebuild N times and reports, for each, the run with the median headline figure
+ * (saturation rate, events/s) beside every run's figure; the engine phase takes its own medians (repeats).
  *
  * Prints a table and writes bench/results/<ISO timestamp>.json (with --profile also
  * <ISO timestamp>.cpuprofile, read it with bench/profile-summary.ts). See docs/performance.md.
@@ -11,10 +14,10 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { runE2e, type E2eSettings } from './e2e.js';
+import { runE2e, type E2eResult, type E2eSettings } from './e2e.js';
 import { runEngine, type EngineSettings } from './engine.js';
-import { runIngest, type IngestSettings } from './ingest.js';
-import { runRebuild, type RebuildSettings } from './rebuild.js';
+import { runIngest, type IngestResult, type IngestSettings } from './ingest.js';
+import { runRebuild, type RebuildResult, type RebuildSettings } from './rebuild.js';
 import { runTenants, type TenantsSettings } from './tenants.js';
 import { runMemory, type MemorySettings } from './memory.js';
 import { checkTargets, formatReport, writeReport, type BenchReport } from './report.js';
@@ -97,6 +100,7 @@ function parseOptions(): {
   logLevel: string;
   logFile: string;
   profile: boolean;
+  repeat: number;
 } {
   const { values } = parseArgs({
     options: {
@@ -105,6 +109,7 @@ function parseOptions(): {
       'log-level': { type: 'string', default: 'info' },
       'log-file': { type: 'string', default: '/dev/null' },
       profile: { type: 'boolean', default: false },
+      repeat: { type: 'string', default: '1' },
     },
     strict: true,
   });
@@ -117,7 +122,11 @@ function parseOptions(): {
       throw new Error(`--only: unknown phase "${name}" (expected ${phaseNames.join(', ')})`);
   }
   const phases = new Set<PhaseName>(requested.length > 0 ? (requested as PhaseName[]) : phaseNames);
+  const repeat = Number(values.repeat);
+  if (!Number.isInteger(repeat) || repeat < 1 || repeat > 9)
+    throw new Error(`--repeat: expected a whole number from 1 to 9 (got "${values.repeat}")`);
   return {
+    repeat,
     phases,
     settings: values.quick ? quickSettings : fullSettings,
     logLevel: values['log-level'],
@@ -126,8 +135,36 @@ function parseOptions(): {
   };
 }
 
+type Repeated = { ingest: IngestResult[]; e2e: E2eResult[]; rebuild: RebuildResult[] };
+
+const headline = {
+  ingest: (result: IngestResult) => result.runs.find((run) => run.overallRate === undefined)?.requestsPerSecond ?? 0,
+  e2e: (result: E2eResult) => result.runs.find((run) => run.label === 'saturation')?.ticketsPerSecond ?? 0,
+  rebuild: (result: RebuildResult) => result.eventsPerSecond,
+};
+
+/** The run whose headline figure is the median (the lower middle one of an even count). */
+function medianRun<T>(results: T[], figure: (result: T) => number): T | undefined {
+  return [...results].sort((a, b) => figure(a) - figure(b))[Math.floor((results.length - 1) / 2)];
+}
+
+function medianRuns(repeated: Repeated): Partial<BenchReport['phases']> {
+  const ingest = medianRun(repeated.ingest, headline.ingest);
+  const e2e = medianRun(repeated.e2e, headline.e2e);
+  const rebuild = medianRun(repeated.rebuild, headline.rebuild);
+  return { ...(ingest ? { ingest } : {}), ...(e2e ? { e2e } : {}), ...(rebuild ? { rebuild } : {}) };
+}
+
+function headlines(repeated: Repeated): NonNullable<BenchReport['repeats']> {
+  return {
+    ingestRequestsPerSecond: repeated.ingest.map(headline.ingest),
+    e2eTicketsPerSecond: repeated.e2e.map(headline.e2e),
+    rebuildEventsPerSecond: repeated.rebuild.map(headline.rebuild),
+  };
+}
+
 async function main(): Promise<void> {
-  const { phases, settings, logLevel, logFile, profile } = parseOptions();
+  const { phases, settings, logLevel, logFile, profile, repeat } = parseOptions();
   const target: BenchTarget = {
     redisUrl: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
     databaseUrl: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/streamdesk_bench',
@@ -183,32 +220,39 @@ async function main(): Promise<void> {
         await env.close();
       }
     }
-    if (phases.has('ingest')) {
-      phase('ingest', 'signed webhooks: autocannon at saturation, paced steady rates');
-      const env = await openBenchEnv(target, runId, 'ingest', cleanups);
-      try {
-        report.phases.ingest = await runIngest(env, settings.ingest, cleanups, progress);
-      } finally {
-        await env.close();
+    const repeated: Repeated = { ingest: [], e2e: [], rebuild: [] };
+    for (let run = 1; run <= repeat; run++) {
+      const of = repeat > 1 ? ` (run ${run} of ${repeat})` : '';
+      if (phases.has('ingest')) {
+        phase('ingest', `signed webhooks: autocannon at saturation, paced steady rates${of}`);
+        const env = await openBenchEnv(target, runId, 'ingest', cleanups);
+        try {
+          repeated.ingest.push(await runIngest(env, settings.ingest, cleanups, progress));
+        } finally {
+          await env.close();
+        }
+      }
+      if (phases.has('e2e') || phases.has('rebuild')) {
+        // The rebuild reads the archive the end-to-end phase fills; alone, it runs the saturation part first.
+        phase('e2e', `webhook → written_back with role all${of}`);
+        const rebuild = phases.has('rebuild')
+          ? async (env: BenchEnv, tenants: string[]) => {
+              phase('rebuild', `tickets projection from the archive${of}`);
+              const result = await runRebuild(env, tenants, settings.rebuild);
+              repeated.rebuild.push(result);
+              progress(`rebuild: ${result.eventsPerSecond} events/s`);
+            }
+          : undefined;
+        const openEnv = (name: string) => openBenchEnv(target, runId, name, cleanups);
+        const e2e = await runE2e(openEnv, settings.e2e, cleanups, progress, {
+          saturationOnly: !phases.has('e2e'),
+          ...(rebuild ? { rebuild } : {}),
+        });
+        if (phases.has('e2e')) repeated.e2e.push(e2e);
       }
     }
-    if (phases.has('e2e') || phases.has('rebuild')) {
-      // The rebuild reads the archive the end-to-end phase fills; alone, it runs the saturation part first.
-      phase('e2e', 'webhook → written_back with role all');
-      const rebuild = phases.has('rebuild')
-        ? async (env: BenchEnv, tenants: string[]) => {
-            phase('rebuild', 'tickets projection from the archive');
-            report.phases.rebuild = await runRebuild(env, tenants, settings.rebuild);
-            progress(`rebuild: ${report.phases.rebuild.eventsPerSecond} events/s`);
-          }
-        : undefined;
-      const openEnv = (name: string) => openBenchEnv(target, runId, name, cleanups);
-      const e2e = await runE2e(openEnv, settings.e2e, cleanups, progress, {
-        saturationOnly: !phases.has('e2e'),
-        ...(rebuild ? { rebuild } : {}),
-      });
-      if (phases.has('e2e')) report.phases.e2e = e2e;
-    }
+    Object.assign(report.phases, medianRuns(repeated));
+    if (repeat > 1) report.repeats = headlines(repeated);
     if (phases.has('tenants')) {
       phase('tenants', 'a busy tenant beside few and beside many registered tenants, 3 no-op hops');
       const env = await openBenchEnv(target, runId, 'tenants', cleanups);
