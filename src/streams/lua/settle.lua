@@ -86,31 +86,42 @@ end
 local appender = laneAppender(KEYS[1], KEYS[2], KEYS[5])
 local results = {}
 local owned = {}
-local marker = 6
-for index, current in ipairs(entries) do
-  local isOwned = owners[current.id] == true
-  if isOwned and current.deadLetter > 0 then
-    redis.call('XADD', KEYS[3], '*', unpack(ARGV, current.deadLetterAt, current.deadLetterAt + current.deadLetter - 1))
-  end
-  local appended = 0
-  local at = current.eventsAt
-  for _ = 1, current.followOns do
-    local fieldCount = tonumber(ARGV[at])
-    if isOwned and redis.call('SET', KEYS[marker], '1', 'NX', 'EX', ARGV[3]) then
-      appender.append(unpack(ARGV, at + 1, at + fieldCount))
-      appended = appended + 1
+
+local function settleEntries()
+  local marker = 6
+  for index, current in ipairs(entries) do
+    local isOwned = owners[current.id] == true
+    if isOwned and current.deadLetter > 0 then
+      redis.call('XADD', KEYS[3], '*', unpack(ARGV, current.deadLetterAt, current.deadLetterAt + current.deadLetter - 1))
     end
-    marker = marker + 1
-    at = at + fieldCount + 1
-  end
-  if isOwned then
-    owned[#owned + 1] = current.id
-    results[index] = appended
-  else
-    results[index] = -1
+    local appended = 0
+    local at = current.eventsAt
+    for _ = 1, current.followOns do
+      local fieldCount = tonumber(ARGV[at])
+      if isOwned and redis.call('SET', KEYS[marker], '1', 'NX', 'EX', ARGV[3]) then
+        appender.append(unpack(ARGV, at + 1, at + fieldCount))
+        appended = appended + 1
+      end
+      marker = marker + 1
+      at = at + fieldCount + 1
+    end
+    if isOwned then
+      owned[#owned + 1] = current.id
+      results[index] = appended
+    else
+      results[index] = -1
+    end
   end
 end
+
+-- A command that fails half-way leaves what ran before it (Redis does not roll a script back): the
+-- id sequence still records the ids given out, and no entry is acknowledged, so the batch is settled
+-- again and the follow-ons already appended are skipped by their markers.
+local settled, failure = pcall(settleEntries)
 appender.finish()
+if not settled then
+  error(failure)
+end
 if #owned > 0 then
   callWithItems({ 'HDEL', KEYS[4] }, owned)
   callWithItems({ 'XACK', KEYS[1], ARGV[1] }, owned)
