@@ -2,7 +2,7 @@ import { ROOT_CONTEXT, context } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { toStreamdeskError } from '../errors.js';
 import type { EventType, TicketEventOf } from '../events.js';
-import type { FollowOn, GroupProcessor, Outcome, RetryPolicy } from '../streams/processor.js';
+import type { FollowOn, GroupProcessor, Outcome, ProcessContext, RetryPolicy } from '../streams/processor.js';
 import { activeTraceparent } from '../telemetry/traceparent.js';
 
 export type StageContext = Readonly<{
@@ -63,12 +63,12 @@ export function stageProcessor(stage: AnyStage, log: Logger, withSpan: StageSpan
           try {
             const emit = await withSpan(stage, event, attempt, () => {
               traceparent = activeTraceparent();
-              return (stage.handle as Stage['handle'])(event, {
-                tenant: ctx.tenant,
-                attempt,
-                signal: ctx.signal,
-                log: log.child({ stage: stage.name, tenant: ctx.tenant, eventId: event.id, ticket: event.ticket }),
-              });
+              return (stage.handle as Stage['handle'])(
+                event,
+                stageContext(ctx, attempt, () =>
+                  log.child({ stage: stage.name, tenant: ctx.tenant, eventId: event.id, ticket: event.ticket }),
+                ),
+              );
             });
             return { ok: true, emit, traceparent };
           } catch (error) {
@@ -76,6 +76,19 @@ export function stageProcessor(stage: AnyStage, log: Logger, withSpan: StageSpan
           }
         }),
       );
+    },
+  };
+}
+
+/** A handler's context; its logger is made on first use (a pino child per event costs more than a no-op handler). */
+function stageContext(ctx: ProcessContext, attempt: number, makeLog: () => Logger): StageContext {
+  let log: Logger | undefined;
+  return {
+    tenant: ctx.tenant,
+    attempt,
+    signal: ctx.signal,
+    get log() {
+      return (log ??= makeLog());
     },
   };
 }

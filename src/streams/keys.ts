@@ -17,8 +17,15 @@ export function redisKeys(prefix: string) {
     tenantIds: `${prefix}:tenants`,
     tenantEntityPrefix: `${prefix}:tenant`,
     consumersSeen: `${prefix}:consumers`,
-    /** Tenants by the work sequence number of their latest append (sorted set; see work.ts). */
+    /** Work marks (a tenant's lane, or a bare tenant id: both lanes) by the work sequence number of their latest append (sorted set; see work.ts). */
     workTenants: `${prefix}:work`,
+    /** The work mark of one lane of a tenant (a member of `workTenants`). */
+    workMark: (tenant: string, lane: Lane) => `${tenant}:${lane}`,
+    /** What a work mark names: a tenant's lane, or (a bare tenant id) both lanes. */
+    parseWorkMark: (mark: string): { tenant: string; lane: Lane | undefined } => {
+      const [tenant = '', lane] = mark.split(':');
+      return { tenant, lane: lane === 'priority' || lane === 'normal' ? lane : undefined };
+    },
     /** The work sequence: one number per append of any tenant (see work.ts). */
     workSequence: `${prefix}:work:seq`,
     /** A one-entry stream appended with every work mark, so an idle reader can block on it (see work.ts). */

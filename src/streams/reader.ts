@@ -24,6 +24,8 @@ export class GroupReader {
     private readonly client: RedisClient,
     private readonly group: string,
     private readonly consumer: string,
+    /** An acknowledgement sent with a read failed: those entries stay pending and are taken over later. */
+    private readonly ackFailed: (stream: string, count: number, error: unknown) => void = () => undefined,
   ) {}
 
   /**
@@ -36,32 +38,47 @@ export class GroupReader {
     count: number,
     share: number,
     blockMs: number,
+    acks: ReadonlyMap<string, readonly string[]> = new Map(),
   ): Promise<[string, StreamEntry[]][] | null> {
     const counts = laneCounts(count, share);
-    const urgent = lanes.priority.length > 0 ? ((await this.read(lanes.priority, counts.priority, 0)) ?? []) : [];
-    if (urgent.length === 0) return this.read([...lanes.priority, ...lanes.normal], count, blockMs);
+    const urgent =
+      lanes.priority.length > 0 ? ((await this.read(lanes.priority, counts.priority, 0, acks)) ?? []) : undefined;
+    if (!urgent?.length)
+      return this.read([...lanes.priority, ...lanes.normal], count, blockMs, urgent ? new Map() : acks);
     if (lanes.normal.length === 0) return urgent;
     const most = Math.max(...urgent.map(([, entries]) => entries.length));
     const normal = (await this.read(lanes.normal, counts.normalAfter(most), 0)) ?? [];
     return [...urgent, ...normal];
   }
 
-  /** One read of `streams`; `blockMs` 0 does not block. */
-  async read(streams: readonly string[], count: number, blockMs: number): Promise<[string, StreamEntry[]][] | null> {
+  /**
+   * One read of `streams`; `blockMs` 0 does not block. `acks` (entries to acknowledge, by stream) go in
+   * the same round trip, before the read; on Redis Cluster the caller acknowledges them itself.
+   */
+  async read(
+    streams: readonly string[],
+    count: number,
+    blockMs: number,
+    acks: ReadonlyMap<string, readonly string[]> = new Map(),
+  ): Promise<[string, StreamEntry[]][] | null> {
+    const args = (keys: readonly string[], block: (string | number)[]) => [
+      'GROUP',
+      this.group,
+      this.consumer,
+      'COUNT',
+      count,
+      ...block,
+      'STREAMS',
+      ...keys,
+      ...keys.map(() => '>'),
+    ];
     const read = (keys: readonly string[], block: (string | number)[]) =>
-      this.client.call(
-        'XREADGROUP',
-        'GROUP',
-        this.group,
-        this.consumer,
-        'COUNT',
-        count,
-        ...block,
-        'STREAMS',
-        ...keys,
-        ...keys.map(() => '>'),
-      ) as Promise<[string, StreamEntry[]][] | null>;
-    if (!(this.client instanceof Cluster)) return read(streams, blockMs > 0 ? ['BLOCK', blockMs] : []);
+      this.client.call('XREADGROUP', ...args(keys, block)) as Promise<[string, StreamEntry[]][] | null>;
+    if (!(this.client instanceof Cluster)) {
+      const block = blockMs > 0 ? ['BLOCK', blockMs] : [];
+      if (acks.size === 0) return read(streams, block);
+      return this.acknowledgeAndRead(acks, args(streams, block));
+    }
     const bySlot = new Map<number, string[]>();
     for (const stream of streams) bySlot.set(hashSlot(stream), [...(bySlot.get(hashSlot(stream)) ?? []), stream]);
     const replies = (await Promise.all([...bySlot.values()].map((keys) => read(keys, [])))).flatMap(
@@ -75,6 +92,24 @@ export class GroupReader {
     await sleep(this.clusterPollMs);
     this.clusterPollMs = Math.min(blockMs, this.clusterPollMs * 2);
     return null;
+  }
+
+  /** The acknowledgements, then the read, in one pipeline: a failed acknowledgement is reported, a failed read thrown. */
+  private async acknowledgeAndRead(
+    acks: ReadonlyMap<string, readonly string[]>,
+    readArgs: (string | number)[],
+  ): Promise<[string, StreamEntry[]][] | null> {
+    const pipeline = this.client.pipeline();
+    for (const [stream, ids] of acks) pipeline.xack(stream, this.group, ...ids);
+    pipeline.call('XREADGROUP', ...readArgs);
+    const replies = (await pipeline.exec()) ?? [];
+    [...acks].forEach(([stream, ids], index) => {
+      const [error] = replies[index] ?? [new Error('no reply')];
+      if (error) this.ackFailed(stream, ids.length, error);
+    });
+    const [error, reply] = replies[acks.size] ?? [new Error('no reply'), null];
+    if (error) throw error;
+    return reply as [string, StreamEntry[]][] | null;
   }
 }
 

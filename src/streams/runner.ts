@@ -10,6 +10,7 @@ import type { RetryPolicy } from './processor.js';
 import { consumerName, type RunnerOptions } from './runner-options.js';
 import { GroupReader, isForOtherGroups, type StreamEntry } from './reader.js';
 import { settleBatch, type Settler } from './settle.js';
+import { SkippedEntries } from './skipped.js';
 import { StreamsWithWork } from './work.js';
 import { claimIdle, touchHeld } from './takeover.js';
 
@@ -38,6 +39,7 @@ export class StreamRunner {
   private readonly backingOffStreams = new Set<string>();
   private readonly tasks = new Set<Promise<void>>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly skipped: SkippedEntries;
   private readonly shutdown = new AbortController();
   private inflight = 0;
   private running = false;
@@ -60,7 +62,9 @@ export class StreamRunner {
       ...options,
     };
     this.policy = { ...options.retry, ...options.processor.retry };
-    this.reader = new GroupReader(options.blockingRedis, this.group, this.consumer);
+    this.reader = new GroupReader(options.blockingRedis, this.group, this.consumer, (stream, count, error) =>
+      this.skipped.failed(stream, count, error),
+    );
     this.work = new StreamsWithWork(options.redis, options.keys, this.options.fullReadMs);
     const { redis, keys, processor, observer, logger, emittedTtlSeconds } = this.options;
     this.member = { redis, keys, group: this.group, consumer: this.consumer };
@@ -73,6 +77,7 @@ export class StreamRunner {
       logger,
     };
     this.batchRunner = { processor, policy: this.policy, observer };
+    this.skipped = new SkippedEntries(this.member, logger, this.work.enabled, (task) => this.track(task));
   }
 
   get log(): Logger {
@@ -144,10 +149,12 @@ export class StreamRunner {
       const lanes = { normal: this.lanesToRead('normal'), priority: this.lanesToRead('priority') };
       const readable = [...new Set([...lanes.normal, ...lanes.priority].map((stream) => keys.tenantOf(stream)))];
       if (free > 0 && this.work.idle) {
+        this.skipped.flush();
         await this.work.waitForWork(this.options.blockingRedis, blockMs);
         continue;
       }
       if (free <= 0 || readable.length === 0) {
+        this.skipped.flush();
         await new Promise<void>((resolve) => {
           this.wake = resolve;
           setTimeout(resolve, Math.min(blockMs, 200)).unref();
@@ -164,7 +171,7 @@ export class StreamRunner {
           : blockMs;
       let reply: [string, StreamEntry[]][] | null;
       try {
-        reply = await this.reader.readLanes(lanes, count, priorityShare, block);
+        reply = await this.reader.readLanes(lanes, count, priorityShare, block, this.skipped.take());
         this.work.afterRead([...lanes.normal, ...lanes.priority], reply);
         outageMs = 0;
       } catch (error) {
@@ -182,6 +189,7 @@ export class StreamRunner {
       }
       for (const [stream, entries] of reply ?? []) this.accept(stream, entries);
     }
+    this.skipped.flush();
   }
 
   /** The lanes of one kind to read now: tenants not held back, streams with work, not backing off, queue not full. */
@@ -208,20 +216,8 @@ export class StreamRunner {
       if (isForOtherGroups(fields, this.group, processor.handles)) skipped.push(id);
       else deliveries.push(toDelivery(keys, stream, { id, fields, deliveries: 1 }));
     }
-    if (skipped.length > 0) this.track(this.acknowledgeSkipped(stream, skipped));
+    this.skipped.add(stream, skipped);
     if (deliveries.length > 0) this.dispatch(deliveries);
-  }
-
-  private async acknowledgeSkipped(stream: string, ids: string[]): Promise<void> {
-    try {
-      await this.options.redis.xack(stream, this.group, ...ids);
-    } catch (error) {
-      // They stay pending and are taken over (and skipped again) after the claim timeout.
-      this.log.warn(
-        { err: error, group: this.group, tenant: this.options.keys.tenantOf(stream), count: ids.length },
-        'acknowledging skipped entries failed',
-      );
-    }
   }
 
   /** Deliveries of one stream (one lane of one tenant). */

@@ -351,7 +351,16 @@ export type WorkKeys = Readonly<{ tenants: string; sequence: string; bell: strin
 
 /** Marks tenants as having new entries; returns the sequence number they were given. */
 export async function markWork(redis: RedisClient, keys: WorkKeys, tenants: readonly string[]): Promise<number> {
-  return integer('mark-work', await redis.sdMarkWork(keys.tenants, keys.sequence, keys.bell, ...tenants));
+  return parseMarkWorkReply(await redis.sdMarkWork(keys.tenants, keys.sequence, keys.bell, ...tenants));
+}
+
+/** mark-work.lua, queued on a pipeline; read its reply with `parseMarkWorkReply`. */
+export function queueMarkWork(pipeline: Pipeline, keys: WorkKeys, tenants: readonly string[]): void {
+  pipeline.sdMarkWork(keys.tenants, keys.sequence, keys.bell, ...tenants);
+}
+
+export function parseMarkWorkReply(reply: unknown): number {
+  return integer('mark-work', reply);
 }
 
 export type WorkSince = { bell: string; sequence: number; marked: string[] };

@@ -6,8 +6,15 @@ import { classifyAll, type Decision } from './outcomes.js';
 import type { Outcome, RetryPolicy } from './processor.js';
 import type { RedisClient } from './redis.js';
 import { encodeRetryRecord } from './retry-records.js';
-import { parseSettleReply, queueSettle, type SettleEntry, type SettleInput, type SettleResult } from './scripts.js';
-import { markWork } from './work.js';
+import {
+  parseMarkWorkReply,
+  parseSettleReply,
+  queueSettle,
+  type SettleEntry,
+  type SettleInput,
+  type SettleResult,
+} from './scripts.js';
+import { queueMarkWork } from './work.js';
 
 /** What settling a batch needs of its runner. */
 export type Settler = Readonly<{
@@ -46,9 +53,15 @@ export async function settleBatch(
     if (entry) toSettle.push({ delivery, entry });
     else retry.push(delivery);
   });
+  const settleAt = pipeline.length;
   if (toSettle.length > 0) queueSettle(pipeline, settleInput(settler, deliveries[0]!, toSettle));
-  const results = await run(settler, deliveries[0]!.tenant, pipeline, toSettle.length);
+  // The mark rides in the same round trip, after the appends; an extra mark (nothing appended after all) only wakes readers.
+  const marked =
+    toSettle.some(({ entry }) => entry.events.length > 0) &&
+    queueMarkWork(pipeline, redis, settler.keys, [settler.keys.workMark(deliveries[0]!.tenant, deliveries[0]!.lane)]);
+  const replies = await run(settler, deliveries[0]!.tenant, pipeline);
   if (toSettle.length === 0) return { settled: [], retry };
+  const results = replies && settleResults(settler, deliveries[0]!.tenant, replies[settleAt], toSettle.length);
   if (!results) return { settled: [], retry: [...retry, ...toSettle.map(({ delivery }) => delivery)] };
   toSettle.forEach(({ delivery }, index) => {
     if (results[index] === 'taken-over')
@@ -57,13 +70,7 @@ export async function settleBatch(
         'entry was taken over by another consumer; result dropped',
       );
   });
-  if (results.some((appended) => typeof appended === 'number' && appended > 0))
-    await markWork(redis, settler.keys, [deliveries[0]!.tenant]).catch((error: unknown) =>
-      settler.logger.warn(
-        { err: error, group, tenant: deliveries[0]!.tenant },
-        'marking follow-on work failed; a full read finds it',
-      ),
-    );
+  if (marked) checkMark(settler, deliveries[0]!.tenant, replies[settleAt + 1]);
   return { settled: toSettle.map(({ delivery }) => delivery), retry };
 }
 
@@ -115,32 +122,46 @@ function settleInput(
   };
 }
 
-/** Runs the pipeline; settle.lua's results (its reply is the last), or undefined when settling failed. */
-async function run(
-  settler: Settler,
-  tenant: string,
-  pipeline: Pipeline,
-  settling: number,
-): Promise<SettleResult[] | undefined> {
-  const failed = (error: unknown) =>
-    settler.logger.warn(
-      { err: error, group: settler.group, tenant },
-      'settling failed; entries stay pending and are retried',
-    );
-  let replies: [Error | null, unknown][] | null;
+type Reply = [Error | null, unknown] | undefined;
+
+/** Runs the pipeline; its replies, or undefined when it failed as a whole (logged). */
+async function run(settler: Settler, tenant: string, pipeline: Pipeline): Promise<Reply[] | undefined> {
   try {
-    replies = await pipeline.exec();
+    return (await pipeline.exec()) ?? undefined;
   } catch (error) {
-    failed(error);
+    settlingFailed(settler, tenant, error);
     return undefined;
   }
-  if (settling === 0) return [];
-  const [error, reply] = replies?.at(-1) ?? [new Error('no reply'), null];
+}
+
+/** settle.lua's results, or undefined when settling failed (logged): the entries stay pending. */
+function settleResults(settler: Settler, tenant: string, reply: Reply, settling: number): SettleResult[] | undefined {
+  const [error, value] = reply ?? [new Error('no reply'), null];
   try {
     if (error) throw error;
-    return parseSettleReply(reply, settling);
+    return parseSettleReply(value, settling);
   } catch (failure) {
-    if (replies) failed(failure);
+    settlingFailed(settler, tenant, failure);
     return undefined;
+  }
+}
+
+function settlingFailed(settler: Settler, tenant: string, error: unknown): void {
+  settler.logger.warn(
+    { err: error, group: settler.group, tenant },
+    'settling failed; entries stay pending and are retried',
+  );
+}
+
+function checkMark(settler: Settler, tenant: string, reply: Reply): void {
+  const [error, value] = reply ?? [new Error('no reply'), null];
+  try {
+    if (error) throw error;
+    parseMarkWorkReply(value);
+  } catch (failure) {
+    settler.logger.warn(
+      { err: failure, group: settler.group, tenant },
+      'marking follow-on work failed; a full read finds it',
+    );
   }
 }

@@ -1,10 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Cluster } from 'ioredis';
+import { Cluster, type ChainableCommander } from 'ioredis';
 import type { RedisKeys } from './keys.js';
 import type { RedisClient } from './redis.js';
 import {
   appendUnlessSeen,
   markWork as markWorkScript,
+  queueMarkWork as queueMarkWorkScript,
   workSince,
   type IngestInput,
   type IngestOutcome,
@@ -14,9 +15,11 @@ import {
 
 /**
  * Which tenant streams have work, so a read names only those and shares the free capacity among
- * them. Every append marks its tenant (mark-work.lua: a sequence number in the sorted set
- * `sd:work`, and an entry in the one-entry bell stream). Each runner keeps its own set of streams
- * with work: it adds the tenants marked past its cursor, and drops a stream when a read after that
+ * them. Every append marks its stream (mark-work.lua: the tenant's lane, `<tenant>:normal` or
+ * `<tenant>:priority`, gets a sequence number in the sorted set `sd:work`, and the one-entry bell
+ * stream an entry; a bare tenant id marks both lanes). A mark per lane keeps a busy normal lane from
+ * sending readers to the priority lane too. Each runner keeps its own set of streams
+ * with work: it adds the streams marked past its cursor, and drops a stream when a read after that
  * look (`>`: past its group's last-delivered id) returned nothing for it. An append after such a
  * read gets a sequence number past the cursor, so no wake-up is lost; each group keeps its own
  * set, so every group reads every entry. While no stream has work the runner blocks on the bell.
@@ -83,7 +86,12 @@ export class StreamsWithWork {
     const { bell, sequence, marked } = reply;
     this.bell = bell;
     if (sequence < this.cursor) for (const tenant of tenants) this.mark(tenant); // the sequence started over
-    for (const tenant of marked) if (tenants.has(tenant)) this.mark(tenant);
+    for (const mark of marked) {
+      const { tenant, lane } = this.keys.parseWorkMark(mark);
+      if (!tenants.has(tenant)) continue;
+      if (lane) this.streams.add(this.keys.lane(tenant, lane));
+      else this.mark(tenant);
+    }
     this.cursor = sequence;
   }
 
@@ -116,12 +124,28 @@ export class StreamsWithWork {
 }
 
 /**
- * Marks tenants as having new entries (mark-work.lua). Call it after the append, never before. On
- * Redis Cluster it does nothing: there readers read every tenant (see `StreamsWithWork`).
+ * Marks streams as having new entries (mark-work.lua): `marks` are `keys.workMark(tenant, lane)`, or
+ * bare tenant ids for both lanes. Call it after the append, never before. On Redis Cluster it does
+ * nothing: there readers read every tenant (see `StreamsWithWork`).
  */
-export async function markWork(redis: RedisClient, keys: RedisKeys, tenants: readonly string[]): Promise<void> {
-  if (redis instanceof Cluster || tenants.length === 0) return;
-  await markWorkScript(redis, workKeys(keys), tenants);
+export async function markWork(redis: RedisClient, keys: RedisKeys, marks: readonly string[]): Promise<void> {
+  if (redis instanceof Cluster || marks.length === 0) return;
+  await markWorkScript(redis, workKeys(keys), marks);
+}
+
+/**
+ * Queues work marks (as `markWork` takes them) on `pipeline`, after the appends queued before it (a pipeline runs in
+ * order on one connection). False on Redis Cluster, where there are no marks and nothing is queued.
+ */
+export function queueMarkWork(
+  pipeline: ChainableCommander,
+  redis: RedisClient,
+  keys: RedisKeys,
+  marks: readonly string[],
+): boolean {
+  if (redis instanceof Cluster || marks.length === 0) return false;
+  queueMarkWorkScript(pipeline, workKeys(keys), marks);
+  return true;
 }
 
 /** ingest.lua's append (unless seen), then the tenant's work mark once the entry is stored. */
@@ -133,7 +157,8 @@ export async function appendAndMarkWork(
 ): Promise<IngestOutcome> {
   const outcome = await appendUnlessSeen(redis, input);
   // The entry is stored; without its mark, readers still find it with their next full read.
-  if (outcome.outcome === 'appended') await markWork(redis, keys, [tenant]).catch(() => undefined);
+  if (outcome.outcome === 'appended')
+    await markWork(redis, keys, [keys.workMark(tenant, keys.laneOf(input.stream))]).catch(() => undefined);
   return outcome;
 }
 

@@ -54,7 +54,7 @@ export async function deleteTenant(
       cursor = next;
     } while (cursor !== '0');
   }
-  await redis.zrem(keys.workTenants, tenant);
+  await redis.zrem(keys.workTenants, tenant, keys.workMark(tenant, 'normal'), keys.workMark(tenant, 'priority'));
   const rows = await inTransaction(db, (client) =>
     client.query<{ purged_table: string; removed_rows: string }>(sql.purgeTenant, [tenant]),
   );

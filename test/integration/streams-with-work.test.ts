@@ -3,6 +3,7 @@ import { stageProcessor, type Stage } from '../../src/consumers/stage.js';
 import { encodeEvent } from '../../src/events.js';
 import type { RedisClient } from '../../src/streams/redis.js';
 import { StreamRunner, type RunnerOptions } from '../../src/streams/runner.js';
+import { markWork } from '../../src/streams/work.js';
 import { createTestEnv, waitFor, type TestEnv } from '../support/env.js';
 import { appendEvent, receivedEvent } from '../support/events.js';
 
@@ -145,6 +146,28 @@ describe('reading only streams with work', () => {
         });
     }
     await waitFor(() => tenants.every((tenant) => counts.get(tenant) === sent.get(tenant)), { timeoutMs: 3_000 });
+  });
+
+  it('a mark names a lane: appends to the normal lane send no read to the empty priority lane', async () => {
+    const tenant = await newTenant();
+    const counts = new Map<string, number>();
+    const { reads } = await startRunner(countingStage('context', counts));
+    const { redis, keys } = t.services;
+    await appendEvent(t.services, receivedEvent(tenant, 'L-0'));
+    await waitFor(() => counts.get(tenant) === 1);
+    const before = reads.length;
+    for (let i = 1; i <= 20; i++) {
+      await appendEvent(t.services, receivedEvent(tenant, `L-${i}`));
+      await waitFor(() => counts.get(tenant) === i + 1, { intervalMs: 1 });
+    }
+    expect(reads.slice(before).some((named) => named.includes(keys.priorityEvents(tenant)))).toBe(false);
+    // A priority append marks its lane; a bare tenant id (an older writer's mark) still means both lanes.
+    await redis.xadd(keys.priorityEvents(tenant), '*', ...encodeEvent(receivedEvent(tenant, 'P-1')));
+    await markWork(redis, keys, [keys.workMark(tenant, 'priority')]);
+    await waitFor(() => counts.get(tenant) === 22, { timeoutMs: 5_000 });
+    await redis.xadd(keys.priorityEvents(tenant), '*', ...encodeEvent(receivedEvent(tenant, 'P-2')));
+    await markWork(redis, keys, [tenant]);
+    await waitFor(() => counts.get(tenant) === 23, { timeoutMs: 5_000 });
   });
 
   it('finds an entry appended without a mark with its next full read', async () => {

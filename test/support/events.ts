@@ -27,7 +27,7 @@ export function receivedEvent(tenant: string, ticket: string, overrides: Partial
 /** Appends an event straight to a tenant's stream and marks it as work, as ingest would. Returns its stream id. */
 export async function appendEvent(services: Services, event: TicketEvent): Promise<string> {
   const id = (await services.redis.xadd(services.keys.events(event.tenant), '*', ...encodeEvent(event)))!;
-  await markWork(services.redis, services.keys, [event.tenant]);
+  await markWork(services.redis, services.keys, [services.keys.workMark(event.tenant, 'normal')]);
   return id;
 }
 

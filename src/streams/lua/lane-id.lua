@@ -8,6 +8,12 @@
     otherLane    the tenant's other lane
     sequenceKey  the last id given out (sd:{tenant}:lane-id)
 
+  laneAppender(lane, otherLane, sequenceKey) → an appender for many entries in one script:
+    appender.append(field, value, ...) → the new entry's id
+    appender.finish()                    stores the last id given out (call once, after the appends)
+  It reads the sequence and the time once (at its first append) and writes the sequence once, whatever the
+  number of entries.
+
   The id is after the current time and after the last id given out. Without the sequence key
   (the first append, or after a purge), or when the lane refuses the id (something appended
   without this function), it starts again from the last id either lane generated.
@@ -30,9 +36,7 @@ local function lastGeneratedId(key)
   return nil
 end
 
-local function nextLaneId(lasts)
-  local time = redis.call('TIME')
-  local ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local function nextLaneId(lasts, ms)
   local seq = 0
   for _, last in ipairs(lasts) do
     local lastMs, lastSeq = laneIdParts(last)
@@ -55,13 +59,35 @@ local function lanesLastIds(lane, otherLane)
   return lasts
 end
 
-local function appendToLane(lane, otherLane, sequenceKey, ...)
-  local given = redis.call('GET', sequenceKey)
-  local lasts = given and {given} or lanesLastIds(lane, otherLane)
-  local added = redis.pcall('XADD', lane, nextLaneId(lasts), ...)
-  if type(added) == 'table' and added.err then
-    added = redis.call('XADD', lane, nextLaneId(lanesLastIds(lane, otherLane)), ...)
+local function laneAppender(lane, otherLane, sequenceKey)
+  local now, given
+  local appender = {}
+  function appender.append(...)
+    if not now then
+      local time = redis.call('TIME')
+      now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+      given = redis.call('GET', sequenceKey)
+    end
+    local lasts = given and {given} or lanesLastIds(lane, otherLane)
+    local added = redis.pcall('XADD', lane, nextLaneId(lasts, now), ...)
+    if type(added) == 'table' and added.err then
+      added = redis.call('XADD', lane, nextLaneId(lanesLastIds(lane, otherLane), now), ...)
+    end
+    given = added
+    appender.last = added
+    return added
   end
-  redis.call('SET', sequenceKey, added)
+  function appender.finish()
+    if appender.last then
+      redis.call('SET', sequenceKey, appender.last)
+    end
+  end
+  return appender
+end
+
+local function appendToLane(lane, otherLane, sequenceKey, ...)
+  local appender = laneAppender(lane, otherLane, sequenceKey)
+  local added = appender.append(...)
+  appender.finish()
   return added
 end

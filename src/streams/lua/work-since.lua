@@ -3,12 +3,12 @@
   the bell's last entry id (to block on while idle), the current work sequence and the tenants
   marked after the reader's cursor (see streams/work.ts and mark-work.lua).
 
-  KEYS[1] tenants by their latest work sequence number  (sorted set sd:work)
+  KEYS[1] marks by their latest work sequence number    (sorted set sd:work; a tenant's lane or a tenant id)
   KEYS[2] the work sequence                             (sd:work:seq)
   KEYS[3] the bell                                      (sd:work:bell)
   ARGV[1] the reader's cursor: the greatest sequence number it has seen
 
-  Returns {bellId ('0-0' when none), sequence (0 when none), {tenant, sequence, tenant, sequence, ...}}.
+  Returns {bellId ('0-0' when none), sequence (0 when none), {mark, sequence, mark, sequence, ...}}.
 ]]
 local last = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)
 local bell = '0-0'
