@@ -30,9 +30,11 @@ const lua = (name: string) => readFileSync(new URL(`./lua/${name}.lua`, import.m
 const appending = (name: string) => `${lua('lane-id')}\n${lua(name)}`;
 // Scripts that check and set dedupe markers share how they are kept (per ticket and period).
 const marking = (name: string) => `${lua('lane-id')}\n${lua('markers')}\n${lua(name)}`;
+// Scripts that mark tenants as having work share the marking through this prelude.
+const markingWork = (script: string) => `${lua('work-mark')}\n${script}`;
 const definitions = {
   // Without numberOfKeys: the key count is the first argument.
-  sdIngest: { lua: marking('ingest') },
+  sdIngest: { lua: markingWork(marking('ingest')) },
   sdSettle: { lua: marking('settle') },
   sdRedrive: { numberOfKeys: 4, lua: appending('redrive') },
   sdTouch: { numberOfKeys: 1, lua: lua('touch') },
@@ -40,7 +42,7 @@ const definitions = {
   sdCountAfter: { numberOfKeys: 1, lua: lua('count-after') },
   sdTrim: { numberOfKeys: 1, lua: lua('trim') },
   sdLlmGate: { numberOfKeys: 2, lua: lua('llm-gate') },
-  sdMarkWork: { numberOfKeys: 3, lua: lua('mark-work') },
+  sdMarkWork: { numberOfKeys: 3, lua: markingWork(lua('mark-work')) },
   sdWorkSince: { numberOfKeys: 3, lua: lua('work-since') },
 };
 
@@ -98,11 +100,18 @@ export function parseIngestReply(reply: unknown): IngestOutcome {
   return malformed('ingest', reply);
 }
 
-/** ingest.lua: appends an entry unless its delivery marker or dedupe key says it was seen. */
-export async function appendUnlessSeen(redis: RedisClient, input: IngestInput): Promise<IngestOutcome> {
-  const lanes = [input.stream, input.otherLane, input.laneSequence];
-  const markerKeys = [input.marker.key, input.marker.legacyKey];
-  const keys = input.dedupe ? [...lanes, ...markerKeys, input.dedupe.key] : [...lanes, ...markerKeys];
+/**
+ * ingest.lua: appends an entry unless its delivery marker or dedupe key says it was seen; with
+ * `work`, an appended entry marks its lane as having work (`work.mark`) in the same step.
+ */
+export async function appendUnlessSeen(
+  redis: RedisClient,
+  input: IngestInput,
+  work?: { keys: WorkKeys; mark: string },
+): Promise<IngestOutcome> {
+  const keys = [input.stream, input.otherLane, input.laneSequence, input.marker.key, input.marker.legacyKey];
+  if (input.dedupe) keys.push(input.dedupe.key);
+  if (work) keys.push(work.keys.tenants, work.keys.sequence, work.keys.bell);
   const reply = await redis.sdIngest(
     keys.length,
     ...keys,
@@ -112,6 +121,7 @@ export async function appendUnlessSeen(redis: RedisClient, input: IngestInput): 
     input.bodyHash?.slice(0, bodyHashInMarker) ?? '',
     input.dedupe?.ttlSeconds ?? 0,
     input.marker.field,
+    work?.mark ?? '',
     ...input.fields,
   );
   return parseIngestReply(reply);

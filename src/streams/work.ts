@@ -15,7 +15,7 @@ import {
 
 /**
  * Which tenant streams have work, so a read names only those and shares the free capacity among
- * them. Every append marks its stream (mark-work.lua: the tenant's lane, `<tenant>:normal` or
+ * them. Every append marks its stream (work-mark.lua: the tenant's lane, `<tenant>:normal` or
  * `<tenant>:priority`, gets a sequence number in the sorted set `sd:work`, and the one-entry bell
  * stream an entry; a bare tenant id marks both lanes). A mark per lane keeps a busy normal lane from
  * sending readers to the priority lane too. Each runner keeps its own set of streams
@@ -148,18 +148,21 @@ export function queueMarkWork(
   return true;
 }
 
-/** ingest.lua's append (unless seen), then the tenant's work mark once the entry is stored. */
+/**
+ * ingest.lua's append (unless seen) and, in the same script, the lane's work mark once the entry
+ * is stored: one round trip. On Redis Cluster there is no mark (see `StreamsWithWork`).
+ */
 export async function appendAndMarkWork(
   redis: RedisClient,
   keys: RedisKeys,
   tenant: string,
   input: IngestInput,
 ): Promise<IngestOutcome> {
-  const outcome = await appendUnlessSeen(redis, input);
-  // The entry is stored; without its mark, readers still find it with their next full read.
-  if (outcome.outcome === 'appended')
-    await markWork(redis, keys, [keys.workMark(tenant, keys.laneOf(input.stream))]).catch(() => undefined);
-  return outcome;
+  if (redis instanceof Cluster) return appendUnlessSeen(redis, input);
+  return appendUnlessSeen(redis, input, {
+    keys: workKeys(keys),
+    mark: keys.workMark(tenant, keys.laneOf(input.stream)),
+  });
 }
 
 const workKeys = (keys: RedisKeys): WorkKeys => ({

@@ -1,11 +1,13 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { stageProcessor, type Stage } from '../../src/consumers/stage.js';
+import { buildApp } from '../../src/ingest/app.js';
 import { encodeEvent } from '../../src/events.js';
 import type { RedisClient } from '../../src/streams/redis.js';
 import { StreamRunner, type RunnerOptions } from '../../src/streams/runner.js';
 import { markWork } from '../../src/streams/work.js';
 import { createTestEnv, waitFor, type TestEnv } from '../support/env.js';
 import { appendEvent, receivedEvent } from '../support/events.js';
+import { signedHeaders, ticketBody } from '../support/webhook.js';
 
 let t: TestEnv;
 const runners: StreamRunner[] = [];
@@ -114,6 +116,32 @@ describe('reading only streams with work', () => {
     await waitFor(() => counts.get(second) === 1, { timeoutMs: 5_000 });
     // The bell wakes the reader; no block timeout nor full read is waited out.
     expect(Date.now() - started).toBeLessThan(900);
+  });
+
+  it('picks up an ingested ticket by the mark its append made; a resend marks nothing', async () => {
+    const { services } = t;
+    const app = await buildApp(t.config, { ...services, redis: services.ingestRedis, registry: services.registry });
+    try {
+      const first = await newTenant();
+      const { id: second, secret } = await services.registry.create({ id: `ingested-${tenantNo}` });
+      const counts = new Map<string, number>();
+      await startRunner(countingStage('context', counts));
+      // Once the first tenant's entry is handled, the second's empty lanes were read and dropped.
+      await appendEvent(services, receivedEvent(first, 'F-1'));
+      await waitFor(() => counts.get(first) === 1);
+      const body = ticketBody({ id: 'W-1', subject: 'VPN down', description: 'No tunnel' });
+      const headers = signedHeaders(secret, body, { deliveryId: 'd-1' });
+      const post = () => app.inject({ method: 'POST', url: `/v1/webhooks/${second}/tickets`, payload: body, headers });
+      const response = await post();
+      expect(response.json()).toMatchObject({ duplicate: false });
+      const sequence = Number(await services.redis.get(services.keys.workSequence));
+      expect(Number(await services.redis.zscore(services.keys.workTenants, second))).toBe(sequence);
+      await waitFor(() => counts.get(second) === 1, { timeoutMs: 5_000, message: 'the mark brings the stream back' });
+      expect((await post()).json()).toMatchObject({ duplicate: true, eventId: response.json().eventId });
+      expect(Number(await services.redis.get(services.keys.workSequence))).toBe(sequence);
+    } finally {
+      await app.close();
+    }
   });
 
   it('lets every group read every entry, each with its own set of streams with work', async () => {

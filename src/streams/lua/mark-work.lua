@@ -1,7 +1,7 @@
 --[[
-  Marks tenants' lanes as having new entries, for readers that read only streams with work
-  (see streams/work.ts). Called after the append, never before: a reader that read a lane before
-  the append and found it empty then sees a sequence number past its cursor and reads it again.
+  Marks tenants' lanes as having new entries. Called after the append, never before.
+
+  Uses markWork (work-mark.lua, prepended).
 
   KEYS[1] marks by their latest work sequence number    (sorted set sd:work)
   KEYS[2] the work sequence                             (sd:work:seq)
@@ -10,9 +10,4 @@
 
   Returns the sequence number given to these marks.
 ]]
-local seq = redis.call('INCR', KEYS[2])
-for i = 1, #ARGV do
-  redis.call('ZADD', KEYS[1], seq, ARGV[i])
-end
-redis.call('XADD', KEYS[3], 'MAXLEN', '1', '*', 'seq', seq)
-return seq
+return markWork(KEYS[1], KEYS[2], KEYS[3], ARGV)
