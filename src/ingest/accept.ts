@@ -166,27 +166,43 @@ async function appendReceived(
 }
 
 /**
- * Appends a verified, validated ticket as `ticket.received`, once: a repeated delivery id with the
- * same body, a replayed signed request (same timestamp and body, any delivery id) and, for token
- * auth, the same ticket event (ticket id, type and the helpdesk's modification time) answer 202
- * `duplicate: true` with the first event id; a delivery id reused for another body answers 409.
+ * Refuses a webhook (429 BACKLOG_FULL) while its tenant has too many unprocessed events; the
+ * count is cached per tenant for a second (five when full).
  */
-export function ticketIngest(deps: IngestDeps) {
+function backlogGate(deps: IngestDeps): (tenantId: string, reply: FastifyReply) => Promise<void> {
   const { config, redis, keys } = deps;
   const backlog = new Map<string, { value: number; until: number }>();
+  // One count per tenant at a time: when the cached figure expires, the webhooks that arrive while
+  // it is counted wait for that count instead of each starting another.
+  const counting = new Map<string, Promise<number>>();
 
-  async function backlogOfTenant(tenant: string): Promise<number> {
+  async function countBacklog(tenant: string): Promise<number> {
+    try {
+      // Counted in Redis up to the limit: the verdict needs no more, and XINFO's lag is not trusted.
+      const value = backlogOf(await tenantStatus(redis, keys, tenant, { lagCap: config.tenantBacklogLimit }));
+      // A full backlog is not counted again before the Retry-After it answers with.
+      backlog.set(tenant, { value, until: Date.now() + (value >= config.tenantBacklogLimit ? 5_000 : 1_000) });
+      return value;
+    } finally {
+      counting.delete(tenant);
+    }
+  }
+
+  function backlogOfTenant(tenant: string): Promise<number> | number {
     const cached = backlog.get(tenant);
     if (cached && cached.until > Date.now()) return cached.value;
-    // Counted in Redis up to the limit: the verdict needs no more, and XINFO's lag is not trusted.
-    const value = backlogOf(await tenantStatus(redis, keys, tenant, { lagCap: config.tenantBacklogLimit }));
-    // A full backlog is not counted again before the Retry-After it answers with.
-    backlog.set(tenant, { value, until: Date.now() + (value >= config.tenantBacklogLimit ? 5_000 : 1_000) });
-    return value;
+    let count = counting.get(tenant);
+    if (!count) {
+      count = countBacklog(tenant);
+      counting.set(tenant, count);
+    }
+    return count;
   }
 
   async function refuseWhenBacklogFull(tenantId: string, reply: FastifyReply): Promise<void> {
-    const pending = await backlogOfTenant(tenantId).catch(() => 0);
+    const known = backlogOfTenant(tenantId);
+    // A count that fails lets the webhook through: the append that follows answers for Redis.
+    const pending = typeof known === 'number' ? known : await known.catch(() => 0);
     if (pending >= config.tenantBacklogLimit) {
       reply.header('Retry-After', '5');
       throw new StreamdeskError(
@@ -195,6 +211,19 @@ export function ticketIngest(deps: IngestDeps) {
       );
     }
   }
+
+  return refuseWhenBacklogFull;
+}
+
+/**
+ * Appends a verified, validated ticket as `ticket.received`, once: a repeated delivery id with the
+ * same body, a replayed signed request (same timestamp and body, any delivery id) and, for token
+ * auth, the same ticket event (ticket id, type and the helpdesk's modification time) answer 202
+ * `duplicate: true` with the first event id; a delivery id reused for another body answers 409.
+ */
+export function ticketIngest(deps: IngestDeps) {
+  const { config, keys } = deps;
+  const refuseWhenBacklogFull = backlogGate(deps);
 
   return async function accept(
     request: FastifyRequest,
