@@ -48,3 +48,12 @@ export function assertStorable(value: unknown, where: string): void {
   if (found.length === 0) return;
   throw new StreamdeskError('BAD_REQUEST', found.map((field) => `${field.path}: ${field.message}`).join('; '), found);
 }
+
+/**
+ * assertStorable for `value`, parsed from the JSON `text`. Without a `\u` escape each parsed string
+ * is a piece of the text between ASCII quotes, so a storable text needs no walk of the value.
+ */
+export function assertStorableJson(text: string, value: unknown, where: string): void {
+  if (!text.includes('\\u') && unstorableReason(text) === undefined) return;
+  assertStorable(value, where);
+}

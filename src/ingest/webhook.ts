@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { badRequest } from '../admin/input.js';
 import { StreamdeskError } from '../errors.js';
 import { ticketSchema } from '../events.js';
-import { assertStorable } from '../storable.js';
+import { assertStorableJson } from '../storable.js';
 import { tenantIdPattern } from '../streams/keys.js';
 import { Attr } from '../telemetry/attributes.js';
 import { lookUpTenant, ticketIngest, type IngestDeps } from './accept.js';
@@ -55,13 +55,15 @@ export async function webhookRoutes(app: FastifyInstance, deps: WebhookDeps): Pr
       toleranceSeconds: config.webhookToleranceSeconds,
     });
 
+    let text: string;
     let json: unknown;
     try {
-      json = JSON.parse(utf8.decode(rawBody));
+      text = utf8.decode(rawBody);
+      json = JSON.parse(text);
     } catch {
       throw new StreamdeskError('INVALID_JSON', 'The request body is not valid UTF-8 JSON');
     }
-    assertStorable(json, 'body');
+    assertStorableJson(text, json, 'body');
     const parsed = webhookBodySchema.safeParse(json);
     if (!parsed.success) throw badRequest(parsed.error);
     const { updatedAt, ...ticket } = parsed.data.ticket;
