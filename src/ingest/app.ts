@@ -78,18 +78,26 @@ function guardRequests(app: FastifyInstance, metrics: Metrics): void {
   // Only JSON bodies are taken (routes that need another type register their own parser).
   app.removeContentTypeParser('text/plain');
   // What a handler receives can be stored: Postgres refuses NUL and lone surrogates in any field.
-  app.addHook('preHandler', async (request) => {
-    assertStorable(request.params, 'params');
-    assertStorable(request.query, 'query');
-    assertStorable(request.body, 'body');
+  // Callback hooks, not async ones: no promise per request for work that never waits.
+  app.addHook('preHandler', (request, _reply, done) => {
+    try {
+      assertStorable(request.params, 'params');
+      assertStorable(request.query, 'query');
+      assertStorable(request.body, 'body');
+    } catch (error) {
+      done(error as StreamdeskError);
+      return;
+    }
+    done();
   });
   app.setNotFoundHandler((request, reply) => {
     void reply
       .status(404)
       .send(errorBody(new StreamdeskError('NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}`)));
   });
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     metrics.httpRequest(request.routeOptions.url ?? 'unknown', request.method, reply.statusCode, reply.elapsedTime);
+    done();
   });
 }
 
