@@ -47,6 +47,8 @@ export type TenantChanges = {
  */
 export class TenantRegistry {
   private readonly cache: BoundedCache<Tenant | undefined>;
+  /** Reads in flight: lookups that miss the cache together share one read. */
+  private readonly reading = new Map<string, Promise<Tenant | undefined>>();
 
   private constructor(
     private readonly client: RegistryClient,
@@ -126,9 +128,26 @@ export class TenantRegistry {
   async get(id: string): Promise<Tenant | undefined> {
     const cached = this.cache.get(id);
     if (cached) return cached.value;
-    const tenant = await this.read(id);
-    this.cache.set(id, tenant);
-    return tenant;
+    const inFlight = this.reading.get(id);
+    if (inFlight) return inFlight;
+    const reading = this.read(id).then(
+      (tenant) => {
+        // A change saved meanwhile dropped this read: what it found is not cached.
+        if (this.reading.get(id) === reading) this.cache.set(id, tenant);
+        this.settled(id, reading);
+        return tenant;
+      },
+      (error: unknown) => {
+        this.settled(id, reading);
+        throw error;
+      },
+    );
+    this.reading.set(id, reading);
+    return reading;
+  }
+
+  private settled(id: string, reading: Promise<Tenant | undefined>): void {
+    if (this.reading.get(id) === reading) this.reading.delete(id);
   }
 
   async list(): Promise<Tenant[]> {
@@ -227,7 +246,7 @@ export class TenantRegistry {
   async remove(id: string): Promise<boolean> {
     const removed = (await this.client.sRem(this.idsKey, id)) > 0;
     await this.repository.remove(id);
-    this.cache.delete(id);
+    this.forget(id);
     return removed;
   }
 
@@ -239,6 +258,7 @@ export class TenantRegistry {
   /** Forgets what this process cached about a tenant (tests and single-process tools). */
   forget(id: string): void {
     this.cache.delete(id);
+    this.reading.delete(id);
   }
 
   async close(): Promise<void> {
@@ -253,7 +273,7 @@ export class TenantRegistry {
 
   private async save(tenant: Tenant): Promise<Tenant> {
     await this.repository.save(tenant.id, toEntity(tenant, this.box));
-    this.cache.delete(tenant.id);
+    this.forget(tenant.id);
     return tenant;
   }
 

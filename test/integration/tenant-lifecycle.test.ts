@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { TenantRegistry } from '../../src/tenants/registry.js';
 import { ingestApp } from '../support/app.js';
 import { createTestEnv, type TestEnv } from '../support/env.js';
@@ -76,6 +76,38 @@ describe('tenant lifecycle through the admin API', () => {
     expect(listed.find((tenant) => tenant.id === 'life-basic')?.inboundAuth).toBe('basic');
     expect(JSON.stringify(listed)).not.toContain('whsec_');
     expect((await admin('PATCH', '/v1/admin/tenants/nobody', { name: 'x' })).json().error.code).toBe('UNKNOWN_TENANT');
+  });
+
+  it('shares one read among lookups that miss together, and a change saved meanwhile is not hidden by it', async () => {
+    const { registry } = t.services;
+    await registry.create({ id: 'shared', name: 'Before' });
+    registry.forget('shared');
+    const internals = registry as unknown as { read: (id: string) => Promise<unknown> };
+    const read = internals.read.bind(registry);
+    const reads = vi.spyOn(internals, 'read');
+    try {
+      const together = await Promise.all(Array.from({ length: 10 }, () => registry.get('shared')));
+      expect(together.map((tenant) => tenant?.name)).toEqual(Array(10).fill('Before'));
+      expect(reads).toHaveBeenCalledTimes(1);
+      // A read that found the old name and is held back until after the change is saved.
+      registry.forget('shared');
+      let release = () => {};
+      const held = new Promise<void>((resolve) => (release = resolve));
+      reads.mockImplementationOnce(async (id) => {
+        const found = await read(id);
+        await held;
+        return found;
+      });
+      const stale = registry.get('shared');
+      await vi.waitFor(() => expect(reads).toHaveBeenCalledTimes(2));
+      await registry.update('shared', { name: 'After' });
+      const fresh = registry.get('shared');
+      release();
+      expect([(await stale)?.name, (await fresh)?.name]).toEqual(['Before', 'After']);
+      expect((await registry.get('shared'))?.name).toBe('After');
+    } finally {
+      reads.mockRestore();
+    }
   });
 
   it('rotates the secret with an overlap, then retires the old one', async () => {
