@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../src/ingest/app.js';
+import { ingestApp } from '../support/app.js';
 import { createTestEnv, type TestEnv } from '../support/env.js';
 import { signedHeaders, ticketBody } from '../support/webhook.js';
 
@@ -10,7 +10,7 @@ let app: FastifyInstance;
 beforeAll(async () => {
   t = await createTestEnv();
   const { services } = t;
-  app = await buildApp(t.config, { ...services, redis: services.ingestRedis, registry: services.registry });
+  app = await ingestApp(t.config, services);
 });
 
 afterAll(async () => {

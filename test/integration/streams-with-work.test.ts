@@ -1,10 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { stageProcessor, type Stage } from '../../src/consumers/stage.js';
-import { buildApp } from '../../src/ingest/app.js';
 import { encodeEvent } from '../../src/events.js';
 import type { RedisClient } from '../../src/streams/redis.js';
 import { StreamRunner, type RunnerOptions } from '../../src/streams/runner.js';
 import { markWork } from '../../src/streams/work.js';
+import { ingestApp } from '../support/app.js';
 import { createTestEnv, waitFor, type TestEnv } from '../support/env.js';
 import { appendEvent, receivedEvent } from '../support/events.js';
 import { signedHeaders, ticketBody } from '../support/webhook.js';
@@ -120,7 +120,7 @@ describe('reading only streams with work', () => {
 
   it('picks up an ingested ticket by the mark its append made; a resend marks nothing', async () => {
     const { services } = t;
-    const app = await buildApp(t.config, { ...services, redis: services.ingestRedis, registry: services.registry });
+    const app = await ingestApp(t.config, services);
     try {
       const first = await newTenant();
       const { id: second, secret } = await services.registry.create({ id: `ingested-${tenantNo}` });
@@ -135,7 +135,9 @@ describe('reading only streams with work', () => {
       const response = await post();
       expect(response.json()).toMatchObject({ duplicate: false });
       const sequence = Number(await services.redis.get(services.keys.workSequence));
-      expect(Number(await services.redis.zscore(services.keys.workTenants, second))).toBe(sequence);
+      expect(
+        Number(await services.redis.zscore(services.keys.workTenants, services.keys.workMark(second, 'normal'))),
+      ).toBe(sequence);
       await waitFor(() => counts.get(second) === 1, { timeoutMs: 5_000, message: 'the mark brings the stream back' });
       expect((await post()).json()).toMatchObject({ duplicate: true, eventId: response.json().eventId });
       expect(Number(await services.redis.get(services.keys.workSequence))).toBe(sequence);
