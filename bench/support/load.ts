@@ -50,7 +50,7 @@ function childEnv(): NodeJS.ProcessEnv {
 
 /**
  * Runs the load in a child process (same Node, with tsx) and returns its summary. `onReady` runs
- * once the child has loaded, just before it is given the job: start measuring there.
+ * once the child has loaded and built its requests, just before it starts: start measuring there.
  */
 export function runLoad(job: LoadJob, cleanups: Cleanups, onReady?: () => void): Promise<LoadSummary> {
   const child = fork(new URL('./load-child.ts', import.meta.url), [], {
@@ -63,10 +63,14 @@ export function runLoad(job: LoadJob, cleanups: Cleanups, onReady?: () => void):
   });
   return new Promise<LoadSummary>((resolve, reject) => {
     let settled = false;
-    child.on('message', (reply: Reply | 'ready') => {
+    child.on('message', (reply: Reply | 'loaded' | 'ready') => {
+      if (reply === 'loaded') {
+        child.send(job);
+        return;
+      }
       if (reply === 'ready') {
         onReady?.();
-        child.send(job);
+        child.send('go');
         return;
       }
       settled = true;
