@@ -68,7 +68,7 @@ const fullSettings: Settings = {
     ],
     drainTimeoutMs: 180_000,
   },
-  rebuild: { batchSize: 2_000, trimToLength: 1 },
+  rebuild: { batchSize: 20_000, trimToLength: 1 },
   tenants: { busyTickets: 5_000, beside: [5, 1_000], smallTenants: 5, smallIntervalMs: 100, timeoutMs: 300_000 },
   memory: { tickets: 5_000, timeoutMs: 120_000 },
 };

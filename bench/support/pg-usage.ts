@@ -25,8 +25,7 @@ const partOf = new Map<string, PgPart>([
   [stageSql.receivedTicket, 'context'],
   [stageSql.findWriteback, 'writeback'],
   [stageSql.recordWriteback, 'writeback'],
-  [projectionSql.ticketReceived, 'projector'],
-  [projectionSql.ticketStep, 'projector'],
+  [projectionSql.ticketChanges, 'projector'],
   [projectionSql.archiveEvents, 'archiver'],
 ]);
 /** Statements of other modules that name their part (a batch form of a stage's statement, say). */

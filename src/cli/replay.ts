@@ -45,7 +45,14 @@ async function rebuild(config: Config, args: string[]): Promise<number> {
       tenants,
       restart: values.restart,
       signal: interrupt.signal,
-      onProgress: (p) => progress.update(p.applied, p.total, { tenant: p.tenant, phase: p.phase }),
+      // Totals of all tenants: several are rebuilt at once, and a bar per tenant would jump between them.
+      onProgress: (p) =>
+        progress.update(
+          p.applied,
+          p.total,
+          { phase: p.phase, tenantsDone: p.tenantsDone, tenants: p.tenantCount, inFlight: p.inFlight },
+          `${p.phase} · tenants ${p.tenantsDone}/${p.tenantCount} done${p.inFlight.length > 0 ? ` · now ${p.inFlight.join(', ')}` : ''}`,
+        ),
     });
     progress.finish({ events: result.events });
     process.stdout.write(

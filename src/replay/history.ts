@@ -91,19 +91,25 @@ async function* laneEntries(redis: RedisClient, key: string, range: Range): Sour
 }
 
 async function* archivedEntries(db: Db, tenant: string, before: string | undefined, range: Range): Source {
-  let last = range.after;
-  while (true) {
-    const { rows } = await db.query<ArchiveRow>(replaySql.archivePage, [
+  const page = (after: string | undefined) =>
+    db.query<ArchiveRow>(replaySql.archivePage, [
       tenant,
-      last ?? null,
+      after ?? null,
       before ?? null,
       range.until ?? null,
       range.batchSize,
     ]);
-    if (rows.length === 0) return;
-    last = rows.at(-1)!.stream_id;
-    for (const row of rows) yield range.decode(row.stream_id, archivedEntry(row), row.data);
-    if (rows.length < range.batchSize) return;
+  let next: ReturnType<typeof page> | undefined = page(range.after);
+  try {
+    while (next) {
+      const { rows }: { rows: ArchiveRow[] } = await next;
+      // The next page is read while this one is decoded and applied.
+      next = rows.length < range.batchSize ? undefined : page(rows.at(-1)!.stream_id);
+      for (const row of rows) yield range.decode(row.stream_id, archivedEntry(row), row.data);
+    }
+  } finally {
+    // Stopped early: the page under way is not waited for, nor may it fail unheard.
+    next?.catch(() => undefined);
   }
 }
 

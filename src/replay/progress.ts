@@ -1,5 +1,6 @@
 export type Progress = {
-  update(done: number, total: number, detail?: Record<string, unknown>): void;
+  /** `note` follows the bar on a terminal (what `detail` says in JSON lines, shortly). */
+  update(done: number, total: number, detail?: Record<string, unknown>, note?: string): void;
   finish(summary: Record<string, unknown>): void;
 };
 
@@ -12,7 +13,7 @@ export function progressReporter(out: NodeJS.WriteStream, label: string, now: ()
   let lastDraw = 0;
   const rate = (done: number) => done / Math.max(0.001, (now() - started) / 1_000);
   return {
-    update(done, estimated, detail = {}) {
+    update(done, estimated, detail = {}, note) {
       // A total is an estimate: it never shows less than what is already done.
       const total = Math.max(estimated, done);
       const at = now();
@@ -24,7 +25,7 @@ export function progressReporter(out: NodeJS.WriteStream, label: string, now: ()
         const width = 30;
         const filled = total > 0 ? Math.min(width, Math.round((done / total) * width)) : 0;
         out.write(
-          `\r${label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done.toLocaleString('en')}/${total.toLocaleString('en')} events  ${Math.round(perSecond).toLocaleString('en')} ev/s  ETA ${etaSeconds}s   `,
+          `\r${label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done.toLocaleString('en')}/${total.toLocaleString('en')} events  ${Math.round(perSecond).toLocaleString('en')} ev/s  ETA ${etaSeconds}s${note ? `  ${note}` : ''}   `,
         );
       } else {
         out.write(

@@ -4,11 +4,21 @@ import { projectionProcessor, type Projection } from '../projections/projection.
 import type { StreamEvent } from '../streams/processor.js';
 import { countHistory, readHistory, type HistorySource } from './history.js';
 
+/**
+ * Where a rebuild stands, all its tenants together: several tenants are built at once, so a
+ * figure of one tenant alone would jump between them.
+ */
 export type RebuildProgress = {
-  tenant: string;
-  applied: number;
-  total: number;
   phase: 'build' | 'catch-up' | 'swap' | 'done';
+  /** Events applied so far, every tenant. */
+  applied: number;
+  /** About how many events the rebuild applies: every tenant's history, counted before the build; never below `applied`. */
+  total: number;
+  /** Tenants whose history is being applied now. */
+  inFlight: readonly string[];
+  /** Tenants whose phase is over, of `tenantCount`. */
+  tenantsDone: number;
+  tenantCount: number;
 };
 
 export type RebuildOptions = HistorySource & {
@@ -20,7 +30,10 @@ export type RebuildOptions = HistorySource & {
   restart?: boolean;
   signal?: AbortSignal;
   onProgress?: (progress: RebuildProgress) => void;
+  /** Events per transaction (default 20,000): a batch is folded per ticket, so a larger one writes fewer row versions. */
   batchSize?: number;
+  /** Events per read of history (default 5,000, at most `batchSize`); the reads of the next batch overlap the current one's write. */
+  pageSize?: number;
   /** Tenants built at once (each on a connection of its own); their rows never overlap. */
   parallelTenants?: number;
 };
@@ -72,6 +85,19 @@ async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T
   const settled = await Promise.allSettled(Array.from({ length: Math.min(limit, items.length) }, worker));
   const failed = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
   if (failed) throw failed.reason;
+}
+
+/** Pages gathered into batches of at least `size` events (the last one smaller). */
+async function* gathered<T>(pages: AsyncGenerator<T[]>, size: number): AsyncGenerator<T[]> {
+  let batch: T[] = [];
+  for await (const page of pages) {
+    batch = batch.length === 0 ? page : batch.concat(page);
+    if (batch.length >= size) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield batch;
 }
 
 /** Reads the next batch while the current one is applied, so reading and writing overlap. */
@@ -166,6 +192,54 @@ function applier(projection: Projection, db: Db, signal: AbortSignal | undefined
   };
 }
 
+/** One progress for all the tenants of a rebuild, reported after every batch whichever tenant it was. */
+class ProgressTotals {
+  phase: RebuildProgress['phase'] = 'build';
+  applied = 0;
+  total = 0;
+  private readonly inFlight = new Set<string>();
+  private tenantsDone = 0;
+
+  constructor(
+    private readonly tenantCount: number,
+    private readonly onProgress: RebuildOptions['onProgress'],
+  ) {}
+
+  enter(phase: RebuildProgress['phase']): void {
+    this.phase = phase;
+    this.tenantsDone = 0;
+    // What is left to catch up is not counted: the bar ends where the build's estimate ended.
+    if (phase !== 'build') this.total = this.applied;
+    if (phase === 'swap' || phase === 'done') this.tenantsDone = this.tenantCount;
+    if (phase !== 'catch-up') this.report();
+  }
+
+  started(tenant: string): void {
+    this.inFlight.add(tenant);
+  }
+
+  add(events: number): void {
+    this.applied += events;
+    this.report();
+  }
+
+  finished(tenant: string): void {
+    this.inFlight.delete(tenant);
+    this.tenantsDone += 1;
+  }
+
+  private report(): void {
+    this.onProgress?.({
+      phase: this.phase,
+      applied: this.applied,
+      total: Math.max(this.total, this.applied),
+      inFlight: [...this.inFlight],
+      tenantsDone: this.tenantsDone,
+      tenantCount: this.tenantCount,
+    });
+  }
+}
+
 /**
  * Rebuilds a projection from history into a shadow copy of its tables while live processing goes
  * on, then catches up and swaps the rebuilt rows in, in one transaction. The same projection code
@@ -187,35 +261,42 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
   const parallel = Math.max(1, options.parallelTenants ?? 2);
   const shadowDb = poolWithSearchPath(db, path, parallel + 1);
   const apply = applier(projection, shadowDb, options.signal);
-  let events = 0;
+  const progress = new ProgressTotals(tenants.length, options.onProgress);
 
-  const applyHistory = async (tenant: string, phase: RebuildProgress['phase']) => {
+  const applyHistory = async (tenant: string) => {
     const after = await shadowCheckpoint(db, shadow, projection.name, tenant);
-    const total = phase === 'build' ? await countHistory(options, tenant, after) : 0;
-    let applied = 0;
+    progress.started(tenant);
+    const batchSize = options.batchSize ?? 20_000;
+    const pageSize = Math.min(batchSize, options.pageSize ?? 5_000);
     for await (const batch of readAhead(
-      readHistory(options, tenant, { after, batchSize: options.batchSize ?? 2_000 }),
+      gathered(readHistory(options, tenant, { after, batchSize: pageSize }), batchSize),
     )) {
       await apply(tenant, batch);
-      applied += batch.length;
-      events += batch.length;
-      options.onProgress?.({ tenant, applied, total: Math.max(total, applied), phase });
-      if (phase === 'build' && options.signal?.aborted) throw new RebuildInterrupted(shadow);
+      progress.add(batch.length);
+      if (progress.phase === 'build' && options.signal?.aborted) throw new RebuildInterrupted(shadow);
     }
+    progress.finished(tenant);
   };
 
   try {
+    const counts = await Promise.all(
+      tenants.map(async (tenant) =>
+        countHistory(options, tenant, await shadowCheckpoint(db, shadow, projection.name, tenant)),
+      ),
+    );
+    progress.total = counts.reduce((a, b) => a + b, 0);
     await eachLimited(tenants, parallel, async (tenant) => {
       if (options.signal?.aborted) throw new RebuildInterrupted(shadow);
-      await applyHistory(tenant, 'build');
+      await applyHistory(tenant);
     });
 
     await withSearchPath(db, path, async (client) => {
       // Live writers wait while the last events are applied (into the shadow tables, by the
       // processor's own connections) and the rows are swapped in.
       for (const table of tables) await client.query(`LOCK TABLE ${schema}.${table} IN SHARE ROW EXCLUSIVE MODE`);
-      for (const tenant of tenants) await applyHistory(tenant, 'catch-up');
-      options.onProgress?.({ tenant: '*', applied: events, total: events, phase: 'swap' });
+      progress.enter('catch-up');
+      for (const tenant of tenants) await applyHistory(tenant);
+      progress.enter('swap');
       await swapIn(client, { schema, shadow, tables, tenants, projection: projection.name });
       // The processor's connections must not hold the shadow schema open while it is dropped.
       await shadowDb.end();
@@ -224,6 +305,6 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
   } finally {
     if (!shadowDb.ended) await shadowDb.end();
   }
-  options.onProgress?.({ tenant: '*', applied: events, total: events, phase: 'done' });
-  return { shadowSchema: shadow, events, resumed, swapped: true };
+  progress.enter('done');
+  return { shadowSchema: shadow, events: progress.applied, resumed, swapped: true };
 }

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stageProcessor, type Stage } from '../../src/consumers/stage.js';
 import { currentVersion, upcasters } from '../../src/events.js';
 import { ticketsProjection } from '../../src/projections/tickets.js';
-import { RebuildInterrupted, rebuildProjection } from '../../src/replay/rebuild.js';
+import { RebuildInterrupted, rebuildProjection, type RebuildProgress } from '../../src/replay/rebuild.js';
 import { readHistory } from '../../src/replay/history.js';
 import { replayStage } from '../../src/replay/stage-replay.js';
 import { startRole, type RunningRole } from '../../src/runtime/roles.js';
@@ -212,6 +212,40 @@ describe('projection rebuild', () => {
     });
     expect(resumed.resumed).toBe(true);
     expect(resumed.events).toBeLessThan(whole.events);
+    expect(await snapshot()).toEqual(live);
+  });
+
+  it('reports progress as totals over all tenants while several are rebuilt at once', async () => {
+    const live = await snapshot();
+    const seen: RebuildProgress[] = [];
+    const result = await rebuildProjection({
+      ...t.services,
+      projection: ticketsProjection,
+      schema: t.config.databaseSchema,
+      tenants,
+      parallelTenants: 2,
+      batchSize: 100,
+      onProgress: (progress) => seen.push(progress),
+    });
+    const build = seen.filter((progress) => progress.phase === 'build');
+    expect(build.length).toBeGreaterThan(tenants.length);
+    // Two tenants at once: each report counts both, so what is done only grows and the total stays.
+    expect(build.some((progress) => progress.inFlight.length === 2)).toBe(true);
+    expect(new Set(build.map((progress) => progress.total)).size).toBe(1);
+    seen.forEach((progress, index) => {
+      expect(progress.applied).toBeGreaterThanOrEqual(seen[index - 1]?.applied ?? 0);
+      expect(progress.applied).toBeLessThanOrEqual(progress.total);
+      expect(progress.inFlight.length).toBeLessThanOrEqual(2);
+      expect(progress.tenantCount).toBe(tenants.length);
+    });
+    expect(seen.at(-1)).toEqual({
+      phase: 'done',
+      applied: result.events,
+      total: result.events,
+      inFlight: [],
+      tenantsDone: tenants.length,
+      tenantCount: tenants.length,
+    });
     expect(await snapshot()).toEqual(live);
   });
 

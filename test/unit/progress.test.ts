@@ -20,6 +20,17 @@ describe('replay progress', () => {
     expect(writes.at(-1)).toBe('\n');
   });
 
+  it('follows the bar with a note on a terminal', () => {
+    let now = 0;
+    const { stream, writes } = fakeStream(true);
+    const progress = progressReporter(stream, 'rebuild tickets', () => now);
+    now = 1_000;
+    progress.update(1_000, 4_000, { tenantsDone: 1 }, 'build · tenants 1/3 done · now acme, globex');
+    expect(writes.at(-1)).toBe(
+      '\rrebuild tickets [########----------------------] 1,000/4,000 events  1,000 ev/s  ETA 3s  build · tenants 1/3 done · now acme, globex   ',
+    );
+  });
+
   it('writes one JSON line per second when the output is not a terminal', () => {
     let now = 0;
     const { stream, writes } = fakeStream(false);
