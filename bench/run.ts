@@ -3,7 +3,7 @@
  * end, and a projection rebuild, on the local Redis and Postgres, each phase on a key prefix and a
  * schema of its own that are removed afterwards (also on failure and on Ctrl-C).
  *
- *   npm run bench [-- --only engine,ingest,e2e,rebuild,tenants,memory] [--quick] [--profile] [--log-level info] [--log-file /dev/null]
+ *   npm run bench [-- --only engine,ingest,e2e,rebuild,tenants,memory,scale] [--quick] [--profile] [--log-level info] [--log-file /dev/null]
  *
  * Prints a table and writes bench/results/<ISO timestamp>.json (with --profile also
  * <ISO timestamp>.cpuprofile, read it with bench/profile-summary.ts). See docs/performance.md.
@@ -17,13 +17,14 @@ import { runIngest, type IngestSettings } from './ingest.js';
 import { runRebuild, type RebuildSettings } from './rebuild.js';
 import { runTenants, type TenantsSettings } from './tenants.js';
 import { runMemory, type MemorySettings } from './memory.js';
+import { runScale, type ScaleSettings } from './scale.js';
 import { checkTargets, formatReport, writeReport, type BenchReport } from './report.js';
 import { Cleanups } from './support/cleanup.js';
 import { openBenchEnv, type BenchEnv, type BenchTarget } from './support/env.js';
 import { describeMachine, gitCommit } from './support/machine.js';
 import { startProfiling } from './support/profiler.js';
 
-const phaseNames = ['engine', 'ingest', 'e2e', 'rebuild', 'tenants', 'memory'] as const;
+const phaseNames = ['engine', 'ingest', 'e2e', 'rebuild', 'tenants', 'memory', 'scale'] as const;
 type PhaseName = (typeof phaseNames)[number];
 
 type Settings = {
@@ -33,6 +34,7 @@ type Settings = {
   rebuild: RebuildSettings;
   tenants: TenantsSettings;
   memory: MemorySettings;
+  scale: ScaleSettings;
 };
 
 const fullSettings: Settings = {
@@ -68,6 +70,14 @@ const fullSettings: Settings = {
   rebuild: { batchSize: 2_000, trimToLength: 1 },
   tenants: { busyTickets: 5_000, beside: [5, 1_000], smallTenants: 5, smallIntervalMs: 100, timeoutMs: 300_000 },
   memory: { tickets: 5_000, timeoutMs: 120_000 },
+  scale: {
+    workers: [1, 2, 4],
+    cluster: true,
+    warmupTickets: 300,
+    tickets: 3_000,
+    connections: 64,
+    drainTimeoutMs: 300_000,
+  },
 };
 
 /** A smoke run of every phase in well under a minute: the figures mean little. */
@@ -89,6 +99,7 @@ const quickSettings: Settings = {
   rebuild: fullSettings.rebuild,
   tenants: { ...fullSettings.tenants, busyTickets: 1_000 },
   memory: { ...fullSettings.memory, tickets: 1_000 },
+  scale: { ...fullSettings.scale, workers: [1, 2], warmupTickets: 50, tickets: 300 },
 };
 
 function parseOptions(): {
@@ -226,6 +237,12 @@ async function main(): Promise<void> {
       } finally {
         await env.close();
       }
+    }
+    if (phases.has('scale')) {
+      phase('scale', 'one ingest, N worker and one projector process, on Redis and on a Redis Cluster');
+      const openEnv = (name: string, extra: Record<string, string>) =>
+        openBenchEnv(target, runId, name, cleanups, extra);
+      report.phases.scale = await runScale(openEnv, settings.scale, cleanups, progress, logFile);
     }
   } catch (error) {
     // Interrupted: the signal handler is already removing everything, and closed what this was using.

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Cluster } from 'ioredis';
 import pg from 'pg';
 import { pino } from 'pino';
 import { loadConfig, type Config } from '../../src/config/config.js';
@@ -64,15 +65,22 @@ export async function createTestEnv(extra: Record<string, string> = {}): Promise
 export async function dropTestData(config: Config): Promise<void> {
   const redis = createRedis(config, 'commands');
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = (await redis.scan(cursor, 'MATCH', `${config.redisPrefix}:*`, 'COUNT', 1_000)) as [
-        string,
-        string[],
-      ];
-      if (keys.length > 0) await redis.unlink(...keys);
-      cursor = next;
-    } while (cursor !== '0');
+    // On a Redis Cluster, SCAN each primary, and UNLINK key by key (one call may not span slots).
+    const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, keys] = (await node.scan(cursor, 'MATCH', `${config.redisPrefix}:*`, 'COUNT', 1_000)) as [
+          string,
+          string[],
+        ];
+        if (keys.length > 0) {
+          if (redis instanceof Cluster) await Promise.all(keys.map((key) => redis.unlink(key)));
+          else await redis.unlink(...keys);
+        }
+        cursor = next;
+      } while (cursor !== '0');
+    }
   } finally {
     redis.disconnect();
   }
