@@ -47,6 +47,8 @@ export type TenantChanges = {
  */
 export class TenantRegistry {
   private readonly cache: BoundedCache<Tenant | undefined>;
+  /** Reads in flight, by tenant id: lookups made meanwhile share them. */
+  private readonly reading = new Map<string, Promise<Tenant | undefined>>();
 
   private constructor(
     private readonly client: RegistryClient,
@@ -126,9 +128,26 @@ export class TenantRegistry {
   async get(id: string): Promise<Tenant | undefined> {
     const cached = this.cache.get(id);
     if (cached) return cached.value;
-    const tenant = await this.read(id);
-    this.cache.set(id, tenant);
-    return tenant;
+    // When the cached entry expires, a batch's handlers and the webhooks arriving together would
+    // each read and decrypt the same entity: they share one read. A change made meanwhile (save,
+    // remove, forget) drops the read from the map, so it is neither joined nor cached after that.
+    const pending = this.reading.get(id);
+    if (pending) return pending;
+    const reading: Promise<Tenant | undefined> = this.read(id)
+      .then((tenant) => {
+        if (this.reading.get(id) === reading) this.cache.set(id, tenant);
+        return tenant;
+      })
+      .finally(() => {
+        if (this.reading.get(id) === reading) this.reading.delete(id);
+      });
+    this.reading.set(id, reading);
+    return reading;
+  }
+
+  private invalidate(id: string): void {
+    this.cache.delete(id);
+    this.reading.delete(id);
   }
 
   async list(): Promise<Tenant[]> {
@@ -227,7 +246,7 @@ export class TenantRegistry {
   async remove(id: string): Promise<boolean> {
     const removed = (await this.client.sRem(this.idsKey, id)) > 0;
     await this.repository.remove(id);
-    this.cache.delete(id);
+    this.invalidate(id);
     return removed;
   }
 
@@ -238,7 +257,7 @@ export class TenantRegistry {
 
   /** Forgets what this process cached about a tenant (tests and single-process tools). */
   forget(id: string): void {
-    this.cache.delete(id);
+    this.invalidate(id);
   }
 
   async close(): Promise<void> {
@@ -253,7 +272,7 @@ export class TenantRegistry {
 
   private async save(tenant: Tenant): Promise<Tenant> {
     await this.repository.save(tenant.id, toEntity(tenant, this.box));
-    this.cache.delete(tenant.id);
+    this.invalidate(tenant.id);
     return tenant;
   }
 

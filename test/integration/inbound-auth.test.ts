@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildApp } from '../../src/ingest/app.js';
 import { TenantRegistry } from '../../src/tenants/registry.js';
 import { BoundedCache } from '../../src/tenants/cache.js';
@@ -291,6 +291,21 @@ describe('tenant lookup cache', () => {
     expect(cache.get('k0', 0)).toBeUndefined();
     expect(cache.get('k9', 999)).toEqual({ value: 'v9' });
     expect(cache.get('k9', 1_000)).toBeUndefined();
+  });
+
+  it('reads a tenant once for lookups made at the same time, and again after a change', async () => {
+    const registry = await TenantRegistry.connect(t.config, { cacheMs: 60_000 });
+    try {
+      await registry.create({ id: 'shared-read' });
+      const reads = vi.spyOn(registry as unknown as { read(id: string): Promise<unknown> }, 'read');
+      const found = await Promise.all(Array.from({ length: 20 }, () => registry.get('shared-read')));
+      expect(found.map((tenant) => tenant?.id)).toEqual(Array(20).fill('shared-read'));
+      expect(reads).toHaveBeenCalledTimes(1);
+      await registry.update('shared-read', { name: 'Renamed' });
+      expect((await registry.get('shared-read'))?.name).toBe('Renamed');
+    } finally {
+      await registry.close();
+    }
   });
 
   it('does not grow with random unknown tenant ids', async () => {
