@@ -237,6 +237,18 @@ export function formatReport(report: BenchReport): string {
     const perProcess = Object.entries(run.cpu?.byProcess ?? {}).map(([label, cores]) => `${label} ${cores.toFixed(2)}`);
     rows.push(['scale', `  … cores per process: ${perProcess.join(', ')}`, '', '', '', '', '']);
   }
+  for (const shape of scale && scale.settings.repeats > 1 ? scale.medians : []) {
+    const cores = Object.entries(shape.cores).map(([label, value]) => `${label} ${value.toFixed(2)}`);
+    rows.push([
+      'scale',
+      `median of ${shape.repeats}: ${shape.redis}, ${shape.workers} worker${shape.workers === 1 ? '' : 's'} (cores: ${cores.join(', ')})`,
+      `${n(shape.ticketsPerSecond)} tickets/s`,
+      msText(shape.pipelineP50Ms),
+      msText(shape.pipelineP99Ms),
+      '',
+      '',
+    ]);
+  }
   const targets = report.targets
     .filter((target) => target.met !== null)
     .map(

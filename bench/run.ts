@@ -75,6 +75,7 @@ const fullSettings: Settings = {
     cluster: true,
     warmupTickets: 300,
     tickets: 3_000,
+    repeats: 2,
     connections: 64,
     drainTimeoutMs: 300_000,
   },
@@ -99,7 +100,7 @@ const quickSettings: Settings = {
   rebuild: fullSettings.rebuild,
   tenants: { ...fullSettings.tenants, busyTickets: 1_000 },
   memory: { ...fullSettings.memory, tickets: 1_000 },
-  scale: { ...fullSettings.scale, workers: [1, 2], warmupTickets: 50, tickets: 300 },
+  scale: { ...fullSettings.scale, workers: [1, 2], warmupTickets: 50, tickets: 300, repeats: 1 },
 };
 
 function parseOptions(): {

@@ -13,7 +13,7 @@ import { cpuSnapshot } from './support/cpu.js';
 import type { BenchEnv } from './support/env.js';
 import { runLoad } from './support/load.js';
 import { startRoleProcess, type RoleProcess } from './support/role-process.js';
-import { until } from './support/stats.js';
+import { median, round, until } from './support/stats.js';
 
 export type ScaleSettings = {
   /** Worker process counts, run in this order on each Redis. */
@@ -23,13 +23,15 @@ export type ScaleSettings = {
   /** Sent to a tenant of their own first, so every process has warmed up (JIT, pools) before the measured load. */
   warmupTickets: number;
   tickets: number;
+  /** Each shape this many times, the shapes alternating; the report gives each shape's median. */
+  repeats: number;
   connections: number;
   drainTimeoutMs: number;
 };
 
 export type ScaleRun = E2eRun & { redis: 'standalone' | 'cluster'; workers: number };
 
-export type ScaleResult = { settings: ScaleSettings; runs: ScaleRun[] };
+export type ScaleResult = { settings: ScaleSettings; runs: ScaleRun[]; medians: ScaleMedian[] };
 
 type EnvFactory = (name: string, extra: Record<string, string>) => Promise<BenchEnv & { close(): Promise<void> }>;
 
@@ -146,7 +148,46 @@ async function runOnce(
   }
 }
 
-/** Every worker count on the bench's Redis, then (settings.cluster) on a Redis Cluster started for it. */
+/** The median of each shape's repeats. */
+export type ScaleMedian = {
+  redis: ScaleRun['redis'];
+  workers: number;
+  repeats: number;
+  ticketsPerSecond: number;
+  pipelineP50Ms: number;
+  pipelineP99Ms: number;
+  /** Cores per process label (ingest, projector, worker-n) and in all streamdesk processes. */
+  cores: Record<string, number>;
+};
+
+function mediansOf(runs: readonly ScaleRun[]): ScaleMedian[] {
+  const shapes = new Map<string, ScaleRun[]>();
+  for (const run of runs) {
+    const key = `${run.redis}/${run.workers}`;
+    shapes.set(key, [...(shapes.get(key) ?? []), run]);
+  }
+  return [...shapes.values()].map((same) => {
+    const labels = [...new Set(same.flatMap((run) => Object.keys(run.cpu?.byProcess ?? {})))];
+    return {
+      redis: same[0]!.redis,
+      workers: same[0]!.workers,
+      repeats: same.length,
+      ticketsPerSecond: round(median(same.map((run) => run.ticketsPerSecond)), 0),
+      pipelineP50Ms: round(median(same.map((run) => run.pipelineMs.p50))),
+      pipelineP99Ms: round(median(same.map((run) => run.pipelineMs.p99))),
+      cores: Object.fromEntries([
+        ['streamdesk', round(median(same.map((run) => run.cpu?.streamdesk ?? 0)), 2)],
+        ...labels.map((label) => [label, round(median(same.map((run) => run.cpu?.byProcess?.[label] ?? 0)), 2)]),
+      ]),
+    };
+  });
+}
+
+/**
+ * Every worker count on the bench's Redis and (settings.cluster) on a Redis Cluster started for the
+ * phase, alternating within each repeat, so that a machine busier in one part of the phase does not
+ * decide a comparison on its own.
+ */
 export async function runScale(
   openEnv: EnvFactory,
   settings: ScaleSettings,
@@ -164,24 +205,28 @@ export async function runScale(
     );
     runs.push(run);
   };
-  for (const workers of settings.workers)
-    report(await runOnce(openEnv, settings, cleanups, 'standalone', workers, { extra: {}, logFile }));
-  if (!settings.cluster) return { settings, runs };
-  const cluster = new OwnRedisCluster();
-  const forget = cleanups.push('Redis Cluster of the scale phase', () => cluster.stop());
+  const cluster = settings.cluster ? new OwnRedisCluster() : undefined;
+  const forget = cluster ? cleanups.push('Redis Cluster of the scale phase', () => cluster.stop()) : () => undefined;
   try {
-    await cluster.start();
-    progress(`scale: Redis Cluster on ${cluster.nodes}`);
-    for (const workers of settings.workers)
-      report(
-        await runOnce(openEnv, settings, cleanups, 'cluster', workers, {
-          extra: { REDIS_CLUSTER_NODES: cluster.nodes },
-          logFile,
-        }),
-      );
+    if (cluster) {
+      await cluster.start();
+      progress(`scale: Redis Cluster on ${cluster.nodes}`);
+    }
+    for (let repeat = 0; repeat < settings.repeats; repeat++) {
+      for (const workers of settings.workers) {
+        report(await runOnce(openEnv, settings, cleanups, 'standalone', workers, { extra: {}, logFile }));
+        if (cluster)
+          report(
+            await runOnce(openEnv, settings, cleanups, 'cluster', workers, {
+              extra: { REDIS_CLUSTER_NODES: cluster.nodes },
+              logFile,
+            }),
+          );
+      }
+    }
   } finally {
     forget();
-    await cluster.stop();
+    await cluster?.stop();
   }
-  return { settings, runs };
+  return { settings, runs, medians: mediansOf(runs) };
 }
