@@ -83,9 +83,9 @@ async function runOnce(
   cleanups: Cleanups,
   redis: ScaleRun['redis'],
   workers: number,
-  options: { extra: Record<string, string>; logFile: string },
+  options: { extra: Record<string, string>; logFile: string; repeat: number },
 ): Promise<ScaleRun> {
-  const env = await openEnv(`scale${redis === 'cluster' ? 'c' : 's'}${workers}`, options.extra);
+  const env = await openEnv(`scale${redis === 'cluster' ? 'c' : 's'}${workers}r${options.repeat}`, options.extra);
   try {
     const processes = await startProcesses(env, workers, cleanups, options.logFile);
     try {
@@ -214,12 +214,13 @@ export async function runScale(
     }
     for (let repeat = 0; repeat < settings.repeats; repeat++) {
       for (const workers of settings.workers) {
-        report(await runOnce(openEnv, settings, cleanups, 'standalone', workers, { extra: {}, logFile }));
+        report(await runOnce(openEnv, settings, cleanups, 'standalone', workers, { extra: {}, logFile, repeat }));
         if (cluster)
           report(
             await runOnce(openEnv, settings, cleanups, 'cluster', workers, {
               extra: { REDIS_CLUSTER_NODES: cluster.nodes },
               logFile,
+              repeat,
             }),
           );
       }

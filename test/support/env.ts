@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { openServices, type Services } from '../../src/runtime/services.js';
 import { createMetrics } from '../../src/telemetry/metrics.js';
-import { createRedis } from '../../src/streams/redis.js';
+import { createRedis, waitForRedis } from '../../src/streams/redis.js';
 
 export const testDatabaseUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/streamdesk_test';
 export const testRedisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -65,7 +65,9 @@ export async function createTestEnv(extra: Record<string, string> = {}): Promise
 export async function dropTestData(config: Config): Promise<void> {
   const redis = createRedis(config, 'commands');
   try {
-    // On a Redis Cluster, SCAN each primary, and UNLINK key by key (one call may not span slots).
+    // On a Redis Cluster, SCAN each primary (known once the client is ready), and UNLINK key by key
+    // (one call may not span slots).
+    await waitForRedis(redis);
     const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
     for (const node of nodes) {
       let cursor = '0';
