@@ -156,8 +156,10 @@ async function main(): Promise<void> {
     progress(`${signal}: stopping and removing the bench's keys and schemas…`);
     void cleanups.runAll(progress).finally(() => process.exit(130));
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  // Kept for every signal: Ctrl-C reaches this process from the terminal and again relayed by tsx
+  // (and npm), and a second SIGINT without a listener would end it before the cleanup is done.
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 
   const started = new Date();
   const machine = await describeMachine(target);

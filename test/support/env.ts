@@ -61,8 +61,16 @@ export async function createTestEnv(extra: Record<string, string> = {}): Promise
   };
 }
 
-/** Deletes every Redis key under the test's prefix and drops its schema. */
+/**
+ * Deletes every Redis key under the test's prefix and drops its schema; each even when the other
+ * fails (a Redis Cluster already stopped still leaves a schema to drop).
+ */
 export async function dropTestData(config: Config): Promise<void> {
+  const results = await Promise.allSettled([dropKeys(config), dropSchemas(config)]);
+  for (const result of results) if (result.status === 'rejected') throw result.reason;
+}
+
+async function dropKeys(config: Config): Promise<void> {
   const redis = createRedis(config, 'commands');
   try {
     // On a Redis Cluster, SCAN each primary (known once the client is ready), and UNLINK key by key
@@ -86,6 +94,9 @@ export async function dropTestData(config: Config): Promise<void> {
   } finally {
     redis.disconnect();
   }
+}
+
+async function dropSchemas(config: Config): Promise<void> {
   const client = new pg.Client({ connectionString: config.databaseUrl });
   await client.connect();
   try {
