@@ -6,7 +6,7 @@ import type { IngestResult } from './ingest.js';
 import type { RebuildResult } from './rebuild.js';
 import type { TenantsResult } from './tenants.js';
 import type { MemoryResult } from './memory.js';
-import type { ScaleResult } from './scale.js';
+import { shapeName, type ScaleResult } from './scale.js';
 import type { CpuParties } from './support/cpu.js';
 import type { Machine } from './support/machine.js';
 
@@ -241,7 +241,7 @@ export function formatReport(report: BenchReport): string {
     const cores = Object.entries(shape.cores).map(([label, value]) => `${label} ${value.toFixed(2)}`);
     rows.push([
       'scale',
-      `median of ${shape.repeats}: ${shape.redis}, ${shape.workers} worker${shape.workers === 1 ? '' : 's'} (cores: ${cores.join(', ')})`,
+      `median of ${shape.repeats}: ${shape.redis}, ${shapeName(shape.workers)} (cores: ${cores.join(', ')})`,
       `${n(shape.ticketsPerSecond)} tickets/s`,
       msText(shape.pipelineP50Ms),
       msText(shape.pipelineP99Ms),

@@ -71,7 +71,7 @@ const fullSettings: Settings = {
   tenants: { busyTickets: 5_000, beside: [5, 1_000], smallTenants: 5, smallIntervalMs: 100, timeoutMs: 300_000 },
   memory: { tickets: 5_000, timeoutMs: 120_000 },
   scale: {
-    workers: [1, 2, 4],
+    workers: [0, 1, 2, 4],
     cluster: true,
     warmupTickets: 300,
     tickets: 3_000,
@@ -100,7 +100,7 @@ const quickSettings: Settings = {
   rebuild: fullSettings.rebuild,
   tenants: { ...fullSettings.tenants, busyTickets: 1_000 },
   memory: { ...fullSettings.memory, tickets: 1_000 },
-  scale: { ...fullSettings.scale, workers: [1, 2], warmupTickets: 50, tickets: 300, repeats: 1 },
+  scale: { ...fullSettings.scale, workers: [0, 2], warmupTickets: 50, tickets: 300, repeats: 1 },
 };
 
 function parseOptions(): {

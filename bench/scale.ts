@@ -5,6 +5,7 @@
  * each time; tickets/s, received → written_back percentiles and CPU per party and per process.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Role } from '../src/runtime/roles.js';
 import { groupNames } from '../src/streams/groups.js';
 import { OwnRedisCluster } from '../test/support/redis-cluster.js';
 import { measure, type E2eRun } from './e2e.js';
@@ -16,7 +17,7 @@ import { startRoleProcess, type RoleProcess } from './support/role-process.js';
 import { median, round, until } from './support/stats.js';
 
 export type ScaleSettings = {
-  /** Worker process counts, run in this order on each Redis. */
+  /** Worker process counts, run in this order on each Redis; 0: one process with role `all` instead (the baseline). */
   workers: number[];
   /** Also on a local three-primary Redis Cluster (redis-server must be on PATH). */
   cluster: boolean;
@@ -40,6 +41,10 @@ const allGroups = Object.values(groupNames).length;
 /** Runners look for new tenants every second (tenantRefreshMs) and block on the work bell for up to a second. */
 const discoveryMs = 2_200;
 
+/** `role all, one process` or `N worker(s)` (beside one ingest and one projector process). */
+export const shapeName = (workers: number) =>
+  workers === 0 ? 'role all, one process' : `${workers} worker${workers === 1 ? '' : 's'}`;
+
 async function addTenant(env: BenchEnv, tenant: string): Promise<string> {
   const { services } = env;
   const { secret } = await services.registry.create({ id: tenant, writeback: { type: 'none' } });
@@ -60,11 +65,14 @@ async function startProcesses(
   cleanups: Cleanups,
   logFile: string,
 ): Promise<RoleProcess[]> {
-  const specs = [
-    { label: 'ingest', role: 'ingest' as const },
-    { label: 'projector', role: 'projector' as const },
-    ...Array.from({ length: workers }, (_, index) => ({ label: `worker-${index + 1}`, role: 'worker' as const })),
-  ];
+  const specs: { label: string; role: Role }[] =
+    workers === 0
+      ? [{ label: 'all', role: 'all' }]
+      : [
+          { label: 'ingest', role: 'ingest' },
+          { label: 'projector', role: 'projector' },
+          ...Array.from({ length: workers }, (_, index) => ({ label: `worker-${index + 1}`, role: 'worker' as const })),
+        ];
   const started = await Promise.allSettled(
     specs.map(({ label, role }) => startRoleProcess(label, role, env.vars, { logFile, cleanups })),
   );
@@ -89,7 +97,7 @@ async function runOnce(
   try {
     const processes = await startProcesses(env, workers, cleanups, options.logFile);
     try {
-      const ingest = processes.find((process) => process.role === 'ingest')!;
+      const ingest = processes.find((process) => process.role === 'ingest' || process.role === 'all')!;
       const url = `http://127.0.0.1:${ingest.port}`;
       const labels = new Map(processes.map((process) => [process.pid, process.label]));
       if (settings.warmupTickets > 0) {
@@ -120,7 +128,7 @@ async function runOnce(
       const secret = await addTenant(env, tenant);
       const run = await measure(
         env,
-        `${redis}, ${workers} worker${workers === 1 ? '' : 's'}`,
+        `${redis}, ${shapeName(workers)}`,
         tenant,
         (onReady) =>
           runLoad(
