@@ -46,8 +46,11 @@ export type E2eRun = {
   webhookLatencyMs: { p50: number; p99: number };
   /** Cores used per party from the first webhook until everything was archived. */
   cpu: CpuParties | undefined;
-  /** Per ticket accepted: statements, commits and Postgres backend CPU ms of each part (see support/pg-usage.ts). */
-  postgresPerTicket: PgUsage;
+  /**
+   * Per ticket accepted: statements, commits and Postgres backend CPU ms of each part (see support/pg-usage.ts).
+   * Only where the pipeline runs in the bench process (its pool can be instrumented).
+   */
+  postgresPerTicket?: PgUsage;
 };
 
 export type E2eResult = { settings: E2eSettings; runs: E2eRun[] };
@@ -109,18 +112,24 @@ async function addTenant(env: BenchEnv, role: RunningRole, tenant: string): Prom
   return secret;
 }
 
-async function measure(
+/**
+ * Sends one load and waits until every accepted ticket is written back, projected and archived;
+ * latencies come from Postgres. `pg`: the role's instrumented pool, when it runs in this process.
+ */
+export async function measure(
   env: BenchEnv,
   label: string,
   tenant: string,
   send: (onReady: () => void) => Promise<LoadSummary>,
-  settings: E2eSettings,
-  pg: InstrumentedDb,
+  settings: Pick<E2eSettings, 'drainTimeoutMs'>,
+  options: { pg?: InstrumentedDb; cpuSnapshot?: () => CpuSnapshot } = {},
 ): Promise<E2eRun> {
   const { db } = env.services;
+  const { pg } = options;
+  const snapshot = options.cpuSnapshot ?? (() => cpuSnapshot());
   let cpu: CpuSnapshot;
-  const pgBefore = await pg.snapshot();
-  const summary = await send(() => (cpu = cpuSnapshot()));
+  const pgBefore = await pg?.snapshot();
+  const summary = await send(() => (cpu = snapshot()));
   let projectedAt: number | undefined;
   const count = async (sql: string) => (await db.query<{ n: number }>(sql, [tenant])).rows[0]!.n;
   await until(
@@ -137,8 +146,8 @@ async function measure(
       what: `${summary.ok2xx} tickets of ${tenant} to be written back, projected and archived`,
     },
   );
-  const cores = coresUsed(cpu, cpuSnapshot());
-  const postgresPerTicket = perTicket(pgBefore, await pg.snapshot(), summary.ok2xx);
+  const cores = coresUsed(cpu, snapshot());
+  const postgresPerTicket = pg && pgBefore ? perTicket(pgBefore, await pg.snapshot(), summary.ok2xx) : undefined;
   const latency = (await db.query<LatencyRow>(latencySql, [tenant])).rows[0]!;
   const archived = (
     await db.query<{ archived_p50: number; archived_p99: number; archived_max: number }>(archivedSql, [tenant])
@@ -162,7 +171,7 @@ async function measure(
     },
     webhookLatencyMs: { p50: summary.latencyMs.p50, p99: summary.latencyMs.p99 },
     cpu: cores,
-    postgresPerTicket,
+    ...(postgresPerTicket ? { postgresPerTicket } : {}),
   };
 }
 
@@ -205,7 +214,7 @@ async function runOnce(
         tenant,
         (onReady) => runLoad({ url, tenant, secret, idPrefix: 'T', ...job }, cleanups, onReady),
         settings,
-        pg,
+        { pg },
       );
     } finally {
       forget();

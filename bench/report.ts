@@ -6,6 +6,7 @@ import type { IngestResult } from './ingest.js';
 import type { RebuildResult } from './rebuild.js';
 import type { TenantsResult } from './tenants.js';
 import type { MemoryResult } from './memory.js';
+import { shapeName, type ScaleResult } from './scale.js';
 import type { CpuParties } from './support/cpu.js';
 import type { Machine } from './support/machine.js';
 
@@ -29,6 +30,7 @@ export type BenchReport = {
     rebuild?: RebuildResult;
     tenants?: TenantsResult;
     memory?: MemoryResult;
+    scale?: ScaleResult;
   };
   targets: TargetCheck[];
 };
@@ -118,7 +120,7 @@ const pgText = (usage: PgUsage | undefined) =>
     : '';
 
 export function formatReport(report: BenchReport): string {
-  const { engine, ingest, e2e, rebuild, tenants, memory } = report.phases;
+  const { engine, ingest, e2e, rebuild, tenants, memory, scale } = report.phases;
   const rows: string[][] = [
     ['phase', 'measure', 'value', 'p50', 'p99', 'errors', 'cores: sd / pg / redis / load / other'],
   ];
@@ -215,6 +217,31 @@ export function formatReport(report: BenchReport): string {
       `${n(memory.bytesPerTicket.all ?? 0)} B`,
       '',
       '',
+      '',
+      '',
+    ]);
+  }
+  for (const run of scale?.runs ?? []) {
+    rows.push([
+      'scale',
+      `webhook → written_back, ${run.label}, ${n(run.accepted)} tickets`,
+      `${n(run.ticketsPerSecond)} tickets/s`,
+      msText(run.pipelineMs.p50),
+      msText(run.pipelineMs.p99),
+      String(run.non2xx + run.failed),
+      cpuText(run.cpu),
+    ]);
+    const perProcess = Object.entries(run.cpu?.byProcess ?? {}).map(([label, cores]) => `${label} ${cores.toFixed(2)}`);
+    rows.push(['scale', `  … cores per process: ${perProcess.join(', ')}`, '', '', '', '', '']);
+  }
+  for (const shape of scale && scale.settings.repeats > 1 ? scale.medians : []) {
+    const cores = Object.entries(shape.cores).map(([label, value]) => `${label} ${value.toFixed(2)}`);
+    rows.push([
+      'scale',
+      `median of ${shape.repeats}: ${shape.redis}, ${shapeName(shape.workers)} (cores: ${cores.join(', ')})`,
+      `${n(shape.ticketsPerSecond)} tickets/s`,
+      msText(shape.pipelineP50Ms),
+      msText(shape.pipelineP99Ms),
       '',
       '',
     ]);

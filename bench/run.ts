@@ -3,7 +3,7 @@
  * end, and a projection rebuild, on the local Redis and Postgres, each phase on a key prefix and a
  * schema of its own that are removed afterwards (also on failure and on Ctrl-C).
  *
- *   npm run bench [-- --only engine,ingest,e2e,rebuild,tenants,memory] [--repeat 3] [--quick] [--profile] [--log-level info] [--log-file /dev/null]
+ *   npm run bench [-- --only engine,ingest,e2e,rebuild,tenants,memory,scale] [--repeat 3] [--quick] [--profile] [--log-level info] [--log-file /dev/null]
  *
  * --repeat N runs ingest, e2e and rebuild N times and reports, for each, the run with the median headline figure
  * (saturation rate, events/s) beside every run's figure; the engine phase takes its own medians (repeats).
@@ -20,14 +20,17 @@ import { runIngest, type IngestResult, type IngestSettings } from './ingest.js';
 import { runRebuild, type RebuildResult, type RebuildSettings } from './rebuild.js';
 import { runTenants, type TenantsSettings } from './tenants.js';
 import { runMemory, type MemorySettings } from './memory.js';
+import { runScale, type ScaleSettings } from './scale.js';
 import { checkTargets, formatReport, writeReport, type BenchReport } from './report.js';
 import { Cleanups } from './support/cleanup.js';
 import { openBenchEnv, type BenchEnv, type BenchTarget } from './support/env.js';
 import { describeMachine, gitCommit } from './support/machine.js';
 import { startProfiling } from './support/profiler.js';
 
-const phaseNames = ['engine', 'ingest', 'e2e', 'rebuild', 'tenants', 'memory'] as const;
+const phaseNames = ['engine', 'ingest', 'e2e', 'rebuild', 'tenants', 'memory', 'scale'] as const;
 type PhaseName = (typeof phaseNames)[number];
+/** Without --only: scale starts a dozen processes per shape and takes longer than all the others together. */
+const defaultPhases = phaseNames.filter((name) => name !== 'scale');
 
 type Settings = {
   engine: EngineSettings;
@@ -36,6 +39,7 @@ type Settings = {
   rebuild: RebuildSettings;
   tenants: TenantsSettings;
   memory: MemorySettings;
+  scale: ScaleSettings;
 };
 
 const fullSettings: Settings = {
@@ -71,6 +75,15 @@ const fullSettings: Settings = {
   rebuild: { batchSize: 20_000, trimToLength: 1 },
   tenants: { busyTickets: 5_000, beside: [5, 1_000], smallTenants: 5, smallIntervalMs: 100, timeoutMs: 300_000 },
   memory: { tickets: 5_000, timeoutMs: 120_000 },
+  scale: {
+    workers: [0, 1, 2, 4],
+    cluster: true,
+    warmupTickets: 300,
+    tickets: 3_000,
+    repeats: 2,
+    connections: 64,
+    drainTimeoutMs: 300_000,
+  },
 };
 
 /** A smoke run of every phase in well under a minute: the figures mean little. */
@@ -92,6 +105,7 @@ const quickSettings: Settings = {
   rebuild: fullSettings.rebuild,
   tenants: { ...fullSettings.tenants, busyTickets: 1_000 },
   memory: { ...fullSettings.memory, tickets: 1_000 },
+  scale: { ...fullSettings.scale, workers: [0, 2], warmupTickets: 50, tickets: 300, repeats: 1 },
 };
 
 function parseOptions(): {
@@ -121,7 +135,7 @@ function parseOptions(): {
     if (!(phaseNames as readonly string[]).includes(name))
       throw new Error(`--only: unknown phase "${name}" (expected ${phaseNames.join(', ')})`);
   }
-  const phases = new Set<PhaseName>(requested.length > 0 ? (requested as PhaseName[]) : phaseNames);
+  const phases = new Set<PhaseName>(requested.length > 0 ? (requested as PhaseName[]) : defaultPhases);
   const repeat = Number(values.repeat);
   if (!Number.isInteger(repeat) || repeat < 1 || repeat > 9)
     throw new Error(`--repeat: expected a whole number from 1 to 9 (got "${values.repeat}")`);
@@ -181,8 +195,10 @@ async function main(): Promise<void> {
     progress(`${signal}: stopping and removing the bench's keys and schemas…`);
     void cleanups.runAll(progress).finally(() => process.exit(130));
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  // Kept for every signal: Ctrl-C reaches this process from the terminal and again relayed by tsx
+  // (and npm), and a second SIGINT without a listener would end it before the cleanup is done.
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 
   const started = new Date();
   const machine = await describeMachine(target);
@@ -270,6 +286,12 @@ async function main(): Promise<void> {
       } finally {
         await env.close();
       }
+    }
+    if (phases.has('scale')) {
+      phase('scale', 'one ingest, N worker and one projector process, on Redis and on a Redis Cluster');
+      const openEnv = (name: string, extra: Record<string, string>) =>
+        openBenchEnv(target, runId, name, cleanups, extra);
+      report.phases.scale = await runScale(openEnv, settings.scale, cleanups, progress, logFile);
     }
   } catch (error) {
     // Interrupted: the signal handler is already removing everything, and closed what this was using.

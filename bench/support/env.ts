@@ -8,7 +8,14 @@ import type { Cleanups } from './cleanup.js';
 /** Where the bench runs: its own database by default, so it never touches the test or dev data. */
 export type BenchTarget = { redisUrl: string; databaseUrl: string; logLevel: string; logFile: string };
 
-export type BenchEnv = { name: string; config: Config; services: Services; logger: Logger };
+/** `vars`: the environment the config was read from, for streamdesk processes the bench starts on the same prefix and schema. */
+export type BenchEnv = {
+  name: string;
+  vars: Record<string, string>;
+  config: Config;
+  services: Services;
+  logger: Logger;
+};
 
 /**
  * Opens services on a prefix and schema of the phase's own (`bench-<run>-<phase>`), like a test
@@ -24,25 +31,25 @@ export async function openBenchEnv(
   extra: Record<string, string> = {},
 ): Promise<BenchEnv & { close(): Promise<void> }> {
   const name = `${runId}-${phase}`;
-  const config = loadConfig(
-    isolatedEnv(name, {
-      REDIS_URL: target.redisUrl,
-      REDIS_PREFIX: `bench-${name}`,
-      DATABASE_URL: target.databaseUrl,
-      DATABASE_SCHEMA: `bench_${name.replace(/-/g, '_')}`,
-      LOG_LEVEL: target.logLevel,
-      ...extra,
-    }),
-  );
+  const vars = isolatedEnv(name, {
+    REDIS_URL: target.redisUrl,
+    REDIS_PREFIX: `bench-${name}`,
+    DATABASE_URL: target.databaseUrl,
+    DATABASE_SCHEMA: `bench_${name.replace(/-/g, '_')}`,
+    LOG_LEVEL: target.logLevel,
+    ...extra,
+  });
+  const config = loadConfig(vars);
   const logger = pino(
     { level: config.logLevel, base: { service: 'streamdesk', role: 'bench' } },
     pino.destination({ dest: target.logFile, sync: true, append: true }),
   );
   let dropped = false;
+  // Marked done only once it worked, so that the cleanup stack tries again after a failure.
   const drop = async () => {
     if (dropped) return;
-    dropped = true;
     await dropTestData(config);
+    dropped = true;
   };
   // Registered before connecting: a failure half-way through opening still removes what was made.
   const removeDrop = cleanups.push(`drop ${name}`, drop);
@@ -52,14 +59,15 @@ export async function openBenchEnv(
   const removeClose = cleanups.push(`close ${name}`, () => services.close());
   return {
     name,
+    vars,
     config,
     services,
     logger,
     async close() {
       removeClose();
       await services.close();
-      removeDrop();
       await drop();
+      removeDrop();
     },
   };
 }

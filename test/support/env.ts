@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { Cluster } from 'ioredis';
 import pg from 'pg';
 import { pino } from 'pino';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { openServices, type Services } from '../../src/runtime/services.js';
 import { createMetrics } from '../../src/telemetry/metrics.js';
-import { createRedis } from '../../src/streams/redis.js';
+import { createRedis, waitForRedis } from '../../src/streams/redis.js';
 
 export const testDatabaseUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/streamdesk_test';
 export const testRedisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -60,22 +61,42 @@ export async function createTestEnv(extra: Record<string, string> = {}): Promise
   };
 }
 
-/** Deletes every Redis key under the test's prefix and drops its schema. */
+/**
+ * Deletes every Redis key under the test's prefix and drops its schema; each even when the other
+ * fails (a Redis Cluster already stopped still leaves a schema to drop).
+ */
 export async function dropTestData(config: Config): Promise<void> {
+  const results = await Promise.allSettled([dropKeys(config), dropSchemas(config)]);
+  for (const result of results) if (result.status === 'rejected') throw result.reason;
+}
+
+async function dropKeys(config: Config): Promise<void> {
   const redis = createRedis(config, 'commands');
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = (await redis.scan(cursor, 'MATCH', `${config.redisPrefix}:*`, 'COUNT', 1_000)) as [
-        string,
-        string[],
-      ];
-      if (keys.length > 0) await redis.unlink(...keys);
-      cursor = next;
-    } while (cursor !== '0');
+    // On a Redis Cluster, SCAN each primary (known once the client is ready), and UNLINK key by key
+    // (one call may not span slots).
+    await waitForRedis(redis);
+    const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, keys] = (await node.scan(cursor, 'MATCH', `${config.redisPrefix}:*`, 'COUNT', 1_000)) as [
+          string,
+          string[],
+        ];
+        if (keys.length > 0) {
+          if (redis instanceof Cluster) await Promise.all(keys.map((key) => redis.unlink(key)));
+          else await redis.unlink(...keys);
+        }
+        cursor = next;
+      } while (cursor !== '0');
+    }
   } finally {
     redis.disconnect();
   }
+}
+
+async function dropSchemas(config: Config): Promise<void> {
   const client = new pg.Client({ connectionString: config.databaseUrl });
   await client.connect();
   try {
