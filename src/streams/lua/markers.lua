@@ -18,10 +18,15 @@
     legacyKey  the marker's string key from before the fold (only read)
     window     seconds every marker must be kept
 ]]
+-- Read once per script call: a batch's markers all fall in one period, for the price of one TIME.
+local markerClock
+
 local function markerPeriod(window)
   local length = math.min(window, 86400)
-  local now = tonumber(redis.call('TIME')[1])
-  return length, math.floor(now / length)
+  if not markerClock then
+    markerClock = tonumber(redis.call('TIME')[1])
+  end
+  return length, math.floor(markerClock / length)
 end
 
 local function markerGet(base, legacyKey, field, window)
