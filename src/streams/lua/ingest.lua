@@ -34,7 +34,7 @@ if #KEYS == (marking and 9 or 6) then
   dedupeKey = KEYS[6]
 end
 local window = tonumber(ARGV[1])
-local seen = markerGet(KEYS[4], KEYS[5], ARGV[5], window)
+local seen = markerGet(KEYS[4], KEYS[5], ARGV[5])
 if seen then
   local space = string.find(seen, ' ', 1, true)
   if space then

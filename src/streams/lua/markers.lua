@@ -1,56 +1,57 @@
 --[[
   Prepended to the scripts that check and set dedupe markers (ingest, settle).
 
-  A ticket's follow-on markers (events emitted) are fields of one hash per ticket and period:
-  sd:{tenant}:marks:<ticket>:<period>, where a period is a day of Redis's clock (the window itself
-  when it is shorter). A hash lives until its period ended plus the window, so every marker lives
-  at least the window; a check reads the periods the window spans. One small hash per ticket takes
-  far less memory than a string key per marker, and stays compact (listpack) while its fields and
-  values are short. Markers set before the fold were string keys (sd:{tenant}:emitted:<eventId>);
-  a check still reads that key, so an upgrade keeps its window.
+  A ticket's follow-on markers (events emitted) are fields of one hash per ticket,
+  sd:{tenant}:marks:<ticket>: field e:<eventId>, value "<event id or 1> <second it was set>" (Redis's
+  clock). Every write keeps the hash for the window from then, so every field lives at least the
+  window; a hash grown past markerPruneAbove fields drops those older than the window, so a ticket
+  that lives for months does not keep every marker it ever had. One small hash per ticket takes far
+  less memory than a string key per marker, and stays compact (listpack) while its fields and values
+  are short. Markers set before the fold were string keys (sd:{tenant}:emitted:<eventId>); a check
+  still reads that key, so an upgrade keeps its window.
 
   A delivery marker stays a string key per tenant and delivery id (field ''): a delivery id is the
   tenant's, not a ticket's, and reusing one for another ticket must still be found.
 
-  markerGet(key, legacyKey, field, window) → the marker's value, or false
+  markerGet(key, legacyKey, field) → the marker's value, or false
   markerSet(key, field, value, window)
     key        sd:{tenant}:marks:<ticket> (or a delivery marker's own key, with field '')
     legacyKey  the marker's string key from before the fold (only read)
     window     seconds every marker must be kept
 ]]
--- Read once per script call: a batch's markers all fall in one period, for the price of one TIME.
+local markerPruneAbove = 32
+-- Read once per script call: one TIME for a whole batch's markers.
 local markerClock
 
-local function markerPeriod(window)
-  local length = math.min(window, 86400)
+local function markerNow()
   if not markerClock then
     markerClock = tonumber(redis.call('TIME')[1])
   end
-  return length, math.floor(markerClock / length)
+  return markerClock
 end
 
-local function markerGet(base, legacyKey, field, window)
+local function markerGet(key, legacyKey, field)
   if field == '' then
-    return redis.call('GET', base)
+    return redis.call('GET', key)
   end
-  local length, period = markerPeriod(window)
-  local spanned = math.ceil(window / length)
-  for back = 0, spanned do
-    local value = redis.call('HGET', base .. ':' .. (period - back), field)
-    if value then
-      return value
-    end
-  end
-  return redis.call('GET', legacyKey)
+  return redis.call('HGET', key, field) or redis.call('GET', legacyKey)
 end
 
-local function markerSet(base, field, value, window)
+local function markerSet(key, field, value, window)
   if field == '' then
-    redis.call('SET', base, value, 'EX', window)
+    redis.call('SET', key, value, 'EX', window)
     return
   end
-  local length, period = markerPeriod(window)
-  local key = base .. ':' .. period
-  redis.call('HSET', key, field, value)
-  redis.call('EXPIREAT', key, (period + 1) * length + window)
+  local now = markerNow()
+  redis.call('HSET', key, field, value .. ' ' .. now)
+  redis.call('EXPIRE', key, window)
+  if redis.call('HLEN', key) > markerPruneAbove then
+    local all = redis.call('HGETALL', key)
+    for i = 1, #all, 2 do
+      local setAt = tonumber(string.match(all[i + 1], ' (%d+)$'))
+      if setAt and setAt < now - window then
+        redis.call('HDEL', key, all[i])
+      end
+    end
+  end
 end

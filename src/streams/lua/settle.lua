@@ -104,7 +104,7 @@ local function settleEntries()
     for _ = 1, current.followOns do
       local field = ARGV[at]
       local fieldCount = tonumber(ARGV[at + 1])
-      if isOwned and not markerGet(KEYS[marker], KEYS[marker + 1], field, window) then
+      if isOwned and not markerGet(KEYS[marker], KEYS[marker + 1], field) then
         -- Appended before it is marked: a failure in between repeats the event rather than losing it.
         appender.append(unpack(ARGV, at + 2, at + fieldCount + 1))
         markerSet(KEYS[marker], field, '1', window)
