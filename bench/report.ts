@@ -1,5 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import type { E2eResult } from './e2e.js';
+import type { E2eResult, E2eRun } from './e2e.js';
 import { pgParts, type PgUsage } from './support/pg-usage.js';
 import type { EngineResult, LayoutName } from './engine.js';
 import type { IngestResult } from './ingest.js';
@@ -119,6 +119,22 @@ const pgText = (usage: PgUsage | undefined) =>
       ].join('; ')
     : '';
 
+/** One end-to-end measurement: webhook → written_back. */
+function pipelineRow(
+  phase: string,
+  run: Pick<E2eRun, 'label' | 'accepted' | 'ticketsPerSecond' | 'pipelineMs' | 'non2xx' | 'failed' | 'cpu'>,
+): string[] {
+  return [
+    phase,
+    `webhook → written_back, ${run.label}, ${n(run.accepted)} tickets`,
+    `${n(run.ticketsPerSecond)} tickets/s`,
+    msText(run.pipelineMs.p50),
+    msText(run.pipelineMs.p99),
+    String(run.non2xx + run.failed),
+    cpuText(run.cpu),
+  ];
+}
+
 export function formatReport(report: BenchReport): string {
   const { engine, ingest, e2e, rebuild, tenants, memory, scale } = report.phases;
   const rows: string[][] = [
@@ -167,15 +183,7 @@ export function formatReport(report: BenchReport): string {
     ]);
   }
   for (const run of e2e?.runs ?? []) {
-    rows.push([
-      'e2e',
-      `webhook → written_back, ${run.label}, ${n(run.accepted)} tickets`,
-      `${n(run.ticketsPerSecond)} tickets/s`,
-      msText(run.pipelineMs.p50),
-      msText(run.pipelineMs.p99),
-      String(run.non2xx + run.failed),
-      cpuText(run.cpu),
-    ]);
+    rows.push(pipelineRow('e2e', run));
     rows.push([
       'e2e',
       `  … until archived in Postgres (drain ${run.drainSeconds} s)`,
@@ -222,15 +230,7 @@ export function formatReport(report: BenchReport): string {
     ]);
   }
   for (const run of scale?.runs ?? []) {
-    rows.push([
-      'scale',
-      `webhook → written_back, ${run.label}, ${n(run.accepted)} tickets`,
-      `${n(run.ticketsPerSecond)} tickets/s`,
-      msText(run.pipelineMs.p50),
-      msText(run.pipelineMs.p99),
-      String(run.non2xx + run.failed),
-      cpuText(run.cpu),
-    ]);
+    rows.push(pipelineRow('scale', run));
     const perProcess = Object.entries(run.cpu?.byProcess ?? {}).map(([label, cores]) => `${label} ${cores.toFixed(2)}`);
     rows.push(['scale', `  … cores per process: ${perProcess.join(', ')}`, '', '', '', '', '']);
   }
