@@ -73,7 +73,9 @@ describe('Redis killed during ingest (appendfsync always)', () => {
     const server = new OwnRedisServer(await freePort());
     await server.start();
     cleanups.push(() => server.stopAndRemove());
-    const t = await env({ REDIS_URL: server.url });
+    // A read whose reply was on the wire when Redis died leaves its entries delivered but never received: they
+    // are taken over after the claim timeout (30 s by default). A short one keeps that within this test's wait.
+    const t = await env({ REDIS_URL: server.url, CLAIM_IDLE_MS: '2000' });
     const { secret } = await t.services.registry.create({ id: 'acme' });
     const ingest = await start('ingest', t);
     // Consumers run through the outage and must carry on once Redis is back.
@@ -120,9 +122,10 @@ describe('Redis killed during ingest (appendfsync always)', () => {
     expect(lost).toEqual([]);
     expect(entries.length).toBe(accepted.size);
 
-    await waitFor(
-      async () => (await t.services.db.query('SELECT count(*)::int AS n FROM tickets')).rows[0].n === accepted.size,
-      { timeoutMs: 30_000, message: 'accepted tickets projected' },
-    );
+    const projected = async () => (await t.services.db.query('SELECT count(*)::int AS n FROM tickets')).rows[0].n;
+    await waitFor(async () => (await projected()) === accepted.size, {
+      timeoutMs: 30_000,
+      message: `accepted tickets projected (${accepted.size} accepted)`,
+    });
   });
 });
