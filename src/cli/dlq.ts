@@ -1,10 +1,9 @@
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
 import type { Config } from '../config/config.js';
 import { StreamdeskError } from '../errors.js';
-import { createLogger } from '../runtime/logger.js';
-import { openServices, type Services } from '../runtime/services.js';
+import type { Services } from '../runtime/services.js';
 import { listDeadLetters, redriveDeadLetters } from '../streams/dlq.js';
+import { openCliServices } from './cli-services.js';
 import type { Command } from './command.js';
 import { printable } from './printable.js';
 import { UsageError } from './usage-error.js';
@@ -14,14 +13,7 @@ function print(value: unknown, asJson: boolean, text: () => string): void {
 }
 
 async function withServices<T>(config: Config, work: (services: Services) => Promise<T>): Promise<T> {
-  const services = await openServices(
-    config,
-    createLogger(
-      { logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel },
-      'cli',
-      pino.destination({ dest: 2, sync: true }),
-    ),
-  );
+  const services = await openCliServices(config);
   try {
     return await work(services);
   } finally {

@@ -1,10 +1,7 @@
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
 import type { Config } from '../config/config.js';
 import { checkNewWritebackTarget } from '../consumers/writeback/target-policy.js';
-import { createLogger } from '../runtime/logger.js';
-import { openServices } from '../runtime/services.js';
 import { findUnstorable } from '../storable.js';
 import { deleteTenant, type PurgeReport } from '../tenants/purge.js';
 import {
@@ -15,6 +12,7 @@ import {
   type WritebackTarget,
 } from '../tenants/registry.js';
 import { printable } from './printable.js';
+import { openCliServices } from './cli-services.js';
 import type { Command, CommandHelp } from './command.js';
 import { credentialName, describe, needId, options, print, type TenantArgs } from './tenant-args.js';
 import { tenantModelCommand, tenantModelHelp, type WithServices } from './tenant-model.js';
@@ -218,14 +216,7 @@ const subcommands = new Map<string, (args: TenantArgs) => Promise<number>>([
 /** Opens the services for one subcommand, warning first when it stores a secret unencrypted. */
 function servicesFor(config: Config, storesSecret: boolean): WithServices {
   return async (work) => {
-    const services = await openServices(
-      config,
-      createLogger(
-        { logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel },
-        'cli',
-        pino.destination({ dest: 2, sync: true }),
-      ),
-    );
+    const services = await openCliServices(config);
     try {
       if (storesSecret && !services.registry.encryptsSecrets)
         process.stderr.write(`streamdesk: warning: ${unencryptedWarning}\n`);
